@@ -1,1 +1,20 @@
+//! The one model of the lava code area: every key under `s3://<bucket>/<prefix>/`
+//! (and under `dist/`, which mirrors it), the names of the artefacts that live
+//! there, and the runtime triple (os, Python, arch) a worker bundle is built for.
+//!
+//! dist, deploy, boot and ami all format and parse names through this crate, so
+//! a name that one of them writes is always a name the others can read.
 
+mod area;
+mod names;
+mod runtime;
+
+pub use area::{
+    boot_binary_key, boot_script_key, cfn_dir, cfn_key, framework_key, lambda_key, oracle_key,
+    pkg_dir, pkg_key, root_boot_key, BOOT_PREFIX, ORACLE_PREFIX, ROOT_BOOT_SCRIPTS,
+};
+pub use area::{Component, CFN_PREFIX, FRAMEWORK_PREFIX, LAMBDA_PREFIX, PKG_PREFIX, SHA256SUMS};
+pub use names::{
+    framework_name, CfnTemplate, LambdaFunction, NameError, OraclePackage, PackageName, Version,
+};
+pub use runtime::{Arch, Os, PythonVersion, Runtime, RuntimeError};

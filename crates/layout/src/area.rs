@@ -1,0 +1,220 @@
+//! Keys of the code area, relative to `s3://<s3CodeBucket>/<s3CodePrefix>/`
+//! (or to `dist/`). Keys always use `/`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::names::{
+    framework_name, CfnTemplate, LambdaFunction, NameError, OraclePackage, PackageName, Version,
+};
+use crate::runtime::{Arch, Os};
+
+/// The checksum file in every directory of the code area that dist writes.
+pub const SHA256SUMS: &str = "SHA256SUMS";
+
+pub const ORACLE_PREFIX: &str = "_ami_/oracle";
+pub const BOOT_PREFIX: &str = "_boot_";
+pub const CFN_PREFIX: &str = "_dist_/cfn";
+pub const LAMBDA_PREFIX: &str = "_dist_/lambda";
+pub const PKG_PREFIX: &str = "_dist_/pkg";
+pub const FRAMEWORK_PREFIX: &str = "_dist_/framework";
+
+/// The per realm/worker primary boot scripts, in the order the instance runs them.
+pub const ROOT_BOOT_SCRIPTS: [&str; 2] = ["root.boot0.sh", "root.boot.sh"];
+
+/// A deployable part of a release, as `deploy.sh -l` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Component {
+    Ami,
+    Boot,
+    Cfn,
+    Framework,
+    Lambda,
+    Pkg,
+}
+
+impl Component {
+    pub const ALL: [Component; 6] = [
+        Component::Ami,
+        Component::Boot,
+        Component::Cfn,
+        Component::Framework,
+        Component::Lambda,
+        Component::Pkg,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Ami => "ami",
+            Component::Boot => "boot",
+            Component::Cfn => "cfn",
+            Component::Framework => "framework",
+            Component::Lambda => "lambda",
+            Component::Pkg => "pkg",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Component::Ami => {
+                "Oracle instant-client zips the lava AMI build bakes in (not the AMI itself)."
+            }
+            Component::Boot => "Worker boot scriptlets and the lava-boot binary (not root.boot*).",
+            Component::Cfn => "CloudFormation templates and their generated documents.",
+            Component::Framework => "Lava job framework.",
+            Component::Lambda => "Lambda function code bundles.",
+            Component::Pkg => "Worker code bundles, one per runtime.",
+        }
+    }
+
+    /// The directory of the code area the component owns.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Component::Ami => ORACLE_PREFIX,
+            Component::Boot => BOOT_PREFIX,
+            Component::Cfn => CFN_PREFIX,
+            Component::Framework => FRAMEWORK_PREFIX,
+            Component::Lambda => LAMBDA_PREFIX,
+            Component::Pkg => PKG_PREFIX,
+        }
+    }
+}
+
+impl FromStr for Component {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Component::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = Component::ALL.iter().map(|c| c.name()).collect();
+                format!(
+                    "unknown component {s:?}: expected one of {}",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+pub fn pkg_dir(os: &Os) -> String {
+    format!("{PKG_PREFIX}/{os}")
+}
+
+/// Where a bundle lives: new-style names under their own os; old-style names
+/// carry no os, so the caller says which os directory holds them.
+pub fn pkg_key(os: &Os, name: &PackageName) -> String {
+    format!("{}/{name}", pkg_dir(os))
+}
+
+pub fn lambda_key(function: LambdaFunction, version: &Version) -> String {
+    format!("{LAMBDA_PREFIX}/{}", function.zip_name(version))
+}
+
+/// CloudFormation templates of a version live in `_dist_/cfn/v<version>/`.
+pub fn cfn_dir(version: &Version) -> String {
+    format!("{CFN_PREFIX}/v{version}")
+}
+
+pub fn cfn_key(template: CfnTemplate, version: &Version) -> String {
+    format!("{}/{}", cfn_dir(version), template.json_name())
+}
+
+pub fn framework_key(version: &Version) -> String {
+    format!("{FRAMEWORK_PREFIX}/{}", framework_name(version))
+}
+
+pub fn boot_script_key(script: &str) -> String {
+    format!("{BOOT_PREFIX}/{script}")
+}
+
+/// The lava-boot binary a booting worker of this architecture downloads.
+pub fn boot_binary_key(arch: Arch) -> String {
+    format!("{BOOT_PREFIX}/bin/lava-boot-{}", arch.uname())
+}
+
+pub fn oracle_key(package: OraclePackage, arch: Arch) -> String {
+    format!("{ORACLE_PREFIX}/{}", package.zip_name(arch))
+}
+
+/// `<realm>/<worker>/<script>`: realm and worker names are single path segments.
+pub fn root_boot_key(realm: &str, worker: &str, script: &str) -> Result<String, NameError> {
+    for (what, value) in [("realm", realm), ("worker", worker)] {
+        let reserved = value.starts_with('_') && value.ends_with('_');
+        if value.is_empty() || value.contains('/') || value == "." || value == ".." || reserved {
+            return Err(NameError::Package {
+                name: value.to_string(),
+                reason: format!(
+                    "a {what} name must be one path segment and not a reserved _x_ prefix"
+                ),
+            });
+        }
+    }
+    Ok(format!("{realm}/{worker}/{script}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_the_seed_layout() {
+        let version: Version = "8.1.0".parse().unwrap();
+        let os: Os = "amzn2023".parse().unwrap();
+        let name = PackageName::parse("lava-8.1.0-amzn2023-py3.11-x86_64.tar.bz2").unwrap();
+        assert_eq!(
+            pkg_key(&os, &name),
+            "_dist_/pkg/amzn2023/lava-8.1.0-amzn2023-py3.11-x86_64.tar.bz2"
+        );
+        assert_eq!(
+            lambda_key(LambdaFunction::Dispatch, &version),
+            "_dist_/lambda/dispatch-8.1.0.zip"
+        );
+        assert_eq!(
+            cfn_key(CfnTemplate::Common, &version),
+            "_dist_/cfn/v8.1.0/lava-common.cfn.json"
+        );
+        assert_eq!(
+            framework_key(&version),
+            "_dist_/framework/lava-job-framework-8.1.0.zip"
+        );
+        assert_eq!(boot_script_key("50-lava.sh"), "_boot_/50-lava.sh");
+        assert_eq!(
+            boot_binary_key(Arch::Aarch64),
+            "_boot_/bin/lava-boot-aarch64"
+        );
+        assert_eq!(
+            oracle_key(OraclePackage::Sqlplus, Arch::X86_64),
+            "_ami_/oracle/instantclient-sqlplus-linux-x64.zip"
+        );
+        assert_eq!(
+            root_boot_key("prod", "core", "root.boot.sh").unwrap(),
+            "prod/core/root.boot.sh"
+        );
+    }
+
+    #[test]
+    fn root_boot_keys_refuse_paths() {
+        for (realm, worker) in [("a/b", "w"), ("r", ".."), ("", "w"), ("_dist_", "w")] {
+            assert!(
+                root_boot_key(realm, worker, "root.boot.sh").is_err(),
+                "{realm}/{worker}"
+            );
+        }
+    }
+
+    #[test]
+    fn components_parse_and_list() {
+        assert_eq!("pkg".parse::<Component>().unwrap(), Component::Pkg);
+        let err = "doc".parse::<Component>().unwrap_err();
+        assert!(
+            err.contains("\"doc\"") && err.contains("framework"),
+            "{err}"
+        );
+    }
+}

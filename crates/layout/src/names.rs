@@ -1,0 +1,378 @@
+//! Artefact names: worker packages (new and old style), Lambda zips, CloudFormation
+//! templates, the job framework zip and Oracle instant-client zips.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::{Arch, Runtime, RuntimeError};
+
+/// Why a name is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("{name:?} is not a lava package: {reason}")]
+    Package { name: String, reason: String },
+    #[error("bad version {0:?}: expected MAJOR.MINOR.PATCH, e.g. 8.3.0")]
+    Version(String),
+    #[error("unknown Lambda function {0:?}: expected dispatch, metrics, s3trigger or stop")]
+    Lambda(String),
+    #[error("unknown Oracle package {0:?}: expected basic, basiclite or sqlplus")]
+    Oracle(String),
+}
+
+/// A lava release version. Lava names carry plain `MAJOR.MINOR.PATCH`; ordering
+/// is semver, so 8.10.0 sorts above 8.9.1.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Version(semver::Version);
+
+impl Version {
+    pub fn new(major: u64, minor: u64, patch: u64) -> Version {
+        Version(semver::Version::new(major, minor, patch))
+    }
+
+    pub fn major(&self) -> u64 {
+        self.0.major
+    }
+
+    pub fn minor(&self) -> u64 {
+        self.0.minor
+    }
+}
+
+impl FromStr for Version {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Only the three numeric fields: a pre-release suffix would make the
+        // `-` separated package names ambiguous.
+        let plain = s.split('.').count() == 3
+            && s.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        match semver::Version::parse(s) {
+            Ok(v) if plain => Ok(Version(v)),
+            _ => Err(NameError::Version(s.to_string())),
+        }
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl TryFrom<String> for Version {
+    type Error = NameError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Version> for String {
+    fn from(v: Version) -> String {
+        v.to_string()
+    }
+}
+
+const PKG_PREFIX: &str = "lava-";
+const PKG_SUFFIX: &str = ".tar.bz2";
+
+/// A worker bundle file name under `_dist_/pkg/<os>/`.
+///
+/// New style: `lava-<X.Y.Z>-<os>-py<M.m>-<arch>.tar.bz2`.
+/// Old style: `lava-<X.Y.Z>.tar.bz2`, exactly: unlike upstream's `lava-*.tar.bz2`
+/// glob, a new-style name of another platform is never taken for an old one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PackageName {
+    New { version: Version, runtime: Runtime },
+    Old { version: Version },
+}
+
+impl PackageName {
+    pub fn version(&self) -> &Version {
+        match self {
+            PackageName::New { version, .. } | PackageName::Old { version } => version,
+        }
+    }
+
+    /// Parse a file name (no directory part), saying why it is rejected.
+    pub fn parse(name: &str) -> Result<PackageName, NameError> {
+        let reject = |reason: &str| NameError::Package {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        };
+        let body = name
+            .strip_prefix(PKG_PREFIX)
+            .ok_or_else(|| reject("it does not start with \"lava-\""))?
+            .strip_suffix(PKG_SUFFIX)
+            .ok_or_else(|| reject("it does not end with \".tar.bz2\""))?;
+        let (version, runtime) = match body.split_once('-') {
+            Some((v, r)) => (v, Some(r)),
+            None => (body, None),
+        };
+        let version: Version = version
+            .parse()
+            .map_err(|e: NameError| reject(&e.to_string()))?;
+        match runtime {
+            None => Ok(PackageName::Old { version }),
+            Some(r) => {
+                let runtime: Runtime = r
+                    .parse()
+                    .map_err(|e: RuntimeError| reject(&e.to_string()))?;
+                Ok(PackageName::New { version, runtime })
+            }
+        }
+    }
+}
+
+impl FromStr for PackageName {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PackageName::parse(s)
+    }
+}
+
+impl fmt::Display for PackageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PackageName::New { version, runtime } => {
+                write!(f, "{PKG_PREFIX}{version}-{runtime}{PKG_SUFFIX}")
+            }
+            PackageName::Old { version } => write!(f, "{PKG_PREFIX}{version}{PKG_SUFFIX}"),
+        }
+    }
+}
+
+/// The realm's Lambda functions; each ships as `_dist_/lambda/<name>-<version>.zip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LambdaFunction {
+    Dispatch,
+    Metrics,
+    S3trigger,
+    Stop,
+}
+
+impl LambdaFunction {
+    pub const ALL: [LambdaFunction; 4] = [
+        LambdaFunction::Dispatch,
+        LambdaFunction::Metrics,
+        LambdaFunction::S3trigger,
+        LambdaFunction::Stop,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LambdaFunction::Dispatch => "dispatch",
+            LambdaFunction::Metrics => "metrics",
+            LambdaFunction::S3trigger => "s3trigger",
+            LambdaFunction::Stop => "stop",
+        }
+    }
+
+    pub fn zip_name(self, version: &Version) -> String {
+        format!("{}-{version}.zip", self.name())
+    }
+
+    /// Parse `<function>-<version>.zip`.
+    pub fn parse_zip_name(name: &str) -> Option<(LambdaFunction, Version)> {
+        let (function, version) = name.strip_suffix(".zip")?.split_once('-')?;
+        Some((function.parse().ok()?, version.parse().ok()?))
+    }
+}
+
+impl FromStr for LambdaFunction {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        LambdaFunction::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| NameError::Lambda(s.to_string()))
+    }
+}
+
+impl fmt::Display for LambdaFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The CloudFormation templates of a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CfnTemplate {
+    Common,
+    Realm,
+    Worker,
+}
+
+impl CfnTemplate {
+    pub const ALL: [CfnTemplate; 3] =
+        [CfnTemplate::Common, CfnTemplate::Realm, CfnTemplate::Worker];
+
+    /// The stem shared by the source, the rendered template and its document.
+    pub fn stem(self) -> &'static str {
+        match self {
+            CfnTemplate::Common => "lava-common",
+            CfnTemplate::Realm => "lava-realm",
+            CfnTemplate::Worker => "lava-worker",
+        }
+    }
+
+    pub fn source_name(self) -> String {
+        format!("{}.cfn.yaml", self.stem())
+    }
+
+    pub fn json_name(self) -> String {
+        format!("{}.cfn.json", self.stem())
+    }
+
+    pub fn doc_name(self) -> String {
+        format!("{}.cfn.md", self.stem())
+    }
+}
+
+/// `lava-job-framework-<version>.zip`.
+pub fn framework_name(version: &Version) -> String {
+    format!("lava-job-framework-{version}.zip")
+}
+
+/// The Oracle instant-client packages the lava AMI bakes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OraclePackage {
+    Basic,
+    Basiclite,
+    Sqlplus,
+}
+
+impl OraclePackage {
+    pub fn name(self) -> &'static str {
+        match self {
+            OraclePackage::Basic => "basic",
+            OraclePackage::Basiclite => "basiclite",
+            OraclePackage::Sqlplus => "sqlplus",
+        }
+    }
+
+    /// The staged name, `instantclient-<pkg>-linux-<x64|arm64>.zip`.
+    pub fn zip_name(self, arch: Arch) -> String {
+        format!("instantclient-{}-linux-{}.zip", self.name(), arch.oracle())
+    }
+}
+
+impl FromStr for OraclePackage {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "basic" => Ok(OraclePackage::Basic),
+            "basiclite" => Ok(OraclePackage::Basiclite),
+            "sqlplus" => Ok(OraclePackage::Sqlplus),
+            _ => Err(NameError::Oracle(s.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn versions_order_as_semver() {
+        assert!(v("9.0.0") > v("8.10.0"));
+        assert!(v("8.10.0") > v("8.9.1"));
+        assert!(v("8.9.1") > v("8.9.0"));
+        for bad in ["8.3", "8.3.0.1", "8.3.0-rc1", "v8.3.0", "8.x.0", ""] {
+            assert!(bad.parse::<Version>().is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn new_style_names_round_trip() {
+        let name = "lava-8.1.0-amzn2023-py3.11-aarch64.tar.bz2";
+        let parsed = PackageName::parse(name).unwrap();
+        let PackageName::New { version, runtime } = &parsed else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(version, &v("8.1.0"));
+        assert_eq!(runtime.to_string(), "amzn2023-py3.11-aarch64");
+        assert_eq!(parsed.to_string(), name);
+        // Aliases are accepted; the canonical name uses uname's spelling.
+        let alias = PackageName::parse("lava-8.1.0-amzn2023-py3.11-arm64.tar.bz2").unwrap();
+        assert_eq!(alias, parsed);
+    }
+
+    #[test]
+    fn old_style_is_exactly_version_only() {
+        assert_eq!(
+            PackageName::parse("lava-7.1.0.tar.bz2").unwrap(),
+            PackageName::Old {
+                version: v("7.1.0")
+            }
+        );
+        assert_eq!(
+            PackageName::Old {
+                version: v("7.1.0")
+            }
+            .to_string(),
+            "lava-7.1.0.tar.bz2"
+        );
+    }
+
+    #[test]
+    fn rejected_names_say_why() {
+        let reason = |name: &str| match PackageName::parse(name) {
+            Err(NameError::Package { reason, .. }) => reason,
+            other => panic!("{name}: {other:?}"),
+        };
+        assert!(reason("lava-8.1.0.tar.gz").contains(".tar.bz2"));
+        assert!(reason("lava8.1.0.tar.bz2").contains("lava-"));
+        assert!(reason("lava-8.1.tar.bz2").contains("bad version"));
+        assert!(reason("lava-8.1.0-amzn2023-py3.11.tar.bz2").contains("runtime"));
+        assert!(reason("lava-8.1.0-amzn2023-py3.11-sparc.tar.bz2").contains("architecture"));
+    }
+
+    #[test]
+    fn lambda_zip_names() {
+        let version = v("8.3.0");
+        assert_eq!(
+            LambdaFunction::S3trigger.zip_name(&version),
+            "s3trigger-8.3.0.zip"
+        );
+        assert_eq!(
+            LambdaFunction::parse_zip_name("stop-8.3.0.zip"),
+            Some((LambdaFunction::Stop, version))
+        );
+        assert_eq!(LambdaFunction::parse_zip_name("start-8.3.0.zip"), None);
+        assert!("dispatcher".parse::<LambdaFunction>().is_err());
+    }
+
+    #[test]
+    fn oracle_and_framework_names() {
+        assert_eq!(
+            OraclePackage::Basiclite.zip_name(Arch::X86_64),
+            "instantclient-basiclite-linux-x64.zip"
+        );
+        assert_eq!(
+            OraclePackage::Sqlplus.zip_name(Arch::Aarch64),
+            "instantclient-sqlplus-linux-arm64.zip"
+        );
+        assert_eq!(framework_name(&v("8.3.0")), "lava-job-framework-8.3.0.zip");
+        assert_eq!(CfnTemplate::Realm.json_name(), "lava-realm.cfn.json");
+    }
+}
