@@ -1,1 +1,82 @@
+//! The test harness: where the harness's tools are, and a release built once
+//! per test binary for the tests that inspect `dist/`.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use lava_build::{Artefact, DistOptions, Progress, Release, Step};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A tool from the venv `cargo xtask test` provisions.
+pub fn tool(name: &str) -> PathBuf {
+    let bin = std::env::var_os("LAVA_TOOLS").expect(
+        "LAVA_TOOLS is not set: run the tests with `cargo xtask test`, which installs the tools",
+    );
+    let path = PathBuf::from(bin).join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing from LAVA_TOOLS",
+        path.display()
+    );
+    path
+}
+
+/// Run a command, panicking with its output if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn started(&self, _: &Step) {}
+    fn finished(&self, _: &Step, _: &[Artefact]) {}
+}
+
+/// Build the release with `options` into a fresh temporary directory (its
+/// `out` is replaced) and return that directory with the outcome.
+pub fn build_dist(
+    mut options: DistOptions,
+) -> (
+    tempfile::TempDir,
+    Result<Vec<Artefact>, lava_build::BuildError>,
+) {
+    let release = Release::load(&workspace_root()).expect("workspace release");
+    let out = tempfile::tempdir().expect("temp dir");
+    options.out = out.path().to_path_buf();
+    let result = lava_build::plan(&release, &options)
+        .and_then(|plan| lava_build::execute(&release, &plan, &Quiet));
+    (out, result)
+}
+
+/// The full default release, built once per test binary.
+pub fn default_dist() -> &'static (tempfile::TempDir, Vec<Artefact>) {
+    static DIST: OnceLock<(tempfile::TempDir, Vec<Artefact>)> = OnceLock::new();
+    DIST.get_or_init(|| {
+        let (out, result) = build_dist(DistOptions::default());
+        (out, result.unwrap_or_else(|e| panic!("dist failed: {e}")))
+    })
+}
+
+/// Every file under `dir`, as `/`-separated relative paths, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.expect("walk"))
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.sort();
+    files
+}

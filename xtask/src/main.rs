@@ -1,1 +1,82 @@
-fn main() {}
+//! `cargo xtask`: the lava release command line. A thin layer over the library
+//! crates: it parses arguments, reports progress and maps errors to exit codes.
+
+mod dist;
+mod progress;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Build, test and ship lava releases.
+///
+/// Exit status: 0 success; 1 the work failed (I/O, a tool, the network);
+/// 2 bad input (an option, the release matrix, the worker source), in which
+/// case nothing was written.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Dist(dist::DistArgs),
+    Test(test::TestArgs),
+}
+
+/// A failure with the exit status it deserves.
+pub struct Failure {
+    pub error: anyhow::Error,
+    pub status: u8,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure { error, status: 1 }
+    }
+}
+
+impl From<lava_build::BuildError> for Failure {
+    fn from(e: lava_build::BuildError) -> Self {
+        let status = if e.is_input() { 2 } else { 1 };
+        Failure {
+            error: e.into(),
+            status,
+        }
+    }
+}
+
+/// The workspace the release is read from: this checkout, or `LAVA_WORKSPACE`
+/// to build another checkout with this toolchain.
+pub fn workspace_root() -> PathBuf {
+    std::env::var_os("LAVA_WORKSPACE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    let result = match cli.command {
+        Command::Dist(args) => dist::run(args),
+        Command::Test(args) => test::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {:#}", failure.error);
+            ExitCode::from(failure.status)
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Worker bundles: the lava source, its dependencies as binary wheels for one
+//! runtime, and our installer, in one reproducible tar.bz2.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Command;
+
+use lava_archive::Tree;
+use lava_layout::Runtime;
+
+use crate::source::SourceTree;
+use crate::BuildError;
+
+/// Files of the bundle root that come from `misc/`, executable.
+const ROOT_SCRIPTS: [&str; 2] = ["install.sh", "lava-run"];
+
+/// Assemble the bundle for `runtime` into `out` (written atomically).
+pub fn build(
+    uv: &Path,
+    source: &SourceTree,
+    misc: &Path,
+    runtime: &Runtime,
+    mtime: u64,
+    out: &Path,
+) -> Result<(), BuildError> {
+    let work =
+        tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temporary directory"), e))?;
+    let pylib = work.path().join("pylib");
+    install_wheels(
+        uv,
+        &source.root.join("requirements.txt"),
+        runtime,
+        mtime,
+        &pylib,
+    )?;
+    make_scripts_portable(&pylib.join("bin"))?;
+
+    let mut tree = Tree::new();
+    tree.add_dir_all(&source.root.join("lava"), "lava")?;
+    tree.add_dir_all(&source.root.join("bin"), "bin")?;
+    tree.add_dir_all(&pylib, "pylib")?;
+    tree.add_file(
+        "requirements.txt",
+        &source.root.join("requirements.txt"),
+        false,
+    )?;
+    for script in ROOT_SCRIPTS {
+        tree.add_file(script, &misc.join(script), true)?;
+    }
+    // Bytecode is host-specific and rebuilt on the worker; editor litter is noise.
+    tree.remove_where(|p| {
+        p.ends_with(".pyc")
+            || p.split('/').any(|s| s == "__pycache__" || s == ".DS_Store")
+            || p.ends_with(".swp")
+    });
+    lava_archive::write_tar_bz2(&tree, mtime, out)?;
+    Ok(())
+}
+
+/// Install every requirement from binary wheels for the target platform.
+/// `--exclude-newer` pins resolution to the release's timestamp, so a rebuild
+/// of the same commit months later picks the same dependency versions.
+fn install_wheels(
+    uv: &Path,
+    requirements: &Path,
+    runtime: &Runtime,
+    mtime: u64,
+    target: &Path,
+) -> Result<(), BuildError> {
+    let platform = runtime
+        .wheel_platform()
+        .map_err(|e| BuildError::Input(e.to_string()))?;
+    tracing::info!("resolving wheels for {runtime} ({platform})");
+    let output = Command::new(uv)
+        .args([
+            "pip",
+            "install",
+            "--quiet",
+            "--no-config",
+            "--link-mode",
+            "copy",
+            "--only-binary",
+            ":all:",
+        ])
+        .args(["--python-platform", &platform])
+        .args(["--python-version", &runtime.python.to_string()])
+        .args(["--exclude-newer", &rfc3339(mtime)])
+        .arg("--target")
+        .arg(target)
+        .arg("-r")
+        .arg(requirements)
+        .output()
+        .map_err(|e| BuildError::Tool(format!("cannot run {}: {e}", uv.display())))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(match missing_wheel(&stderr) {
+        Some(package) => BuildError::Input(format!(
+            "{package} has no binary wheel for {runtime} ({platform}, Python {}); uv said:\n{}",
+            runtime.python,
+            stderr.trim()
+        )),
+        None => BuildError::Tool(format!(
+            "uv could not install the dependencies for {runtime}:\n{}",
+            stderr.trim()
+        )),
+    })
+}
+
+/// The requirement uv names when it finds no wheel for the platform, as in
+/// "Because psutil==7.2.2 has no wheels with a matching platform tag".
+fn missing_wheel(stderr: &str) -> Option<String> {
+    let (_, rest) = stderr.split_once("Because ")?;
+    let (package, tail) = rest.split_once(' ')?;
+    tail.starts_with("has no").then(|| package.to_string())
+}
+
+/// Console scripts that uv writes into `pylib/bin` carry the build host's
+/// interpreter path; point them at `python3` on the worker instead.
+fn make_scripts_portable(bin: &Path) -> Result<(), BuildError> {
+    let Ok(entries) = std::fs::read_dir(bin) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| BuildError::io(bin, e))?.path();
+        let first = {
+            let file = std::fs::File::open(&path).map_err(|e| BuildError::io(&path, e))?;
+            let mut line = Vec::new();
+            BufReader::new(file)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| BuildError::io(&path, e))?;
+            line
+        };
+        if first.starts_with(b"#!") && first.windows(6).any(|w| w == b"python") {
+            let content = std::fs::read(&path).map_err(|e| BuildError::io(&path, e))?;
+            let mut portable = b"#!/usr/bin/env python3\n".to_vec();
+            portable.extend_from_slice(&content[first.len()..]);
+            std::fs::write(&path, portable).map_err(|e| BuildError::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC timestamp.
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+    }
+
+    #[test]
+    fn uv_missing_wheel_message_names_the_package() {
+        let stderr = "  × No solution found when resolving dependencies:\n  ╰─▶ Because pygresql==6.2.3 has no usable wheels and you require pygresql==6.2.3, we can conclude that your requirements are unsatisfiable.";
+        assert_eq!(missing_wheel(stderr).as_deref(), Some("pygresql==6.2.3"));
+        assert_eq!(missing_wheel("error: network unreachable"), None);
+    }
+
+    #[test]
+    fn host_shebangs_become_portable() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("tool"),
+            "#!/root/.pyenv/versions/3.11.7/bin/python\nimport x\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("sh"), "#!/bin/sh\necho\n").unwrap();
+        make_scripts_portable(tmp.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("tool")).unwrap(),
+            "#!/usr/bin/env python3\nimport x\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("sh")).unwrap(),
+            "#!/bin/sh\necho\n"
+        );
+    }
+}

@@ -1,0 +1,430 @@
+//! `dist`: plan which artefacts a release needs, then build exactly that plan
+//! into a directory laid out as the S3 code area.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use lava_layout::{
+    boot_script_key, cfn_dir, framework_key, pkg_key, CfnTemplate, Component, PackageName, Runtime,
+    Version, SHA256SUMS,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::release::Release;
+use crate::source::{SourceTree, WorkerSource};
+use crate::{bundle, cfn, uv, BuildError};
+
+/// Components `dist` builds; the others have their own commands.
+pub const DIST_COMPONENTS: [Component; 4] = [
+    Component::Cfn,
+    Component::Pkg,
+    Component::Framework,
+    Component::Boot,
+];
+
+/// What the caller asked for; `None`/empty means the release defaults.
+#[derive(Debug, Default)]
+pub struct DistOptions {
+    pub only: Vec<Component>,
+    pub runtimes: Option<Vec<Runtime>>,
+    pub worker_source: Option<WorkerSource>,
+    pub out: PathBuf,
+}
+
+/// One unit of work of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Cfn(CfnTemplate),
+    Bundle(Runtime),
+    Framework,
+    BootScripts(Vec<String>),
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Cfn(t) => write!(f, "cfn {}", t.stem()),
+            Step::Bundle(r) => write!(f, "pkg {r}"),
+            Step::Framework => f.write_str("framework"),
+            Step::BootScripts(_) => f.write_str("boot scriptlets"),
+        }
+    }
+}
+
+/// Everything a dist run will do, decided before anything is written.
+#[derive(Debug)]
+pub struct Plan {
+    pub version: Version,
+    pub out: PathBuf,
+    pub source: WorkerSource,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// The code-area keys each step writes, in step order.
+    pub fn outputs(&self, step: &Step) -> Vec<String> {
+        let v = &self.version;
+        match step {
+            Step::Cfn(t) => vec![
+                format!("{}/{}", cfn_dir(v), t.json_name()),
+                format!("{}/{}", cfn_dir(v), t.doc_name()),
+            ],
+            Step::Bundle(r) => {
+                let name = PackageName::New {
+                    version: v.clone(),
+                    runtime: r.clone(),
+                };
+                vec![pkg_key(&r.os, &name)]
+            }
+            Step::Framework => vec![framework_key(v)],
+            Step::BootScripts(names) => names.iter().map(|n| boot_script_key(n)).collect(),
+        }
+    }
+
+    fn needs_source(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Bundle(_) | Step::Framework))
+    }
+}
+
+/// A file dist wrote, as the summary and `--json` report it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Artefact {
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Told about each step as it runs (progress bars or plain lines).
+pub trait Progress {
+    fn started(&self, step: &Step);
+    fn finished(&self, step: &Step, artefacts: &[Artefact]);
+}
+
+/// Decide the steps; reads only the workspace, never the network.
+pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError> {
+    for c in &options.only {
+        if !DIST_COMPONENTS.contains(c) {
+            let why = match c {
+                Component::Ami => "the Oracle zips are staged by `cargo xtask ami stage`",
+                _ => "the Lambda functions are not part of this toolchain yet",
+            };
+            return Err(BuildError::Input(format!(
+                "dist cannot build component {c:?}: {why}",
+                c = c.name()
+            )));
+        }
+    }
+    let wanted = |c: Component| options.only.is_empty() || options.only.contains(&c);
+    let runtimes = options
+        .runtimes
+        .clone()
+        .unwrap_or_else(|| release.runtimes.clone());
+    let mut steps = Vec::new();
+    if wanted(Component::Cfn) {
+        steps.extend(CfnTemplate::ALL.into_iter().map(Step::Cfn));
+    }
+    if wanted(Component::Pkg) {
+        for r in &runtimes {
+            r.wheel_platform()
+                .map_err(|e| BuildError::Input(format!("runtime {r}: {e}")))?;
+        }
+        steps.extend(runtimes.into_iter().map(Step::Bundle));
+    }
+    if wanted(Component::Framework) {
+        steps.push(Step::Framework);
+    }
+    if wanted(Component::Boot) {
+        steps.push(Step::BootScripts(boot_scripts(
+            &release.root.join("misc/boot"),
+        )?));
+    }
+    Ok(Plan {
+        version: release.version.clone(),
+        out: options.out.clone(),
+        source: options
+            .worker_source
+            .clone()
+            .unwrap_or_else(|| release.worker_source.clone()),
+        steps,
+    })
+}
+
+/// Execute `plan`. Inputs that can be wrong (the worker source, uv, the
+/// templates) are all checked before the first artefact is written, and each
+/// artefact appears atomically, so a failed run leaves no half-written file.
+pub fn execute(
+    release: &Release,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<Vec<Artefact>, BuildError> {
+    let mtime = lava_archive::source_date_epoch(&release.root)?;
+    let work =
+        tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temporary directory"), e))?;
+    let source = if plan.needs_source() {
+        Some(plan.source.fetch(&plan.version, work.path())?)
+    } else {
+        None
+    };
+    let uv = if plan.steps.iter().any(|s| matches!(s, Step::Bundle(_))) {
+        Some(uv::find_or_provision()?)
+    } else {
+        None
+    };
+    let rendered = render_templates(release, plan)?;
+
+    let mut artefacts = Vec::new();
+    for step in &plan.steps {
+        progress.started(step);
+        let keys = plan.outputs(step);
+        let dest = |key: &str| plan.out.join(key);
+        for key in &keys {
+            let dir = dest(key)
+                .parent()
+                .expect("keys have a directory")
+                .to_path_buf();
+            std::fs::create_dir_all(&dir).map_err(|e| BuildError::io(&dir, e))?;
+        }
+        match step {
+            Step::Cfn(t) => {
+                let r = &rendered[t];
+                write_atomic(&dest(&keys[0]), r.json.as_bytes(), false)?;
+                write_atomic(&dest(&keys[1]), r.markdown.as_bytes(), false)?;
+            }
+            Step::Bundle(runtime) => {
+                let (uv, source) = (
+                    uv.as_ref().expect("uv found"),
+                    source.as_ref().expect("source fetched"),
+                );
+                bundle::build(
+                    uv,
+                    source,
+                    &release.root.join("misc"),
+                    runtime,
+                    mtime,
+                    &dest(&keys[0]),
+                )?;
+            }
+            Step::Framework => framework(
+                source.as_ref().expect("source fetched"),
+                mtime,
+                &dest(&keys[0]),
+            )?,
+            Step::BootScripts(names) => {
+                for (name, key) in names.iter().zip(&keys) {
+                    let src = release.root.join("misc/boot").join(name);
+                    let bytes = std::fs::read(&src).map_err(|e| BuildError::io(&src, e))?;
+                    write_atomic(&dest(key), &bytes, true)?;
+                }
+            }
+        }
+        let made = keys
+            .iter()
+            .map(|k| describe(&plan.out, k))
+            .collect::<Result<Vec<_>, _>>()?;
+        progress.finished(step, &made);
+        artefacts.extend(made);
+    }
+    write_sums(&plan.out, &artefacts)?;
+    Ok(artefacts)
+}
+
+fn render_templates(
+    release: &Release,
+    plan: &Plan,
+) -> Result<std::collections::BTreeMap<CfnTemplate, cfn::Rendered>, BuildError> {
+    let mut rendered = std::collections::BTreeMap::new();
+    for step in &plan.steps {
+        if let Step::Cfn(t) = step {
+            let path = release.root.join("cfn").join(t.source_name());
+            let text = std::fs::read_to_string(&path).map_err(|e| BuildError::io(&path, e))?;
+            let r = cfn::render(
+                &text,
+                &path.display().to_string(),
+                &plan.version.to_string(),
+            )
+            .map_err(|e| BuildError::Input(e.to_string()))?;
+            rendered.insert(*t, r);
+        }
+    }
+    Ok(rendered)
+}
+
+/// The boot scriptlets: every `*.sh` directly in `misc/boot`, in run order.
+fn boot_scripts(dir: &Path) -> Result<Vec<String>, BuildError> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| BuildError::io(dir, e))? {
+        let entry = entry.map_err(|e| BuildError::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_file() && name.ends_with(".sh") {
+            names.push(name);
+        }
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err(BuildError::Input(format!(
+            "{}: no boot scriptlets (*.sh)",
+            dir.display()
+        )));
+    }
+    Ok(names)
+}
+
+/// The job framework zip: the worker source's cookiecutter template under one
+/// top directory, the shape cookiecutter accepts a zipped template in.
+fn framework(source: &SourceTree, mtime: u64, out: &Path) -> Result<(), BuildError> {
+    let dir = source.framework_dir();
+    if !dir.join("cookiecutter.json").is_file() {
+        return Err(BuildError::Input(format!(
+            "worker source has no job framework template: {} is missing",
+            dir.join("cookiecutter.json").display()
+        )));
+    }
+    let mut tree = lava_archive::Tree::new();
+    tree.add_dir_all(&dir, "lava-job-framework")?;
+    tree.remove_where(|p| {
+        p.ends_with(".pyc") || p.split('/').any(|s| s == "__pycache__" || s == ".DS_Store")
+    });
+    lava_archive::write_zip(&tree, mtime, out)?;
+    Ok(())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8], executable: bool) -> Result<(), BuildError> {
+    use std::io::Write;
+    let dir = path.parent().expect("artefact path has a directory");
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| BuildError::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| BuildError::io(path, e))?;
+    let mode = if executable { 0o755 } else { 0o644 };
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
+        .map_err(|e| BuildError::io(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| BuildError::io(path, e.error))?;
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> Result<(u64, String), BuildError> {
+    let mut file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    let mut size = 0;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| BuildError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+fn describe(out: &Path, key: &str) -> Result<Artefact, BuildError> {
+    let (size, sha256) = sha256_file(&out.join(key))?;
+    Ok(Artefact {
+        key: key.to_string(),
+        size,
+        sha256,
+    })
+}
+
+/// Rewrite `SHA256SUMS` in every directory this run wrote to. It lists every
+/// file of the directory, so versions built earlier and kept side by side stay
+/// verifiable.
+fn write_sums(out: &Path, artefacts: &[Artefact]) -> Result<(), BuildError> {
+    let dirs: BTreeSet<PathBuf> = artefacts
+        .iter()
+        .map(|a| {
+            out.join(&a.key)
+                .parent()
+                .expect("artefact in a directory")
+                .to_path_buf()
+        })
+        .collect();
+    for dir in dirs {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| BuildError::io(&dir, e))? {
+            let entry = entry.map_err(|e| BuildError::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Skip leftovers of a concurrent or interrupted atomic write.
+            if entry.path().is_file() && name != SHA256SUMS && !name.starts_with(".tmp") {
+                names.push(name);
+            }
+        }
+        names.sort();
+        let mut sums = String::new();
+        for name in names {
+            let (_, sha) = sha256_file(&dir.join(&name))?;
+            sums.push_str(&format!("{sha}  {name}\n"));
+        }
+        write_atomic(&dir.join(SHA256SUMS), sums.as_bytes(), false)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release() -> Release {
+        Release::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")).unwrap()
+    }
+
+    #[test]
+    fn default_plan_covers_the_release() {
+        let release = release();
+        let plan = plan(
+            &release,
+            &DistOptions {
+                out: "dist".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let keys: Vec<String> = plan.steps.iter().flat_map(|s| plan.outputs(s)).collect();
+        let v = &release.version;
+        for expected in [
+            format!("_dist_/cfn/v{v}/lava-realm.cfn.json"),
+            format!("_dist_/cfn/v{v}/lava-worker.cfn.md"),
+            format!("_dist_/pkg/amzn2023/lava-{v}-amzn2023-py3.11-aarch64.tar.bz2"),
+            format!("_dist_/pkg/amzn2023/lava-{v}-amzn2023-py3.12-x86_64.tar.bz2"),
+            format!("_dist_/framework/lava-job-framework-{v}.zip"),
+            "_boot_/50-lava.sh".to_string(),
+        ] {
+            assert!(keys.contains(&expected), "{expected} not in {keys:?}");
+        }
+    }
+
+    #[test]
+    fn only_and_runtime_narrow_the_plan() {
+        let options = DistOptions {
+            only: vec![Component::Pkg],
+            runtimes: Some(vec!["amzn2023-py3.11-x86_64".parse().unwrap()]),
+            out: "dist".into(),
+            ..Default::default()
+        };
+        let plan = plan(&release(), &options).unwrap();
+        assert_eq!(
+            plan.steps,
+            vec![Step::Bundle("amzn2023-py3.11-x86_64".parse().unwrap())]
+        );
+    }
+
+    #[test]
+    fn components_dist_does_not_build_are_refused_with_a_reason() {
+        let options = DistOptions {
+            only: vec![Component::Ami],
+            out: "dist".into(),
+            ..Default::default()
+        };
+        let err = plan(&release(), &options).unwrap_err();
+        assert!(
+            err.is_input() && err.to_string().contains("ami stage"),
+            "{err}"
+        );
+    }
+}

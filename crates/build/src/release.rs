@@ -1,0 +1,171 @@
+//! The release being built: the workspace version and the matrix in
+//! `[workspace.metadata.lava]` of the workspace `Cargo.toml`.
+
+use std::path::{Path, PathBuf};
+
+use lava_layout::{Runtime, Version};
+use serde::Deserialize;
+
+use crate::source::WorkerSource;
+use crate::BuildError;
+
+/// What `cargo xtask dist` builds by default.
+#[derive(Debug, Clone)]
+pub struct Release {
+    /// The workspace root: sources (`cfn/`, `misc/`) are read from here.
+    pub root: PathBuf,
+    pub version: Version,
+    pub runtimes: Vec<Runtime>,
+    pub worker_source: WorkerSource,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    workspace: Workspace,
+}
+
+#[derive(Deserialize)]
+struct Workspace {
+    package: Package,
+    metadata: Metadata,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    version: String,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    lava: Matrix,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Matrix {
+    runtimes: Vec<MatrixRuntime>,
+    worker_source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatrixRuntime {
+    os: String,
+    python: String,
+    arch: String,
+}
+
+impl Release {
+    /// Read the release from the workspace at `root`.
+    pub fn load(root: &Path) -> Result<Release, BuildError> {
+        let path = root.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| BuildError::io(&path, e))?;
+        Release::parse(root, &path, &text)
+    }
+
+    fn parse(root: &Path, path: &Path, text: &str) -> Result<Release, BuildError> {
+        let bad = |what: String| BuildError::Input(format!("{}: {what}", path.display()));
+        let manifest: Manifest = toml::from_str(text)
+            .map_err(|e| bad(format!("[workspace.metadata.lava]: {}", e.message())))?;
+        let ws = manifest.workspace;
+        let version: Version = ws
+            .package
+            .version
+            .parse()
+            .map_err(|e| bad(format!("[workspace.package] version: {e}")))?;
+        let mut runtimes = Vec::new();
+        for (i, r) in ws.metadata.lava.runtimes.iter().enumerate() {
+            let runtime: Runtime = format!("{}-py{}-{}", r.os, r.python, r.arch)
+                .parse()
+                .map_err(|e| bad(format!("[workspace.metadata.lava] runtimes[{i}]: {e}")))?;
+            // Fail here, not halfway through a build, for an os we cannot map to wheels.
+            runtime
+                .wheel_platform()
+                .map_err(|e| bad(format!("[workspace.metadata.lava] runtimes[{i}]: {e}")))?;
+            if runtimes.contains(&runtime) {
+                return Err(bad(format!(
+                    "[workspace.metadata.lava] runtimes[{i}]: {runtime} is listed twice"
+                )));
+            }
+            runtimes.push(runtime);
+        }
+        if runtimes.is_empty() {
+            return Err(bad(
+                "[workspace.metadata.lava] runtimes: the matrix is empty".into(),
+            ));
+        }
+        let worker_source = WorkerSource::parse(&ws.metadata.lava.worker_source, root)
+            .map_err(|e| bad(format!("[workspace.metadata.lava] worker-source: {e}")))?;
+        Ok(Release {
+            root: root.to_path_buf(),
+            version,
+            runtimes,
+            worker_source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(matrix: &str) -> Result<Release, BuildError> {
+        let text = format!(
+            "[workspace.package]\nversion = \"8.3.0\"\n[workspace.metadata.lava]\n{matrix}"
+        );
+        Release::parse(Path::new("/ws"), Path::new("/ws/Cargo.toml"), &text)
+    }
+
+    #[test]
+    fn reads_the_real_workspace_matrix() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let release = Release::load(&root).unwrap();
+        assert_eq!(release.version.to_string(), env!("CARGO_PKG_VERSION"));
+        let names: Vec<_> = release.runtimes.iter().map(|r| r.to_string()).collect();
+        assert!(
+            names.contains(&"amzn2023-py3.11-aarch64".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"amzn2023-py3.12-x86_64".to_string()),
+            "{names:?}"
+        );
+        assert_eq!(release.worker_source, WorkerSource::Pypi);
+    }
+
+    #[test]
+    fn malformed_entries_are_named() {
+        let err = parse(
+            "worker-source = \"pypi\"\nruntimes = [{ os = \"amzn2023\", python = \"3.11\", arch = \"x86_64\" },\n{ os = \"amzn2023\", python = \"3\", arch = \"x86_64\" }]",
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("Cargo.toml") && msg.contains("runtimes[1]") && msg.contains("\"3\""),
+            "{msg}"
+        );
+
+        let msg = parse("worker-source = \"pypi\"\nruntimes = [{ os = \"plan9\", python = \"3.11\", arch = \"x86_64\" }]")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("plan9") && msg.contains("glibc"), "{msg}");
+
+        let msg = parse("worker-source = \"pypi\"\nruntimes = [{ os = \"amzn2023\", python = \"3.11\", arch = \"sparc\" }]")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("sparc"), "{msg}");
+
+        let msg = parse("worker-source = \"pypi\"\nruntimes = [{ os = \"amzn2023\", py = \"3.11\", arch = \"x86_64\" }]")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("py"), "{msg}");
+
+        let msg = parse("worker-source = \"pypi\"\nruntimes = []")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("empty"), "{msg}");
+        assert!(parse("worker-source = \"pypi\"\nruntimes = []")
+            .unwrap_err()
+            .is_input());
+    }
+}

@@ -1,0 +1,232 @@
+//! The lava worker source a bundle is made from: the `jinlava` sdist on PyPI,
+//! a local sdist, or a local lava checkout.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lava_layout::Version;
+
+use crate::BuildError;
+
+/// Where the worker code comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerSource {
+    /// The `jinlava` release of the release version, from PyPI.
+    Pypi,
+    /// A lava checkout (a directory holding `lava/` and `bin/`).
+    Dir(PathBuf),
+    /// A `jinlava-<version>.tar.gz` sdist.
+    Sdist(PathBuf),
+}
+
+impl WorkerSource {
+    /// `pypi`, or a path (relative to `base`) to a checkout or an sdist.
+    pub fn parse(spec: &str, base: &Path) -> Result<WorkerSource, String> {
+        if spec == "pypi" {
+            return Ok(WorkerSource::Pypi);
+        }
+        let path = base.join(spec);
+        if path.is_dir() {
+            Ok(WorkerSource::Dir(path))
+        } else if path.is_file() && spec.ends_with(".tar.gz") {
+            Ok(WorkerSource::Sdist(path))
+        } else if path.exists() {
+            Err(format!(
+                "{spec:?} is neither a lava checkout directory nor a .tar.gz sdist"
+            ))
+        } else {
+            Err(format!("{spec:?}: no such directory or sdist (expected \"pypi\", a lava checkout or a jinlava .tar.gz)"))
+        }
+    }
+
+    /// Make the source available under `work` and check it is the release version.
+    pub fn fetch(&self, version: &Version, work: &Path) -> Result<SourceTree, BuildError> {
+        let root = match self {
+            WorkerSource::Dir(dir) => dir.clone(),
+            WorkerSource::Sdist(sdist) => unpack_sdist(sdist, work)?,
+            WorkerSource::Pypi => {
+                let sdist = download_sdist(version, work)?;
+                unpack_sdist(&sdist, work)?
+            }
+        };
+        SourceTree::open(self, root, version)
+    }
+}
+
+impl fmt::Display for WorkerSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkerSource::Pypi => f.write_str("PyPI jinlava"),
+            WorkerSource::Dir(p) | WorkerSource::Sdist(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// An unpacked, checked worker source.
+#[derive(Debug)]
+pub struct SourceTree {
+    pub root: PathBuf,
+}
+
+impl SourceTree {
+    fn open(
+        source: &WorkerSource,
+        root: PathBuf,
+        version: &Version,
+    ) -> Result<SourceTree, BuildError> {
+        let bad = |what: String| BuildError::Input(format!("worker source {source}: {what}"));
+        for required in ["lava", "bin", "requirements.txt", "lava/VERSION.json"] {
+            if !root.join(required).exists() {
+                return Err(bad(format!(
+                    "{} is missing: not a lava source tree",
+                    root.join(required).display()
+                )));
+            }
+        }
+        let version_file = root.join("lava/VERSION.json");
+        let text =
+            std::fs::read_to_string(&version_file).map_err(|e| BuildError::io(&version_file, e))?;
+        let found = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("__version_num__")?.as_str().map(str::to_owned))
+            .ok_or_else(|| {
+                bad(format!(
+                    "{}: no \"__version_num__\" string",
+                    version_file.display()
+                ))
+            })?;
+        if found != version.to_string() {
+            return Err(bad(format!(
+                "it is lava {found}, but the release is {version} ([workspace.package] version)"
+            )));
+        }
+        Ok(SourceTree { root })
+    }
+
+    /// The job framework template shipped as the framework zip.
+    pub fn framework_dir(&self) -> PathBuf {
+        self.root.join("lava/resources/cookiecutter")
+    }
+}
+
+fn download_sdist(version: &Version, work: &Path) -> Result<PathBuf, BuildError> {
+    let dest = work.join("download");
+    let requirement = format!("jinlava=={version}");
+    tracing::info!("downloading {requirement} from PyPI");
+    let output = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--dest",
+        ])
+        .arg(&dest)
+        .arg(&requirement)
+        .output()
+        .map_err(|e| {
+            BuildError::Input(format!(
+                "worker source PyPI: cannot run python3 -m pip: {e}"
+            ))
+        })?;
+    if !output.status.success() {
+        return Err(BuildError::Input(format!(
+            "worker source PyPI: pip could not download {requirement}:\n{}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let sdist = dest.join(format!("jinlava-{version}.tar.gz"));
+    if !sdist.is_file() {
+        return Err(BuildError::Input(format!(
+            "worker source PyPI: pip did not produce {}",
+            sdist.display()
+        )));
+    }
+    Ok(sdist)
+}
+
+fn unpack_sdist(sdist: &Path, work: &Path) -> Result<PathBuf, BuildError> {
+    let bad =
+        |what: String| BuildError::Input(format!("worker source {}: {what}", sdist.display()));
+    let dest = work.join("source");
+    let file = std::fs::File::open(sdist).map_err(|e| BuildError::io(sdist, e))?;
+    tar::Archive::new(flate2::read::GzDecoder::new(file))
+        .unpack(&dest)
+        .map_err(|e| bad(format!("cannot unpack: {e}")))?;
+    // An sdist holds exactly one top directory, `jinlava-<version>/`.
+    let mut tops = std::fs::read_dir(&dest)
+        .map_err(|e| BuildError::io(&dest, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir());
+    match (tops.next(), tops.next()) {
+        (Some(top), None) => Ok(top),
+        _ => Err(bad("expected exactly one top-level directory".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_checkout(dir: &Path, version: &str) {
+        std::fs::create_dir_all(dir.join("lava")).unwrap();
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::write(dir.join("requirements.txt"), "").unwrap();
+        std::fs::write(
+            dir.join("lava/VERSION.json"),
+            format!("{{\"__version_num__\": \"{version}\"}}"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn parse_names_what_is_wrong() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(
+            WorkerSource::parse("pypi", tmp.path()).unwrap(),
+            WorkerSource::Pypi
+        );
+        let err = WorkerSource::parse("nowhere", tmp.path()).unwrap_err();
+        assert!(
+            err.contains("\"nowhere\"") && err.contains("no such"),
+            "{err}"
+        );
+        std::fs::write(tmp.path().join("x.zip"), "").unwrap();
+        assert!(WorkerSource::parse("x.zip", tmp.path())
+            .unwrap_err()
+            .contains("neither"));
+    }
+
+    #[test]
+    fn checkout_must_be_the_release_version() {
+        let tmp = tempfile::tempdir().unwrap();
+        fake_checkout(tmp.path(), "8.2.0");
+        let source = WorkerSource::Dir(tmp.path().to_path_buf());
+        let err = source
+            .fetch(&"8.3.0".parse().unwrap(), tmp.path())
+            .unwrap_err();
+        assert!(err.is_input());
+        assert!(
+            err.to_string().contains("8.2.0") && err.to_string().contains("8.3.0"),
+            "{err}"
+        );
+        assert!(source.fetch(&"8.2.0".parse().unwrap(), tmp.path()).is_ok());
+    }
+
+    #[test]
+    fn incomplete_checkout_is_rejected() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("lava")).unwrap();
+        let err = WorkerSource::Dir(tmp.path().to_path_buf())
+            .fetch(&"8.3.0".parse().unwrap(), tmp.path())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("bin") && err.to_string().contains("missing"),
+            "{err}"
+        );
+    }
+}

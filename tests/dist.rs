@@ -1,0 +1,292 @@
+//! `dist` end to end: the default release built from PyPI's jinlava, checked
+//! with the tools an operator and a worker would use on it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use lava_build::DistOptions;
+use lava_layout::{Arch, Component, PackageName};
+use lava_tests::{build_dist, default_dist, files_under, run, tool, workspace_root};
+
+fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+#[test]
+fn layout_is_exactly_the_seed_code_area() {
+    let (out, _) = default_dist();
+    let v = version();
+    let mut expected = vec![
+        "_boot_/10-secupdate.sh".to_string(),
+        "_boot_/50-lava.sh".into(),
+        "_boot_/90-motd.sh".into(),
+        "_boot_/SHA256SUMS".into(),
+        format!("_dist_/cfn/v{v}/SHA256SUMS"),
+        format!("_dist_/framework/SHA256SUMS"),
+        format!("_dist_/framework/lava-job-framework-{v}.zip"),
+        "_dist_/pkg/amzn2023/SHA256SUMS".into(),
+    ];
+    for t in ["common", "realm", "worker"] {
+        expected.push(format!("_dist_/cfn/v{v}/lava-{t}.cfn.json"));
+        expected.push(format!("_dist_/cfn/v{v}/lava-{t}.cfn.md"));
+    }
+    for py in ["3.11", "3.12"] {
+        for arch in ["x86_64", "aarch64"] {
+            expected.push(format!(
+                "_dist_/pkg/amzn2023/lava-{v}-amzn2023-py{py}-{arch}.tar.bz2"
+            ));
+        }
+    }
+    expected.sort();
+    assert_eq!(files_under(out.path()), expected);
+}
+
+#[test]
+fn rebuilding_gives_identical_bytes() {
+    let (_, first) = default_dist();
+    let (_, second) = build_dist(DistOptions::default());
+    let second = second.expect("second dist");
+    let digests = |a: &[lava_build::Artefact]| -> BTreeMap<String, String> {
+        a.iter()
+            .map(|a| (a.key.clone(), a.sha256.clone()))
+            .collect()
+    };
+    assert_eq!(digests(first), digests(&second));
+}
+
+#[test]
+fn sha256sums_verify_every_file() {
+    let (out, _) = default_dist();
+    for sums in files_under(out.path())
+        .iter()
+        .filter(|f| f.ends_with("SHA256SUMS"))
+    {
+        let dir = out.path().join(sums).parent().unwrap().to_path_buf();
+        let listed = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+        let files = std::fs::read_dir(&dir).unwrap().count() - 1;
+        assert_eq!(
+            listed.lines().count(),
+            files,
+            "{sums} does not list every file"
+        );
+        let check = run(Command::new("sha256sum")
+            .arg("--check")
+            .arg("--strict")
+            .arg("SHA256SUMS")
+            .current_dir(&dir));
+        assert!(
+            check.status.success(),
+            "{sums}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+}
+
+#[test]
+fn templates_pass_cfn_lint_and_carry_the_version() {
+    let (out, _) = default_dist();
+    let dir = out.path().join(format!("_dist_/cfn/v{}", version()));
+    for t in ["common", "realm", "worker"] {
+        let path = dir.join(format!("lava-{t}.cfn.json"));
+        let lint = run(Command::new(tool("cfn-lint")).arg(&path));
+        assert!(
+            lint.status.success(),
+            "cfn-lint {t}:\n{}{}",
+            String::from_utf8_lossy(&lint.stdout),
+            String::from_utf8_lossy(&lint.stderr)
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let param = &json["Parameters"]["Version"];
+        assert_eq!(param["Default"], version(), "{t}");
+        assert_eq!(
+            param["AllowedValues"],
+            serde_json::json!([version()]),
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn archives_pass_the_stock_tools() {
+    let (out, _) = default_dist();
+    let files = files_under(out.path());
+    let bundles: Vec<_> = files.iter().filter(|f| f.ends_with(".tar.bz2")).collect();
+    assert_eq!(bundles.len(), 4);
+    for b in bundles {
+        let path = out.path().join(b);
+        assert!(
+            run(Command::new("bzip2").arg("-t").arg(&path))
+                .status
+                .success(),
+            "bzip2 -t {b}"
+        );
+        let list = run(Command::new("tar").arg("-tjf").arg(&path));
+        assert!(list.status.success(), "tar -tjf {b}");
+        let names = String::from_utf8_lossy(&list.stdout);
+        for required in [
+            "install.sh",
+            "lava-run",
+            "lava/version.py",
+            "bin/lava-version",
+            "pylib/boto3/__init__.py",
+        ] {
+            assert!(names.lines().any(|l| l == required), "{b} lacks {required}");
+        }
+    }
+    for z in files.iter().filter(|f| f.ends_with(".zip")) {
+        let test = run(Command::new("unzip").arg("-t").arg(out.path().join(z)));
+        assert!(
+            test.status.success(),
+            "unzip -t {z}: {}",
+            String::from_utf8_lossy(&test.stdout)
+        );
+    }
+}
+
+#[test]
+fn shared_libraries_match_the_bundle_architecture() {
+    let (out, _) = default_dist();
+    for bundle in files_under(out.path())
+        .iter()
+        .filter(|f| f.ends_with(".tar.bz2"))
+    {
+        let name = Path::new(bundle).file_name().unwrap().to_str().unwrap();
+        let PackageName::New { runtime, .. } = PackageName::parse(name).unwrap() else {
+            panic!("{name}")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let untar = run(Command::new("tar")
+            .arg("-xjf")
+            .arg(out.path().join(bundle))
+            .arg("-C")
+            .arg(dir.path()));
+        assert!(untar.status.success());
+        let mut libraries = 0;
+        for file in files_under(dir.path())
+            .iter()
+            .filter(|f| f.ends_with(".so") || f.contains(".so."))
+        {
+            let bytes = std::fs::read(dir.path().join(file)).unwrap();
+            assert_eq!(Arch::of_elf(&bytes), Some(runtime.arch), "{name}: {file}");
+            libraries += 1;
+        }
+        assert!(libraries > 10, "{name}: only {libraries} shared libraries");
+    }
+}
+
+#[test]
+fn host_bundle_installs_with_its_own_installer() {
+    let (out, _) = default_dist();
+    let python = run(Command::new("python3").args([
+        "-c",
+        "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')",
+    ]));
+    let python = String::from_utf8(python.stdout).unwrap().trim().to_string();
+    let arch = Arch::host().expect("known host arch");
+    let bundle = out.path().join(format!(
+        "_dist_/pkg/amzn2023/lava-{}-amzn2023-py{python}-{arch}.tar.bz2",
+        version()
+    ));
+    assert!(
+        bundle.is_file(),
+        "no bundle for the host: {}",
+        bundle.display()
+    );
+
+    // As a booting worker does: take install.sh out of the bundle, run it.
+    let work = tempfile::tempdir().unwrap();
+    let extract = run(Command::new("tar")
+        .arg("-xjf")
+        .arg(&bundle)
+        .arg("-C")
+        .arg(work.path())
+        .arg("install.sh"));
+    assert!(extract.status.success());
+    let (base, bin) = (work.path().join("opt/lava"), work.path().join("bin"));
+    let install = |clean: bool| {
+        let mut cmd = Command::new(work.path().join("install.sh"));
+        if clean {
+            cmd.arg("-c");
+        }
+        run(cmd.arg("-b").arg(&bin).arg("-d").arg(&base).arg(&bundle))
+    };
+    let first = install(false);
+    assert!(
+        first.status.success(),
+        "install.sh: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let again = install(true);
+    assert!(
+        again.status.success(),
+        "install.sh -c: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let lava_version = run(Command::new(bin.join("lava-version")).env_remove("PYTHONPATH"));
+    assert!(
+        lava_version.status.success(),
+        "lava-version: {}",
+        String::from_utf8_lossy(&lava_version.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&lava_version.stdout).trim(),
+        version()
+    );
+}
+
+#[test]
+fn a_dependency_without_a_wheel_fails_naming_package_and_target() {
+    let checkout = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(checkout.path().join("lava")).unwrap();
+    std::fs::create_dir_all(checkout.path().join("bin")).unwrap();
+    std::fs::write(
+        checkout.path().join("lava/VERSION.json"),
+        format!("{{\"__version_num__\": \"{}\"}}", version()),
+    )
+    .unwrap();
+    // PyGreSQL publishes no manylinux wheels: there is nothing to install on a worker.
+    std::fs::write(
+        checkout.path().join("requirements.txt"),
+        "PyGreSQL==6.2.3\n",
+    )
+    .unwrap();
+    let options = DistOptions {
+        only: vec![Component::Pkg],
+        runtimes: Some(vec!["amzn2023-py3.11-aarch64".parse().unwrap()]),
+        worker_source: Some(lava_build::WorkerSource::Dir(checkout.path().to_path_buf())),
+        ..Default::default()
+    };
+    let (out, result) = build_dist(options);
+    let err = result.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        files_under(out.path()).is_empty(),
+        "left behind: {:?}",
+        files_under(out.path())
+    );
+    assert!(err.is_input(), "{msg}");
+    assert!(
+        msg.to_lowercase().contains("pygresql") && msg.contains("amzn2023-py3.11-aarch64"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn worker_scripts_are_shellcheck_clean() {
+    let misc = workspace_root().join("misc");
+    let scripts: Vec<_> = files_under(&misc)
+        .into_iter()
+        .filter(|f| f.ends_with(".sh") || f == "lava-run")
+        .map(|f| misc.join(f))
+        .collect();
+    assert!(scripts.len() >= 7, "{scripts:?}");
+    let check = run(Command::new(tool("shellcheck")).arg("-x").args(&scripts));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}

@@ -1,0 +1,117 @@
+//! `cargo xtask dist`: build every artefact of the release into `dist/`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use lava_build::{DistOptions, Release, WorkerSource};
+use lava_layout::{Component, Runtime};
+
+use crate::progress::Reporter;
+use crate::{workspace_root, Failure};
+
+/// Build the release into a directory laid out exactly as the S3 code area.
+///
+/// Without options, builds the CloudFormation templates (and their documents),
+/// one worker bundle per runtime of `[workspace.metadata.lava] runtimes`, the
+/// job framework zip and the boot scriptlets, each with a SHA256SUMS beside it.
+/// Artefacts are reproducible: the same commit (or SOURCE_DATE_EPOCH) and
+/// inputs give byte-identical files.
+///
+/// Examples:
+///   cargo xtask dist
+///   cargo xtask dist --only pkg --runtime amzn2023-py3.11-aarch64
+///   cargo xtask dist --worker-source ../lava --out /tmp/dist --json
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+pub struct DistArgs {
+    /// Build only these components: cfn, pkg, framework, boot.
+    #[arg(long, value_name = "COMPONENT", num_args = 1.., value_parser = parse_component)]
+    only: Vec<Component>,
+    /// Build bundles only for these runtimes, as <os>-py<M.m>-<arch>
+    /// (e.g. amzn2023-py3.11-arm64); default: the release matrix.
+    #[arg(long, value_name = "RUNTIME", num_args = 1.., value_parser = parse_runtime)]
+    runtime: Vec<Runtime>,
+    /// Worker source: "pypi" (jinlava of the release version), a lava checkout
+    /// directory, or a jinlava sdist (.tar.gz); default: the release matrix.
+    #[arg(long, value_name = "SRC")]
+    worker_source: Option<String>,
+    /// Output directory [default: dist/ in the workspace].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print the artefacts as JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_component(s: &str) -> Result<Component, String> {
+    s.parse()
+}
+
+fn parse_runtime(s: &str) -> Result<Runtime, String> {
+    s.parse()
+        .map_err(|e: lava_layout::RuntimeError| e.to_string())
+}
+
+pub fn run(args: DistArgs) -> Result<(), Failure> {
+    let root = workspace_root();
+    let release = Release::load(&root)?;
+    let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
+    let worker_source = args
+        .worker_source
+        .map(|s| WorkerSource::parse(&s, &cwd))
+        .transpose()
+        .map_err(|e| lava_build::BuildError::Input(format!("--worker-source: {e}")))?;
+    let options = DistOptions {
+        only: args.only,
+        runtimes: (!args.runtime.is_empty()).then_some(args.runtime),
+        worker_source,
+        out: args
+            .out
+            .map(|o| cwd.join(o))
+            .unwrap_or_else(|| root.join("dist")),
+    };
+    let plan = lava_build::plan(&release, &options)?;
+    let reporter = Reporter::new(plan.steps.len());
+    let artefacts = lava_build::execute(&release, &plan, &reporter)?;
+    reporter.finish();
+
+    if args.json {
+        let report = serde_json::json!({
+            "version": plan.version.to_string(),
+            "out": plan.out,
+            "artefacts": artefacts,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
+        );
+    } else {
+        let width = artefacts.iter().map(|a| a.key.len()).max().unwrap_or(0);
+        println!("{:width$}  {:>10}  sha256", "artefact", "size");
+        for a in &artefacts {
+            println!(
+                "{:width$}  {:>10}  {}",
+                a.key,
+                human_size(a.size),
+                &a.sha256[..12]
+            );
+        }
+        println!("{} artefacts in {}", artefacts.len(), plan.out.display());
+    }
+    Ok(())
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,97 @@
+//! `cargo xtask test`: provision the harness's Python tools, then run the
+//! workspace tests with them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use sha2::{Digest, Sha256};
+
+use crate::{workspace_root, Failure};
+
+/// Run the whole test suite the way CI does.
+///
+/// Installs the pinned tools of tests/tools-requirements.txt (moto server,
+/// cfn-lint, awscli, uv, shellcheck) into a venv this command owns, under
+/// $LAVA_TOOLS_VENV or ~/.cache/lava-dist/, then runs `cargo test --workspace`
+/// with LAVA_TOOLS pointing at the venv's bin/. The venv is rebuilt only when
+/// the requirements change.
+///
+/// Examples:
+///   cargo xtask test
+///   cargo xtask test -- dist_    (extra arguments go to cargo test)
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+pub struct TestArgs {
+    /// Arguments passed on to `cargo test`.
+    #[arg(last = true)]
+    cargo_args: Vec<String>,
+}
+
+pub fn run(args: TestArgs) -> Result<(), Failure> {
+    let root = workspace_root();
+    let tools = provision(&root.join("tests/tools-requirements.txt"))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args(["test", "--workspace"])
+        .args(&args.cargo_args)
+        .env("LAVA_TOOLS", tools.join("bin"))
+        .status()
+        .context("cannot run cargo test")?;
+    if !status.success() {
+        return Err(anyhow::anyhow!("cargo test failed ({status})").into());
+    }
+    Ok(())
+}
+
+/// The venv holding the tools, created on first use. Its name carries a hash
+/// of the requirements, so changing a pin builds a fresh one.
+fn provision(requirements: &Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read(requirements)
+        .with_context(|| format!("cannot read {}", requirements.display()))?;
+    let digest = hex::encode(&Sha256::digest(&text)[..6]);
+    let base = match std::env::var_os("LAVA_TOOLS_VENV") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .context("neither LAVA_TOOLS_VENV, XDG_CACHE_HOME nor HOME is set")?;
+            cache.join("lava-dist")
+        }
+    };
+    let venv = base.join(format!("tools-{digest}"));
+    let complete = venv.join(".lava-complete");
+    if complete.is_file() {
+        return Ok(venv);
+    }
+    eprintln!("installing test tools into {}", venv.display());
+    std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
+    // A venv's scripts embed its path, so it is built in place; the marker file
+    // written last tells a complete venv from an interrupted one.
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv)
+            .with_context(|| format!("cannot remove partial {}", venv.display()))?;
+    }
+    check(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    check(
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(requirements),
+    )?;
+    std::fs::write(&complete, "")
+        .with_context(|| format!("cannot write {}", complete.display()))?;
+    Ok(venv)
+}
+
+fn check(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("{:?} failed ({status})", cmd.get_program());
+    }
+    Ok(())
+}
