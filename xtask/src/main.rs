@@ -55,7 +55,13 @@ impl From<lava_build::BuildError> for Failure {
 pub fn workspace_root() -> PathBuf {
     std::env::var_os("LAVA_WORKSPACE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .unwrap_or_else(|| {
+            let xtask = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            xtask
+                .parent()
+                .expect("xtask sits in the workspace")
+                .to_path_buf()
+        })
 }
 
 fn main() -> ExitCode {
