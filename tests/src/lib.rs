@@ -1,6 +1,8 @@
 //! The test harness: where the harness's tools are, and a release built once
 //! per test binary for the tests that inspect `dist/`.
 
+pub mod moto;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
