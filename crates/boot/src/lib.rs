@@ -3,5 +3,7 @@
 //! install it and start the worker daemons.
 
 pub mod select;
+pub mod settings;
 
 pub use select::{select, Reason, SelectError, Selection, Skipped};
+pub use settings::{Daemon, SettingsError, WorkerSettings};
