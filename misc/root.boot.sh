@@ -8,32 +8,30 @@
 #
 # Usage: root.boot.sh [-h] CODE-AREA REALM WORKER
 #
-# It downloads the boot scriptlets under <CODE-AREA>/_boot_/ into a private
-# temporary directory (removed on exit) and runs each of them as
+# A thin caller of lava-boot, the Rust binary `cargo xtask dist` publishes as
+# <code-area>/_boot_/bin/lava-boot-<arch>. This script only:
+#   1. checks its arguments;
+#   2. fetches lava-boot for this machine's architecture into a private
+#      temporary directory and checks it against _boot_/bin/SHA256SUMS
+#      (fetch_lava_boot, the same code as in boot/50-lava.sh);
+#   3. runs  lava-boot run-scripts CODE-AREA REALM WORKER
+#      which fetches the scriptlets directly in <code-area>/_boot_/ and runs
+#      each as `<scriptlet> CODE-AREA REALM WORKER` in order of name,
+#      skipping README*, SHA256SUMS, dot-files and directories. A scriptlet
+#      exiting 1 aborts the boot; any other failure is logged and the boot
+#      goes on. Scriptlets find this lava-boot in $LAVA_BOOT, so 50-lava.sh
+#      does not download it again.
 #
-#     <scriptlet> CODE-AREA REALM WORKER   (stdin /dev/null)
+# CODE-AREA is normally s3://bucket/prefix (fetched with the aws CLI). For
+# tests it may be file:///absolute/dir, a local copy of the code area.
 #
-# in byte-wise (C locale) lexicographic order of name. Only regular files
-# directly in _boot_/ are run: sub-directories (e.g. _boot_/bin/, which holds
-# the lava-boot binaries and is not even downloaded), README*, SHA256SUMS*
-# and dot-files are skipped.
-#
-# A scriptlet's exit status decides what happens next:
-#   0      fine, go on
-#   1      abort the boot: no further scriptlet runs, root.boot.sh exits 1
-#   other  logged as an error; the boot goes on with the next scriptlet
-#
-# CODE-AREA is normally s3://bucket/prefix (fetched with `aws s3 cp
-# --recursive`). For tests it may also be file:///absolute/dir, a local
-# directory laid out like the code area, which is copied with cp instead;
-# scriptlets then receive the file:// area too.
-#
-# Messages go to stderr and to syslog (logger, facility local0).
+# Messages go to stderr and to syslog (logger, facility local0); lava-boot's
+# own go to stderr.
 #
 # Exit status:
 #   0  every scriptlet ran (some may have failed without aborting the boot)
-#   1  boot aborted: bad arguments, the scriptlets could not be fetched or
-#      there are none, or a scriptlet exited 1
+#   1  boot aborted: bad arguments, lava-boot missing or not matching its
+#      SHA256SUMS, no scriptlets, or a scriptlet exited 1
 # ------------------------------------------------------------------------------
 
 set -euo pipefail
@@ -44,9 +42,8 @@ usage() {
 	cat <<EOF
 Usage: $PROG [-h] CODE-AREA REALM WORKER
 
-Download the boot scriptlets in CODE-AREA/_boot_/ and run each, in C-locale
-order of name, as: scriptlet CODE-AREA REALM WORKER. A scriptlet exiting 1
-aborts the boot; any other failure is logged and the boot goes on.
+Fetch lava-boot from CODE-AREA/_boot_/bin/ and run the boot scriptlets in
+CODE-AREA/_boot_/ with it (lava-boot run-scripts CODE-AREA REALM WORKER).
 
   CODE-AREA  s3://bucket/prefix, or file:///dir (local copy, for tests)
   REALM      lava realm name
@@ -60,7 +57,6 @@ log() {
 	shift
 	case $level in
 	INFO) prio=info ;;
-	WARNING) prio=warning ;;
 	*) prio=err ;;
 	esac
 	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
@@ -69,14 +65,11 @@ log() {
 	fi
 }
 info() { log INFO "$@"; }
-warning() { log WARNING "$@"; }
-error() { log ERROR "$@"; }
 abort() {
 	log ERROR "ABORT: $*"
 	exit 1
 }
 
-# ------------------------------------------------------------------------------
 tmp=
 on_exit() {
 	local status=$?
@@ -85,6 +78,40 @@ on_exit() {
 	[[ $status -eq 0 ]] || exit 1
 }
 trap on_exit EXIT
+
+# ---- begin fetch_lava_boot: keep identical in root.boot.sh and boot/50-lava.sh
+# fetch SOURCE DEST: copy one object of the code area.
+fetch() {
+	case $1 in
+	s3://*) aws s3 cp --no-progress --only-show-errors "$1" "$2" ;;
+	file://*) cp -- "${1#file://}" "$2" ;;
+	esac
+}
+
+# fetch_lava_boot AREA DIR: AREA/_boot_/bin/lava-boot-<arch> for this machine
+# into DIR/lava-boot, checked against AREA/_boot_/bin/SHA256SUMS.
+fetch_lava_boot() {
+	local area=$1 dir=$2 machine arch name want got
+	machine=$(uname -m)
+	case $machine in
+	x86_64 | amd64 | x64) arch=x86_64 ;;
+	aarch64 | arm64) arch=aarch64 ;;
+	*) abort "unsupported architecture '$machine' (lava-boot is built for x86_64 and aarch64)" ;;
+	esac
+	name=lava-boot-$arch
+	info "fetching $area/_boot_/bin/$name"
+	fetch "$area/_boot_/bin/$name" "$dir/lava-boot" ||
+		abort "cannot fetch $area/_boot_/bin/$name (deploy the boot component built by 'cargo xtask dist')"
+	fetch "$area/_boot_/bin/SHA256SUMS" "$dir/SHA256SUMS" ||
+		abort "cannot fetch $area/_boot_/bin/SHA256SUMS, so $name cannot be verified"
+	want=$(awk -v f="$name" '$2 == f || $2 == "*" f { print $1; exit }' "$dir/SHA256SUMS")
+	[[ -n $want ]] || abort "$name is not listed in $area/_boot_/bin/SHA256SUMS"
+	got=$(sha256sum "$dir/lava-boot")
+	got=${got%% *}
+	[[ $got == "$want" ]] || abort "$name does not match SHA256SUMS (sha256 $got, expected $want)"
+	chmod 755 "$dir/lava-boot"
+}
+# ---- end fetch_lava_boot
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	usage
@@ -103,69 +130,10 @@ case $area in
 s3://?* | file:///?*) ;;
 *) abort "CODE-AREA must be s3://bucket/prefix or file:///dir, not '$1'" ;;
 esac
-name_re='^[A-Za-z0-9][A-Za-z0-9_.-]*$'
-[[ $realm =~ $name_re ]] || abort "bad realm name '$realm'"
-[[ $worker =~ $name_re ]] || abort "bad worker name '$worker'"
 
 info "starting: area=$area realm=$realm worker=$worker"
-
-# ------------------------------------------------------------------------------
-# Fetch the scriptlets (top level of _boot_/ only).
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/root.boot.XXXXXX")
-chmod 700 "$tmp"
-
-info "fetching $area/_boot_/"
-case $area in
-s3://*)
-	aws s3 cp --recursive --no-progress --only-show-errors \
-		--exclude '*/*' "$area/_boot_/" "$tmp/" ||
-		abort "cannot download $area/_boot_/"
-	;;
-file://*)
-	src=${area#file://}/_boot_
-	[[ -d $src ]] || abort "no such directory: $src"
-	find "$src" -mindepth 1 -maxdepth 1 -type f -exec cp -p -- {} "$tmp/" \; ||
-		abort "cannot copy $src"
-	;;
-esac
-
-scriptlets=()
-while IFS= read -r -d '' path; do
-	scriptlets+=("$path")
-done < <(find "$tmp" -mindepth 1 -maxdepth 1 -print0 | LC_ALL=C sort -z)
-
-[[ ${#scriptlets[@]} -gt 0 ]] || abort "no boot scriptlets in $area/_boot_/"
-
-# ------------------------------------------------------------------------------
-# Run them.
-
-cd "$tmp"
-ran=0
-for path in "${scriptlets[@]}"; do
-	name=${path##*/}
-	case $name in
-	README* | SHA256SUMS* | .*)
-		info "skipping $name"
-		continue
-		;;
-	esac
-	if [[ -L $path || ! -f $path ]]; then
-		warning "skipping $name: not a regular file"
-		continue
-	fi
-
-	chmod 700 "$path"
-	info "running $name"
-	status=0
-	"$path" "$area" "$realm" "$worker" </dev/null || status=$?
-	ran=$((ran + 1))
-
-	case $status in
-	0) info "$name: OK" ;;
-	1) abort "$name exited 1: boot aborted" ;;
-	*) error "$name failed with status $status: continuing" ;;
-	esac
-done
-
-info "done: $ran scriptlet(s) run"
+fetch_lava_boot "$area" "$tmp"
+"$tmp/lava-boot" run-scripts "$area" "$realm" "$worker" ||
+	abort "boot aborted (lava-boot run-scripts exited $?)"
+info "done"

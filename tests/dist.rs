@@ -27,6 +27,10 @@ fn layout_is_exactly_the_seed_code_area() {
         format!("_dist_/framework/lava-job-framework-{v}.zip"),
         "_dist_/pkg/amzn2023/SHA256SUMS".into(),
     ];
+    expected.push("_dist_/lambda/SHA256SUMS".into());
+    for f in ["dispatch", "metrics", "s3trigger", "stop"] {
+        expected.push(format!("_dist_/lambda/{f}-{v}.zip"));
+    }
     for t in ["common", "realm", "worker"] {
         expected.push(format!("_dist_/cfn/v{v}/lava-{t}.cfn.json"));
         expected.push(format!("_dist_/cfn/v{v}/lava-{t}.cfn.md"));

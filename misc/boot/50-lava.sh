@@ -2,47 +2,41 @@
 # ------------------------------------------------------------------------------
 # 50-lava.sh -- boot scriptlet that installs and starts lava on a worker.
 #
-# Deployed as <code-area>/_boot_/50-lava.sh and run by root.boot.sh as
+# Deployed as <code-area>/_boot_/50-lava.sh and run by root.boot.sh (through
+# lava-boot run-scripts) as
 #
 #     50-lava.sh s3://<bucket>/<prefix> <REALM> <WORKER>
 #
 # Usage: 50-lava.sh [-h] CODE-AREA REALM WORKER
 #
-# This script is only an entry point. Everything the worker boot decides and
-# does lives in the Rust binary lava-boot, which `cargo xtask dist` builds and
-# publishes at <code-area>/_boot_/bin/lava-boot-<arch>:
-#   - which bundle to install: the realms table (lava.realms) pin at
-#     x-workers.<WORKER>.version or x-workers._.version, new-style
-#     lava-<ver>-<os>-py<M.m>-<arch>.tar.bz2 names before old-style
-#     lava-<ver>.tar.bz2, highest version when nothing is pinned;
-#   - checking the bundle against SHA256SUMS, extracting and installing it;
-#   - the lava users, worker environment and daemons (workers, threads,
-#     daemons, env).
-# None of that is (re)implemented here. This script only:
-#   1. checks its three arguments;
-#   2. maps `uname -m` to the binary's arch (x86_64, or aarch64 for
-#      aarch64/arm64);
-#   3. downloads <code-area>/_boot_/bin/lava-boot-<arch> into a new temporary
-#      directory (aws s3 cp) and, when <code-area>/_boot_/bin/SHA256SUMS is
-#      there, checks the binary's digest against it;
-#   4. makes it executable and execs
-#        lava-boot apply --code-area CODE-AREA --realm REALM --worker WORKER
+# A thin caller of lava-boot, the Rust binary `cargo xtask dist` publishes as
+# <code-area>/_boot_/bin/lava-boot-<arch>. It runs
 #
-# Because of the exec, the temporary directory holding the lava-boot binary
-# (${TMPDIR:-/tmp}/lava-boot.XXXXXX, a few MB) is not removed; /tmp is
-# cleared at reboot. It is removed when this script fails before the exec.
+#     lava-boot apply --code-area CODE-AREA --realm REALM --worker WORKER
 #
-# For tests, CODE-AREA may be file:///absolute/dir: the binary is then copied
-# from that local directory rather than from S3.
+# which does the whole job: the bundle for this os, Python and architecture
+# (realms table pin at x-workers.<WORKER>.version or x-workers._.version,
+# else the highest version), its SHA256SUMS check and a scan for entries
+# leaving the install directory, install.sh, the lava-version check, the
+# lava group and lava-<worker> accounts, and the daemons (workers, threads,
+# daemons, env). `lava-boot plan` with the same arguments shows all of it
+# without changing anything.
 #
-# Messages go to stderr and to syslog (logger, facility local0).
+# The lava-boot used is $LAVA_BOOT when set (root.boot.sh's, which runs this
+# scriptlet); otherwise this script fetches it into a temporary directory
+# with fetch_lava_boot, the same code as in root.boot.sh.
+#
+# For tests, CODE-AREA may be file:///absolute/dir, a local copy of the code
+# area, and LAVA_BOOT_ROOT=DIR makes lava-boot land everything below DIR
+# without touching accounts or starting daemons.
+#
+# Messages go to stderr and to syslog (logger, facility local0); lava-boot's
+# own go to stderr.
 #
 # Exit status (root.boot.sh aborts the boot on 1 and carries on otherwise):
-#   0, other  lava-boot's own status, once it has been exec'd
-#   1         abort the boot: bad arguments, unknown architecture, the
-#             lava-boot binary for this arch missing from the code area (or
-#             unreadable), or a digest mismatch; any unexpected failure of
-#             this script also exits 1, since lava cannot be installed
+#   0  lava installed and its daemons started
+#   1  abort the boot: bad arguments, lava-boot missing or not matching its
+#      SHA256SUMS, or lava-boot apply failed (its message says why)
 # ------------------------------------------------------------------------------
 
 set -euo pipefail
@@ -53,9 +47,8 @@ usage() {
 	cat <<EOF
 Usage: $PROG [-h] CODE-AREA REALM WORKER
 
-Fetch CODE-AREA/_boot_/bin/lava-boot-<arch> and exec
+Install and start lava with lava-boot:
   lava-boot apply --code-area CODE-AREA --realm REALM --worker WORKER
-which selects, installs and starts the lava worker.
 
   CODE-AREA  s3://bucket/prefix, or file:///dir (local copy, for tests)
 EOF
@@ -67,7 +60,6 @@ log() {
 	shift
 	case $level in
 	INFO) prio=info ;;
-	WARNING) prio=warning ;;
 	*) prio=err ;;
 	esac
 	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
@@ -76,7 +68,6 @@ log() {
 	fi
 }
 info() { log INFO "$@"; }
-warning() { log WARNING "$@"; }
 abort() {
 	log ERROR "ABORT: $*"
 	exit 1
@@ -86,22 +77,45 @@ tmp=
 on_exit() {
 	local status=$?
 	[[ -z $tmp ]] || rm -rf -- "$tmp"
-	# Any failure before the exec means lava cannot be installed: abort the
-	# boot (status 1), even for failures such as an unset variable (127).
+	# Any failure means lava is not running: abort the boot (status 1).
 	[[ $status -eq 0 ]] || exit 1
 }
 trap on_exit EXIT
 
-# fetch SOURCE DEST: copy one object from the code area. Prints the tool's
-# error output on failure.
+# ---- begin fetch_lava_boot: keep identical in root.boot.sh and boot/50-lava.sh
+# fetch SOURCE DEST: copy one object of the code area.
 fetch() {
 	case $1 in
-	s3://*) aws s3 cp --no-progress --only-show-errors "$1" "$2" 2>&1 ;;
-	file://*) cp -- "${1#file://}" "$2" 2>&1 ;;
+	s3://*) aws s3 cp --no-progress --only-show-errors "$1" "$2" ;;
+	file://*) cp -- "${1#file://}" "$2" ;;
 	esac
 }
 
-# ------------------------------------------------------------------------------
+# fetch_lava_boot AREA DIR: AREA/_boot_/bin/lava-boot-<arch> for this machine
+# into DIR/lava-boot, checked against AREA/_boot_/bin/SHA256SUMS.
+fetch_lava_boot() {
+	local area=$1 dir=$2 machine arch name want got
+	machine=$(uname -m)
+	case $machine in
+	x86_64 | amd64 | x64) arch=x86_64 ;;
+	aarch64 | arm64) arch=aarch64 ;;
+	*) abort "unsupported architecture '$machine' (lava-boot is built for x86_64 and aarch64)" ;;
+	esac
+	name=lava-boot-$arch
+	info "fetching $area/_boot_/bin/$name"
+	fetch "$area/_boot_/bin/$name" "$dir/lava-boot" ||
+		abort "cannot fetch $area/_boot_/bin/$name (deploy the boot component built by 'cargo xtask dist')"
+	fetch "$area/_boot_/bin/SHA256SUMS" "$dir/SHA256SUMS" ||
+		abort "cannot fetch $area/_boot_/bin/SHA256SUMS, so $name cannot be verified"
+	want=$(awk -v f="$name" '$2 == f || $2 == "*" f { print $1; exit }' "$dir/SHA256SUMS")
+	[[ -n $want ]] || abort "$name is not listed in $area/_boot_/bin/SHA256SUMS"
+	got=$(sha256sum "$dir/lava-boot")
+	got=${got%% *}
+	[[ $got == "$want" ]] || abort "$name does not match SHA256SUMS (sha256 $got, expected $want)"
+	chmod 755 "$dir/lava-boot"
+}
+# ---- end fetch_lava_boot
+
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	usage
 	exit 0
@@ -119,51 +133,15 @@ case $area in
 s3://?* | file:///?*) ;;
 *) abort "CODE-AREA must be s3://bucket/prefix or file:///dir, not '$1'" ;;
 esac
-[[ -n $realm ]] || abort "REALM is empty"
-[[ -n $worker ]] || abort "WORKER is empty"
 
-machine=$(uname -m)
-case $machine in
-x86_64 | amd64 | x64) arch=x86_64 ;;
-aarch64 | arm64) arch=aarch64 ;;
-*) abort "unsupported architecture '$machine' (lava-boot is built for x86_64 and aarch64)" ;;
-esac
-
-bin_area=$area/_boot_/bin
-binary=lava-boot-$arch
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lava-boot.XXXXXX")
-chmod 700 "$tmp"
-
-info "fetching $bin_area/$binary"
-if ! out=$(fetch "$bin_area/$binary" "$tmp/lava-boot"); then
-	abort "the lava-boot binary for $arch ($binary) is missing from the code area" \
-		"$area (looked for $bin_area/$binary; deploy the boot component built by" \
-		"'cargo xtask dist'): $out"
-fi
-
-# Digest check, when the code area has a SHA256SUMS for _boot_/bin/.
-if out=$(fetch "$bin_area/SHA256SUMS" "$tmp/SHA256SUMS"); then
-	want=$(awk -v f="$binary" '{ n = $2; sub(/^\*/, "", n); sub(/.*\//, "", n) } n == f { print $1; exit }' "$tmp/SHA256SUMS")
-	if [[ -z $want ]]; then
-		warning "$binary is not listed in $bin_area/SHA256SUMS: not verified"
-	elif ! command -v sha256sum >/dev/null 2>&1; then
-		warning "sha256sum not found: $binary not verified"
-	else
-		got=$(sha256sum "$tmp/lava-boot" | awk '{ print $1 }')
-		[[ $got == "$want" ]] ||
-			abort "$binary does not match $bin_area/SHA256SUMS (got $got, want $want)"
-		info "$binary matches SHA256SUMS"
-	fi
+if [[ -n ${LAVA_BOOT:-} && -x $LAVA_BOOT ]]; then
+	boot=$LAVA_BOOT
 else
-	warning "no $bin_area/SHA256SUMS: $binary not verified"
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/lava-boot.XXXXXX")
+	fetch_lava_boot "$area" "$tmp"
+	boot=$tmp/lava-boot
 fi
-
-chmod 755 "$tmp/lava-boot"
-info "exec lava-boot apply --code-area $area --realm $realm --worker $worker"
-# With execfail a failed exec (e.g. /tmp mounted noexec) returns here instead
-# of exiting 126, which root.boot.sh would take as "carry on". A successful
-# exec never runs the EXIT trap.
-shopt -s execfail
-exec "$tmp/lava-boot" apply --code-area "$area" --realm "$realm" --worker "$worker" ||
-	abort "cannot run $tmp/lava-boot (not a binary for this host, or ${TMPDIR:-/tmp} mounted noexec?)"
+info "lava-boot apply --code-area $area --realm $realm --worker $worker"
+"$boot" apply --code-area "$area" --realm "$realm" --worker "$worker" ||
+	abort "lava-boot apply exited $?: lava is not installed or not started"
+info "done"

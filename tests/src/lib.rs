@@ -2,6 +2,8 @@
 //! per test binary for the tests that inspect `dist/`.
 
 pub mod moto;
+pub mod proxy;
+pub mod runtime_api;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

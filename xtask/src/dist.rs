@@ -12,19 +12,28 @@ use crate::{workspace_root, Failure};
 /// Build the release into a directory laid out exactly as the S3 code area.
 ///
 /// Without options, builds the CloudFormation templates (and their documents),
-/// one worker bundle per runtime of `[workspace.metadata.lava] runtimes`, the
-/// job framework zip and the boot scriptlets, each with a SHA256SUMS beside it.
-/// Artefacts are reproducible: the same commit (or SOURCE_DATE_EPOCH) and
-/// inputs give byte-identical files.
+/// the Lambda zips, one worker bundle per runtime of `[workspace.metadata.lava]
+/// runtimes`, the job framework zip and the boot scriptlets, each with a
+/// SHA256SUMS beside it. Artefacts are reproducible: the same commit (or
+/// SOURCE_DATE_EPOCH) and inputs give byte-identical files.
+///
+/// Lambda zips: one `cargo build --release` of the four functions for
+/// x86_64-unknown-linux-gnu (in CARGO_TARGET_DIR or target/) before anything
+/// is written, each binary as `bootstrap` in _dist_/lambda/<fn>-<version>.zip
+/// for provided.al2023; a binary needing a glibc symbol version newer than
+/// 2.34 (that runtime's) is refused. arm64 zips are not built: the realm
+/// template deploys x86_64 (its lambdaArchitecture), and dist says why arm64
+/// was skipped.
 ///
 /// Examples:
 ///   cargo xtask dist
+///   cargo xtask dist --only lambda
 ///   cargo xtask dist --only pkg --runtime amzn2023-py3.11-aarch64
 ///   cargo xtask dist --worker-source ../lava --out /tmp/dist --json
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct DistArgs {
-    /// Build only these components: cfn, pkg, framework, boot.
+    /// Build only these components: cfn, lambda, pkg, framework, boot.
     #[arg(long, value_name = "COMPONENT", num_args = 1.., value_parser = parse_component)]
     only: Vec<Component>,
     /// Build bundles only for these runtimes, as <os>-py<M.m>-<arch>
@@ -71,6 +80,9 @@ pub fn run(args: DistArgs) -> Result<(), Failure> {
             .unwrap_or_else(|| root.join("dist")),
     };
     let plan = lava_build::plan(&release, &options)?;
+    for why in &plan.skipped {
+        tracing::warn!("{why}");
+    }
     let reporter = Reporter::new(plan.steps.len());
     let artefacts = lava_build::execute(&release, &plan, &reporter)?;
     reporter.finish();

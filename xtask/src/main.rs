@@ -1,8 +1,12 @@
 //! `cargo xtask`: the lava release command line. A thin layer over the library
 //! crates: it parses arguments, reports progress and maps errors to exit codes.
 
+mod bench;
+mod boot;
+mod deploy;
 mod dist;
 mod progress;
+mod stack;
 mod test;
 
 use std::path::PathBuf;
@@ -24,7 +28,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Bench(bench::BenchArgs),
+    Boot(boot::BootArgs),
     Dist(dist::DistArgs),
+    Deploy(deploy::DeployArgs),
+    Stack(stack::StackArgs),
     Test(test::TestArgs),
 }
 
@@ -75,7 +83,11 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     let result = match cli.command {
+        Command::Bench(args) => bench::run(args),
+        Command::Boot(args) => boot::run(args),
         Command::Dist(args) => dist::run(args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Stack(args) => stack::run(args),
         Command::Test(args) => test::run(args),
     };
     match result {

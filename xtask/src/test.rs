@@ -48,7 +48,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
 
 /// The venv holding the tools, created on first use. Its name carries a hash
 /// of the requirements, so changing a pin builds a fresh one.
-fn provision(requirements: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn provision(requirements: &Path) -> anyhow::Result<PathBuf> {
     let text = std::fs::read(requirements)
         .with_context(|| format!("cannot read {}", requirements.display()))?;
     let digest = hex::encode(&Sha256::digest(&text)[..6]);

@@ -6,7 +6,8 @@ use std::fmt;
 use lava_layout::{PackageName, Runtime, Version, SHA256SUMS};
 
 /// Why a bundle was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Reason {
     /// The pinned version, named for this platform.
     PinnedNew,
@@ -48,7 +49,7 @@ pub enum SelectError {
 }
 
 /// A listed name that is not a bundle name, skipped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Skipped {
     pub name: String,
     pub reason: String,

@@ -8,19 +8,20 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use lava_layout::{
-    boot_script_key, cfn_dir, framework_key, pkg_key, CfnTemplate, Component, PackageName, Runtime,
-    Version, SHA256SUMS,
+    boot_script_key, cfn_dir, framework_key, lambda_key, pkg_key, CfnTemplate, Component,
+    LambdaFunction, PackageName, Runtime, Version, SHA256SUMS,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::release::Release;
 use crate::source::{SourceTree, WorkerSource};
-use crate::{bundle, cfn, uv, BuildError};
+use crate::{bundle, cfn, lambda, uv, BuildError};
 
 /// Components `dist` builds; the others have their own commands.
-pub const DIST_COMPONENTS: [Component; 4] = [
+pub const DIST_COMPONENTS: [Component; 5] = [
     Component::Cfn,
+    Component::Lambda,
     Component::Pkg,
     Component::Framework,
     Component::Boot,
@@ -39,6 +40,8 @@ pub struct DistOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Cfn(CfnTemplate),
+    /// The four Lambda zips, from one build of the functions.
+    Lambda,
     Bundle(Runtime),
     Framework,
     BootScripts(Vec<String>),
@@ -48,6 +51,7 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::Cfn(t) => write!(f, "cfn {}", t.stem()),
+            Step::Lambda => write!(f, "lambda functions ({})", lambda::ARCH),
             Step::Bundle(r) => write!(f, "pkg {r}"),
             Step::Framework => f.write_str("framework"),
             Step::BootScripts(_) => f.write_str("boot scriptlets"),
@@ -62,6 +66,8 @@ pub struct Plan {
     pub out: PathBuf,
     pub source: WorkerSource,
     pub steps: Vec<Step>,
+    /// Artefacts deliberately left out, each with why: reported, not errors.
+    pub skipped: Vec<String>,
 }
 
 impl Plan {
@@ -73,6 +79,10 @@ impl Plan {
                 format!("{}/{}", cfn_dir(v), t.json_name()),
                 format!("{}/{}", cfn_dir(v), t.doc_name()),
             ],
+            Step::Lambda => LambdaFunction::ALL
+                .into_iter()
+                .map(|f| lambda_key(f, v))
+                .collect(),
             Step::Bundle(r) => {
                 let name = PackageName::New {
                     version: v.clone(),
@@ -110,12 +120,9 @@ pub trait Progress {
 pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError> {
     for c in &options.only {
         if !DIST_COMPONENTS.contains(c) {
-            let why = match c {
-                Component::Ami => "the Oracle zips are staged by `cargo xtask ami stage`",
-                _ => "the Lambda functions are not part of this toolchain yet",
-            };
+            // Only ami is left out: it has its own command.
             return Err(BuildError::Input(format!(
-                "dist cannot build component {c:?}: {why}",
+                "dist cannot build component {c:?}: the Oracle zips are staged by `cargo xtask ami stage`",
                 c = c.name()
             )));
         }
@@ -126,8 +133,16 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
         .clone()
         .unwrap_or_else(|| release.runtimes.clone());
     let mut steps = Vec::new();
+    let mut skipped = Vec::new();
     if wanted(Component::Cfn) {
         steps.extend(CfnTemplate::ALL.into_iter().map(Step::Cfn));
+    }
+    if wanted(Component::Lambda) {
+        steps.push(Step::Lambda);
+        skipped.push(format!(
+            "arm64 Lambda zips skipped: {}",
+            lambda::arm64_skipped(&release.root)
+        ));
     }
     if wanted(Component::Pkg) {
         for r in &runtimes {
@@ -152,12 +167,14 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
             .clone()
             .unwrap_or_else(|| release.worker_source.clone()),
         steps,
+        skipped,
     })
 }
 
 /// Execute `plan`. Inputs that can be wrong (the worker source, uv, the
-/// templates) are all checked before the first artefact is written, and each
-/// artefact appears atomically, so a failed run leaves no half-written file.
+/// templates, the Lambda functions' code) are all checked before the first
+/// artefact is written, and each artefact appears atomically, so a failed run
+/// leaves no half-written file.
 pub fn execute(
     release: &Release,
     plan: &Plan,
@@ -177,6 +194,12 @@ pub fn execute(
         None
     };
     let rendered = render_templates(release, plan)?;
+    // Last of the checks, being the slowest: a compile error leaves `out` untouched.
+    let binaries = if plan.steps.contains(&Step::Lambda) {
+        Some(lambda::build(&release.root, lambda::ARCH)?)
+    } else {
+        None
+    };
 
     let mut artefacts = Vec::new();
     for step in &plan.steps {
@@ -195,6 +218,12 @@ pub fn execute(
                 let r = &rendered[t];
                 write_atomic(&dest(&keys[0]), r.json.as_bytes(), false)?;
                 write_atomic(&dest(&keys[1]), r.markdown.as_bytes(), false)?;
+            }
+            Step::Lambda => {
+                let binaries = binaries.as_ref().expect("functions built");
+                for (function, key) in LambdaFunction::ALL.into_iter().zip(&keys) {
+                    lambda::zip(binaries.path(function), mtime, &dest(key))?;
+                }
             }
             Step::Bundle(runtime) => {
                 let (uv, source) = (
@@ -393,6 +422,7 @@ mod tests {
             format!("_dist_/pkg/amzn2023/lava-{v}-amzn2023-py3.11-aarch64.tar.bz2"),
             format!("_dist_/pkg/amzn2023/lava-{v}-amzn2023-py3.12-x86_64.tar.bz2"),
             format!("_dist_/framework/lava-job-framework-{v}.zip"),
+            format!("_dist_/lambda/dispatch-{v}.zip"),
             "_boot_/50-lava.sh".to_string(),
         ] {
             assert!(keys.contains(&expected), "{expected} not in {keys:?}");
@@ -411,6 +441,30 @@ mod tests {
         assert_eq!(
             plan.steps,
             vec![Step::Bundle("amzn2023-py3.11-x86_64".parse().unwrap())]
+        );
+    }
+
+    #[test]
+    fn only_lambda_plans_the_four_zips_and_says_why_arm64_is_left_out() {
+        let options = DistOptions {
+            only: vec![Component::Lambda],
+            out: "dist".into(),
+            ..Default::default()
+        };
+        let release = release();
+        let plan = plan(&release, &options).unwrap();
+        assert_eq!(plan.steps, vec![Step::Lambda]);
+        let v = &release.version;
+        assert_eq!(
+            plan.outputs(&Step::Lambda),
+            ["dispatch", "metrics", "s3trigger", "stop"]
+                .map(|f| format!("_dist_/lambda/{f}-{v}.zip"))
+        );
+        assert_eq!(plan.skipped.len(), 1);
+        assert!(
+            plan.skipped[0].starts_with("arm64 Lambda zips skipped: "),
+            "{:?}",
+            plan.skipped
         );
     }
 

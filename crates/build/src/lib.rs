@@ -1,10 +1,12 @@
 //! Building a lava release: the plan of artefacts for `dist/` and the work that
-//! makes them (templates, worker bundles, the job framework, boot scriptlets).
+//! makes them (templates, Lambda zips, worker bundles, the job framework, boot
+//! scriptlets).
 //! `dist/` is laid out exactly as the S3 code area (see `lava-layout`).
 
 pub mod bundle;
 pub mod cfn;
 pub mod dist;
+pub mod lambda;
 pub mod release;
 pub mod source;
 pub mod uv;

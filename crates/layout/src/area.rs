@@ -12,6 +12,8 @@ use crate::runtime::{Arch, Os};
 /// The checksum file in every directory of the code area that dist writes.
 pub const SHA256SUMS: &str = "SHA256SUMS";
 
+/// The AMI build's resources; the Oracle zips sit in `oracle/` below it.
+pub const AMI_DIR: &str = "_ami_";
 pub const ORACLE_PREFIX: &str = "_ami_/oracle";
 pub const BOOT_PREFIX: &str = "_boot_";
 pub const CFN_PREFIX: &str = "_dist_/cfn";
@@ -78,6 +80,17 @@ impl Component {
             Component::Pkg => PKG_PREFIX,
         }
     }
+
+    /// The directory a deploy configuration's `<component>.s3` location names
+    /// (upstream's `deploy/sample.yaml`): the component's prefix, except that cfn
+    /// names the version folder and ami names `_ami_` itself, above `oracle/`.
+    pub fn deploy_dir(self, version: &Version) -> String {
+        match self {
+            Component::Cfn => cfn_dir(version),
+            Component::Ami => AMI_DIR.to_string(),
+            _ => self.prefix().to_string(),
+        }
+    }
 }
 
 impl FromStr for Component {
@@ -123,6 +136,11 @@ pub fn cfn_dir(version: &Version) -> String {
 
 pub fn cfn_key(template: CfnTemplate, version: &Version) -> String {
     format!("{}/{}", cfn_dir(version), template.json_name())
+}
+
+/// The generated document beside a template.
+pub fn cfn_doc_key(template: CfnTemplate, version: &Version) -> String {
+    format!("{}/{}", cfn_dir(version), template.doc_name())
 }
 
 pub fn framework_key(version: &Version) -> String {
@@ -180,6 +198,10 @@ mod tests {
             "_dist_/cfn/v8.1.0/lava-common.cfn.json"
         );
         assert_eq!(
+            cfn_doc_key(CfnTemplate::Worker, &version),
+            "_dist_/cfn/v8.1.0/lava-worker.cfn.md"
+        );
+        assert_eq!(
             framework_key(&version),
             "_dist_/framework/lava-job-framework-8.1.0.zip"
         );
@@ -206,6 +228,29 @@ mod tests {
                 "{realm}/{worker}"
             );
         }
+    }
+
+    #[test]
+    fn deploy_dirs_are_what_upstream_configurations_name() {
+        let version: Version = "8.3.0".parse().unwrap();
+        let dirs: Vec<_> = Component::ALL
+            .iter()
+            .map(|c| c.deploy_dir(&version))
+            .collect();
+        assert_eq!(
+            dirs,
+            [
+                "_ami_",
+                "_boot_",
+                "_dist_/cfn/v8.3.0",
+                "_dist_/framework",
+                "_dist_/lambda",
+                "_dist_/pkg"
+            ]
+        );
+        // Every key of a component lies below its deploy directory.
+        assert!(oracle_key(OraclePackage::Basic, Arch::X86_64).starts_with("_ami_/"));
+        assert!(cfn_key(CfnTemplate::Realm, &version).starts_with(&dirs[2]));
     }
 
     #[test]

@@ -258,6 +258,12 @@ pub enum OraclePackage {
 }
 
 impl OraclePackage {
+    pub const ALL: [OraclePackage; 3] = [
+        OraclePackage::Basic,
+        OraclePackage::Basiclite,
+        OraclePackage::Sqlplus,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             OraclePackage::Basic => "basic",
@@ -373,6 +379,9 @@ mod tests {
             "instantclient-sqlplus-linux-arm64.zip"
         );
         assert_eq!(framework_name(&v("8.3.0")), "lava-job-framework-8.3.0.zip");
+        for p in OraclePackage::ALL {
+            assert_eq!(p.name().parse::<OraclePackage>(), Ok(p));
+        }
         assert_eq!(CfnTemplate::Realm.json_name(), "lava-realm.cfn.json");
     }
 }

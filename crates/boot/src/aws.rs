@@ -1,0 +1,127 @@
+//! What a boot reads from AWS: the code area (S3, or a `file://` mirror) and
+//! the realm's item in the realms table.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use lava_store::{Location, Store, Tuning};
+use serde_json::{Map, Number, Value};
+
+use crate::BootError;
+
+/// The realms table, keyed by `realm`.
+pub const REALMS_TABLE: &str = "lava.realms";
+
+/// The clients a boot needs.
+#[derive(Clone)]
+pub struct Aws {
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl Aws {
+    /// Clients from a loaded SDK configuration. With an endpoint override
+    /// (moto, LocalStack) S3 is addressed path style, as such endpoints need.
+    pub fn new(config: &aws_config::SdkConfig) -> Aws {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        Aws {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+        }
+    }
+
+    /// The code area at `location`.
+    pub fn code_area(&self, location: &Location) -> Store {
+        Store::new(location.clone(), Some(&self.s3), Tuning::default())
+    }
+
+    /// The realm's item as plain JSON (DynamoDB's typed form unwrapped).
+    pub async fn realm_item(&self, realm: &str) -> Result<Value, BootError> {
+        let out = self
+            .dynamodb
+            .get_item()
+            .table_name(REALMS_TABLE)
+            .key("realm", AttributeValue::S(realm.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| BootError::Realm {
+                realm: realm.to_string(),
+                message: DisplayErrorContext(e).to_string(),
+            })?;
+        match out.item {
+            Some(item) => Ok(Value::Object(object(&item))),
+            None => Err(BootError::NoSuchRealm {
+                realm: realm.to_string(),
+            }),
+        }
+    }
+}
+
+/// Keys sorted, so the plan reads the same on every run.
+fn object(item: &HashMap<String, AttributeValue>) -> Map<String, Value> {
+    let sorted: BTreeMap<_, _> = item.iter().collect();
+    sorted
+        .into_iter()
+        .map(|(k, v)| (k.clone(), plain(v)))
+        .collect()
+}
+
+fn plain(value: &AttributeValue) -> Value {
+    match value {
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::N(n) => number(n),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::M(m) => Value::Object(object(m)),
+        AttributeValue::L(l) => Value::Array(l.iter().map(plain).collect()),
+        AttributeValue::Ss(ss) => ss.iter().cloned().map(Value::String).collect(),
+        AttributeValue::Ns(ns) => ns.iter().map(|n| number(n)).collect(),
+        // Null, and binary values, which worker settings never hold.
+        _ => Value::Null,
+    }
+}
+
+/// Integers become JSON numbers; anything else keeps its text exactly (an env
+/// value of `1.50` stays `1.50`, as upstream's boot script exported it).
+fn number(n: &str) -> Value {
+    n.parse::<i64>()
+        .map(Number::from)
+        .or_else(|_| n.parse::<u64>().map(Number::from))
+        .map(Value::Number)
+        .unwrap_or_else(|_| Value::String(n.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn typed_items_become_plain_json() {
+        let item = HashMap::from([
+            ("realm".to_string(), AttributeValue::S("prod".into())),
+            (
+                "x-workers".to_string(),
+                AttributeValue::M(HashMap::from([(
+                    "core".to_string(),
+                    AttributeValue::M(HashMap::from([
+                        ("threads".to_string(), AttributeValue::N("6".into())),
+                        ("ratio".to_string(), AttributeValue::N("1.50".into())),
+                        ("on".to_string(), AttributeValue::Bool(true)),
+                        ("tags".to_string(), AttributeValue::Ss(vec!["a".into()])),
+                        ("none".to_string(), AttributeValue::Null(true)),
+                    ])),
+                )])),
+            ),
+        ]);
+        assert_eq!(
+            Value::Object(object(&item)),
+            json!({"realm": "prod", "x-workers": {"core": {
+                "none": null, "on": true, "ratio": "1.50", "tags": ["a"], "threads": 6
+            }}})
+        );
+    }
+}

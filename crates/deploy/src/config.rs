@@ -1,0 +1,513 @@
+//! The deploy configuration, in upstream's `deploy/sample.yaml` format: an
+//! existing `deploy.yaml` works unchanged. `deploy/sample.yaml` documents every
+//! key and `deploy/deploy.schema.json` is its JSON Schema.
+//!
+//! ```yaml
+//! <environment>:
+//!   _: {s3base: bucket[/prefix]}       # or s3://bucket/prefix, file:///dir
+//!   account_id: "123456789012"
+//!   <component>: {s3: <location>}      # s3://..., file:///..., or relative to _.s3base
+//!   root: {s3: <code area>, realms: {<realm>: [<worker>, ...]}}
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use lava_layout::{root_boot_key, Version, ROOT_BOOT_SCRIPTS};
+use lava_store::Location;
+use serde_yaml::{Mapping, Value};
+
+use crate::{DeployError, Deployable};
+
+/// Keys of an environment that are not components and that deploy reads or
+/// knowingly ignores (`other` is reserved upstream).
+const OTHER_KEYS: [&str; 3] = ["_", "account_id", "other"];
+
+/// A parsed configuration file.
+#[derive(Debug)]
+pub struct Config {
+    path: PathBuf,
+    top: Mapping,
+}
+
+/// What `${...}` in a location expands to: `${version}` is the version being
+/// deployed, any other name an environment variable (which must be set).
+pub struct Substitution<'a> {
+    pub version: &'a Version,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// One environment's settings, every location resolved.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    /// The file it came from, for messages.
+    pub file: PathBuf,
+    pub account_id: Option<String>,
+    pub targets: BTreeMap<Deployable, Location>,
+    /// Components without a location, with the reason.
+    pub unconfigured: BTreeMap<Deployable, String>,
+    /// `root.realms`: realm -> workers, each name checked as a key segment.
+    pub realms: BTreeMap<String, Vec<String>>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, DeployError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                " (name the configuration with -f; deploy/sample.yaml documents the format)"
+            } else {
+                ""
+            };
+            DeployError::Input(format!(
+                "cannot read the deploy configuration {}: {e}{hint}",
+                path.display()
+            ))
+        })?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, DeployError> {
+        let file = path.display();
+        let mut doc: Value = serde_yaml::from_str(text).map_err(|e| {
+            let mut message = e.to_string();
+            let mut at = String::new();
+            if let Some(l) = e.location() {
+                // Said once, up front, as editors and compilers do.
+                message = message.replacen(
+                    &format!(" at line {} column {}", l.line(), l.column()),
+                    "",
+                    1,
+                );
+                at = format!(":{}:{}", l.line(), l.column());
+            }
+            DeployError::Input(format!("{file}{at}: YAML syntax error: {message}"))
+        })?;
+        doc.apply_merge()
+            .map_err(|e| DeployError::Input(format!("{file}: {e}")))?;
+        match doc {
+            Value::Mapping(top) => Ok(Config {
+                path: path.to_path_buf(),
+                top,
+            }),
+            Value::Null => Ok(Config {
+                path: path.to_path_buf(),
+                top: Mapping::new(),
+            }),
+            _ => Err(DeployError::Input(format!(
+                "{file}: the top level must map environment names to their settings"
+            ))),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The environment names, in file order.
+    pub fn environments(&self) -> Vec<&str> {
+        self.top.keys().filter_map(Value::as_str).collect()
+    }
+
+    /// Resolve environment `name`: every location parsed and substituted.
+    pub fn environment(
+        &self,
+        name: &str,
+        subst: &Substitution<'_>,
+    ) -> Result<Environment, DeployError> {
+        let file = self.path.display();
+        let Some(value) = self.top.get(name) else {
+            let known = self.environments();
+            let known = if known.is_empty() {
+                "it defines none".to_string()
+            } else {
+                format!("environments: {}", known.join(", "))
+            };
+            return Err(DeployError::Input(format!(
+                "{file}: no environment {name:?} ({known})"
+            )));
+        };
+        let bad = |key: &str, value: &str, why: &str| {
+            DeployError::Input(format!("{file}: {name}.{key}: {value:?}: {why}"))
+        };
+        let Value::Mapping(settings) = value else {
+            return Err(DeployError::Input(format!(
+                "{file}: {name}: expected a mapping of settings, e.g. account_id and pkg.s3"
+            )));
+        };
+        for key in settings.keys() {
+            let known = key.as_str().is_some_and(|k| {
+                OTHER_KEYS.contains(&k) || Deployable::ALL.iter().any(|c| c.name() == k)
+            });
+            if !known {
+                tracing::warn!(
+                    "{file}: {name}.{}: not a deploy setting, ignored",
+                    show(key)
+                );
+            }
+        }
+
+        let account_id = match settings.get("account_id") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let id = scalar(v).unwrap_or_default();
+                if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad(
+                        "account_id",
+                        &show(v),
+                        "expected the 12-digit AWS account id, quoted (\"012345678901\")",
+                    ));
+                }
+                Some(id)
+            }
+        };
+
+        let base = match settings.get("_").and_then(|u| u.get("s3base")) {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let raw = v
+                    .as_str()
+                    .ok_or_else(|| bad("_.s3base", &show(v), "expected bucket[/prefix]"))?;
+                let expanded = substitute(raw, subst).map_err(|e| bad("_.s3base", raw, &e))?;
+                let url = if expanded.contains("://") {
+                    expanded
+                } else {
+                    format!("s3://{expanded}")
+                };
+                Some(Location::parse(&url).map_err(|e| bad("_.s3base", raw, &e.reason))?)
+            }
+        };
+
+        let mut targets = BTreeMap::new();
+        let mut unconfigured = BTreeMap::new();
+        let mut realms = BTreeMap::new();
+        for component in Deployable::ALL {
+            let key = component.name();
+            let section = match settings.get(key) {
+                None | Some(Value::Null) => {
+                    unconfigured.insert(component, "not configured".to_string());
+                    continue;
+                }
+                Some(Value::Mapping(m)) => m,
+                Some(v) => {
+                    return Err(bad(key, &show(v), "expected a mapping with an s3 key"));
+                }
+            };
+            let raw = match section.get("s3") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) if s.trim().is_empty() => None,
+                Some(Value::String(s)) => Some(s.as_str()),
+                Some(v) => {
+                    return Err(bad(&format!("{key}.s3"), &show(v), "expected a location"));
+                }
+            };
+            let Some(raw) = raw else {
+                unconfigured.insert(component, format!("no {key}.s3 location"));
+                continue;
+            };
+            let s3key = format!("{key}.s3");
+            let expanded = substitute(raw, subst).map_err(|e| bad(&s3key, raw, &e))?;
+            let location =
+                resolve(&expanded, base.as_ref(), name).map_err(|e| bad(&s3key, raw, &e))?;
+            if component == Deployable::Root {
+                realms = parse_realms(section, |k, v, why| bad(k, v, why))?;
+                if realms.is_empty() {
+                    unconfigured.insert(component, "no realms listed in root.realms".into());
+                    continue;
+                }
+            }
+            targets.insert(component, location);
+        }
+        Ok(Environment {
+            name: name.to_string(),
+            file: self.path.clone(),
+            account_id,
+            targets,
+            unconfigured,
+            realms,
+        })
+    }
+}
+
+fn parse_realms(
+    section: &Mapping,
+    bad: impl Fn(&str, &str, &str) -> DeployError,
+) -> Result<BTreeMap<String, Vec<String>>, DeployError> {
+    let mut realms = BTreeMap::new();
+    let entries = match section.get("realms") {
+        None | Some(Value::Null) => return Ok(realms),
+        Some(Value::Mapping(m)) => m,
+        Some(v) => {
+            return Err(bad(
+                "root.realms",
+                &show(v),
+                "expected a mapping of realm names to lists of worker names",
+            ))
+        }
+    };
+    for (realm, workers) in entries {
+        let key = format!("root.realms.{}", show(realm));
+        let realm =
+            scalar(realm).ok_or_else(|| bad(&key, &show(realm), "expected a realm name"))?;
+        let workers: Vec<String> = match workers {
+            Value::Sequence(list) => list
+                .iter()
+                .map(|w| scalar(w).ok_or_else(|| bad(&key, &show(w), "expected a worker name")))
+                .collect::<Result<_, _>>()?,
+            v => return Err(bad(&key, &show(v), "expected a list of worker names")),
+        };
+        for worker in &workers {
+            // The layout decides what a realm or worker name may be.
+            root_boot_key(&realm, worker, ROOT_BOOT_SCRIPTS[0])
+                .map_err(|e| bad(&key, worker, &e.to_string()))?;
+        }
+        if !workers.is_empty() {
+            realms.insert(realm, workers);
+        }
+    }
+    Ok(realms)
+}
+
+/// `s3://` and `file://` as they are; anything else is relative to `_.s3base`.
+fn resolve(value: &str, base: Option<&Location>, env: &str) -> Result<Location, String> {
+    if value.starts_with("s3://") || value.starts_with("file://") {
+        return Location::parse(value).map_err(|e| e.reason);
+    }
+    if value.contains("://") || value.starts_with('/') {
+        return Err(format!(
+            "expected s3://bucket/prefix, file:///directory or a path relative to {env}._.s3base"
+        ));
+    }
+    let base = base.ok_or_else(|| format!("a relative location needs {env}._.s3base"))?;
+    base.join(value).map_err(|e| e.reason)
+}
+
+/// Expand `${version}`, `${NAME}` and `$NAME` (environment variables), as
+/// upstream's `envsubst` does, except that an unset variable is an error
+/// rather than an empty string that would silently move the target.
+pub(crate) fn substitute(value: &str, subst: &Substitution<'_>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, len) = match after.strip_prefix('{') {
+            Some(braced) => {
+                let end = braced
+                    .find('}')
+                    .ok_or_else(|| "unclosed \"${\"".to_string())?;
+                (&braced[..end], end + 2)
+            }
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            }
+        };
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            if after.starts_with('{') {
+                return Err(format!("\"${{{name}}}\" is not a variable name"));
+            }
+            // A lone `$` is just a character.
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        let expansion = if name == "version" {
+            subst.version.to_string()
+        } else {
+            (subst.env)(name).ok_or_else(|| format!("${{{name}}} is not set in the environment"))?
+        };
+        out.push_str(&expansion);
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A YAML scalar as text (account ids and names may be unquoted numbers).
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn show(v: &Value) -> String {
+    scalar(v).unwrap_or_else(|| {
+        serde_yaml::to_string(v)
+            .map(|s| s.trim().replace('\n', " "))
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lava_layout::Component;
+
+    fn version() -> Version {
+        "8.3.0".parse().unwrap()
+    }
+
+    fn env_of(name: &str) -> Option<String> {
+        (name == "STAGE").then(|| "blue".to_string())
+    }
+
+    fn resolve_env(yaml: &str, env: &str) -> Result<Environment, DeployError> {
+        let v = version();
+        let subst = Substitution {
+            version: &v,
+            env: &env_of,
+        };
+        Config::parse(Path::new("deploy.yaml"), yaml)?.environment(env, &subst)
+    }
+
+    fn message(result: Result<Environment, DeployError>) -> String {
+        let err = result.unwrap_err();
+        assert!(err.is_input(), "{err}");
+        err.to_string()
+    }
+
+    const UPSTREAM: &str = r#"
+demo:
+  _:
+    s3base: my-deploy-bucket/some-optional-prefix
+  account_id: "123456789012"
+  pkg:
+    s3: lava/_dist_/pkg/
+  boot:
+    s3: lava/_boot_/
+  lambda:
+    s3: lava/_dist_/lambda/
+  cfn:
+    s3: lava/_dist_/cfn/v${version}/
+  other:
+    s3:
+  ami:
+    s3: lava/_ami_/
+    ip: public
+    subnet: subnet-...
+    sg: sg-...
+    tz: Australia/Sydney
+    python:
+      version: 3.11.13
+"#;
+
+    #[test]
+    fn upstream_sample_resolves_unchanged() {
+        let env = resolve_env(UPSTREAM, "demo").unwrap();
+        assert_eq!(env.account_id.as_deref(), Some("123456789012"));
+        let url = |c: Component| env.targets[&Deployable::Area(c)].to_string();
+        let base = "s3://my-deploy-bucket/some-optional-prefix/lava";
+        assert_eq!(url(Component::Pkg), format!("{base}/_dist_/pkg/"));
+        assert_eq!(url(Component::Cfn), format!("{base}/_dist_/cfn/v8.3.0/"));
+        assert_eq!(url(Component::Ami), format!("{base}/_ami_/"));
+        assert_eq!(
+            env.unconfigured[&Deployable::Area(Component::Framework)],
+            "not configured"
+        );
+        assert!(env.unconfigured.contains_key(&Deployable::Root));
+    }
+
+    #[test]
+    fn root_boot_scripts_extension() {
+        let yaml = "dev:\n  _: {s3base: 's3://code-bucket'}\n  account_id: 123456789012\n  root:\n    s3: lava/\n    realms:\n      prod: [core, batch]\n      test: [core]\n";
+        let env = resolve_env(yaml, "dev").unwrap();
+        assert_eq!(env.account_id.as_deref(), Some("123456789012"));
+        assert_eq!(
+            env.targets[&Deployable::Root].to_string(),
+            "s3://code-bucket/lava/"
+        );
+        assert_eq!(env.realms["prod"], ["core", "batch"]);
+
+        let bad = "dev:\n  root:\n    s3: file:///tmp/x\n    realms:\n      prod: [_boot_]\n";
+        let msg = message(resolve_env(bad, "dev"));
+        assert!(
+            msg.contains("dev.root.realms.prod") && msg.contains("_boot_"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn locations_substitute_version_and_environment() {
+        let yaml = "e:\n  pkg: {s3: 's3://b-${STAGE}/v$version/x'}\n  cfn: {s3: 'file:///srv/${version}'}\n";
+        let env = resolve_env(yaml, "e").unwrap();
+        assert_eq!(
+            env.targets[&Deployable::Area(Component::Pkg)].to_string(),
+            "s3://b-blue/v8.3.0/x/"
+        );
+        assert_eq!(
+            env.targets[&Deployable::Area(Component::Cfn)].to_string(),
+            "file:///srv/8.3.0/"
+        );
+        let msg = message(resolve_env("e:\n  pkg: {s3: 's3://b/${NOPE}/'}\n", "e"));
+        assert!(
+            msg.contains("e.pkg.s3") && msg.contains("${NOPE} is not set"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        let msg = message(resolve_env(UPSTREAM, "prod"));
+        assert!(
+            msg.contains("\"prod\"") && msg.contains("environments: demo"),
+            "{msg}"
+        );
+
+        let msg = message(resolve_env("demo:\n  pkg:\n    s3: [\n", "demo"));
+        assert!(
+            msg.starts_with("deploy.yaml:") && msg.contains("YAML syntax error"),
+            "{msg}"
+        );
+        // line:column of the error
+        let loc = msg.split(':').skip(1).take(2).collect::<Vec<_>>();
+        assert!(loc.iter().all(|n| n.parse::<u32>().is_ok()), "{msg}");
+
+        let msg = message(resolve_env("demo:\n  pkg: {s3: 's3:/bucket/x'}\n", "demo"));
+        assert!(
+            msg.contains("demo.pkg.s3") && msg.contains("s3:/bucket/x"),
+            "{msg}"
+        );
+
+        let msg = message(resolve_env(
+            "demo:\n  pkg: {s3: 'lava/_dist_/pkg/'}\n",
+            "demo",
+        ));
+        assert!(msg.contains("demo._.s3base"), "{msg}");
+
+        let msg = message(resolve_env("demo:\n  account_id: 12345\n", "demo"));
+        assert!(
+            msg.contains("demo.account_id") && msg.contains("12-digit"),
+            "{msg}"
+        );
+
+        let msg = message(resolve_env("demo:\n  _: {s3base: 'Bad_Bucket'}\n", "demo"));
+        assert!(
+            msg.contains("demo._.s3base") && msg.contains("bucket name"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn substitution_rules() {
+        let v = version();
+        let s = Substitution {
+            version: &v,
+            env: &env_of,
+        };
+        assert_eq!(substitute("a$", &s).unwrap(), "a$");
+        assert_eq!(substitute("$1x", &s).unwrap(), "$1x");
+        assert_eq!(substitute("${STAGE}-$STAGE.", &s).unwrap(), "blue-blue.");
+        assert!(substitute("${STAGE", &s).is_err());
+        assert!(substitute("${1}", &s).is_err());
+    }
+}

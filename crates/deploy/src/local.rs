@@ -1,0 +1,203 @@
+//! The artefacts of a version, found in `dist/` (laid out as the code area) by
+//! the names `lava-layout` gives them; the root boot scripts come from `misc/`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use lava_layout::{
+    boot_binary_key, boot_script_key, cfn_doc_key, cfn_key, framework_key, lambda_key, oracle_key,
+    pkg_key, root_boot_key, Arch, CfnTemplate, Component, LambdaFunction, OraclePackage, Os,
+    PackageName, Version, BOOT_PREFIX, LAMBDA_PREFIX, PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
+};
+use sha2::{Digest, Sha256};
+
+use crate::{DeployError, Deployable};
+
+/// Where artefacts are read from.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The output of `cargo xtask dist`.
+    pub dist: PathBuf,
+    /// The workspace's `misc/`, holding `root.boot.sh` and `root.boot0.sh`.
+    pub misc: PathBuf,
+}
+
+/// A local file to deploy, by its code-area key.
+#[derive(Debug, Clone)]
+pub struct Artefact {
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The artefacts of `component` at `version`; realms and workers only matter
+/// to the root boot scripts.
+pub fn collect(
+    component: Deployable,
+    version: &Version,
+    sources: &Sources,
+    realms: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<Artefact>, DeployError> {
+    let dist = &sources.dist;
+    let mut keys: Vec<String> = match component {
+        Deployable::Area(Component::Pkg) => packages(dist, version)?,
+        Deployable::Area(Component::Lambda) => files_in(&dist.join(LAMBDA_PREFIX))?
+            .into_iter()
+            .filter_map(|name| {
+                let (function, v) = LambdaFunction::parse_zip_name(&name)?;
+                (&v == version).then(|| lambda_key(function, &v))
+            })
+            .collect(),
+        Deployable::Area(Component::Cfn) => CfnTemplate::ALL
+            .into_iter()
+            .flat_map(|t| [cfn_key(t, version), cfn_doc_key(t, version)])
+            .collect(),
+        Deployable::Area(Component::Framework) => vec![framework_key(version)],
+        Deployable::Area(Component::Boot) => files_in(&dist.join(BOOT_PREFIX))?
+            .iter()
+            .map(|name| boot_script_key(name))
+            .chain(Arch::ALL.map(boot_binary_key))
+            .collect(),
+        Deployable::Area(Component::Ami) => OraclePackage::ALL
+            .into_iter()
+            .flat_map(|p| Arch::ALL.map(|a| oracle_key(p, a)))
+            .collect(),
+        Deployable::Root => return root_scripts(&sources.misc, realms),
+    };
+    keys.sort();
+    keys.dedup();
+    let mut artefacts = Vec::new();
+    for key in keys {
+        let path = key_path(dist, &key);
+        if path.is_file() {
+            artefacts.push(describe(key, path)?);
+        }
+    }
+    Ok(artefacts)
+}
+
+/// Worker bundles of `version` under `_dist_/pkg/<os>/`. A file whose name
+/// is not the canonical one for its place (an architecture alias, a bundle
+/// in another os's directory) is skipped with a warning: deploying it would
+/// put a name where workers do not look.
+fn packages(dist: &Path, version: &Version) -> Result<Vec<String>, DeployError> {
+    let root = dist.join(PKG_PREFIX);
+    let mut keys = Vec::new();
+    for dir in dirs_in(&root)? {
+        let Ok(os) = dir.parse::<Os>() else {
+            tracing::debug!("{}: not an os directory", root.join(&dir).display());
+            continue;
+        };
+        for name in files_in(&root.join(&dir))? {
+            let Ok(package) = PackageName::parse(&name) else {
+                continue;
+            };
+            if package.version() != version {
+                continue;
+            }
+            let key = pkg_key(&os, &package);
+            if key_path(dist, &key) == root.join(&dir).join(&name) {
+                keys.push(key);
+            } else {
+                tracing::warn!(
+                    "{}: skipped: workers look for it as {key}",
+                    root.join(&dir).join(&name).display()
+                );
+            }
+        }
+    }
+    Ok(keys)
+}
+
+fn root_scripts(
+    misc: &Path,
+    realms: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<Artefact>, DeployError> {
+    let mut scripts = Vec::new();
+    for script in ROOT_BOOT_SCRIPTS {
+        let path = misc.join(script);
+        if !path.is_file() {
+            return Err(DeployError::Input(format!(
+                "{}: no such file: the root boot scripts come from misc/ of the workspace",
+                path.display()
+            )));
+        }
+        scripts.push((script, describe(String::new(), path)?));
+    }
+    let mut artefacts = Vec::new();
+    for (realm, workers) in realms {
+        for worker in workers {
+            for (script, template) in &scripts {
+                let key = root_boot_key(realm, worker, script)
+                    .map_err(|e| DeployError::Input(format!("root.realms.{realm}: {e}")))?;
+                artefacts.push(Artefact {
+                    key,
+                    ..template.clone()
+                });
+            }
+        }
+    }
+    artefacts.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(artefacts)
+}
+
+fn key_path(dist: &Path, key: &str) -> PathBuf {
+    key.split('/').fold(dist.to_path_buf(), |p, s| p.join(s))
+}
+
+fn describe(key: String, path: PathBuf) -> Result<Artefact, DeployError> {
+    let (size, sha256) = sha256_file(&path)?;
+    Ok(Artefact {
+        key,
+        path,
+        size,
+        sha256,
+    })
+}
+
+pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String), DeployError> {
+    let io = |e| DeployError::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    let mut size = 0;
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            return Ok((size, hex::encode(hasher.finalize())));
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// Regular files directly in `dir`, except checksum files and the hidden
+/// leftovers of interrupted atomic writes. A missing directory is empty.
+fn files_in(dir: &Path) -> Result<Vec<String>, DeployError> {
+    entries(dir, |t| t.is_file())
+}
+
+fn dirs_in(dir: &Path) -> Result<Vec<String>, DeployError> {
+    entries(dir, |t| t.is_dir())
+}
+
+fn entries(dir: &Path, want: fn(&std::fs::FileType) -> bool) -> Result<Vec<String>, DeployError> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(DeployError::io(dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| DeployError::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let file_type = entry.file_type().map_err(|e| DeployError::io(dir, e))?;
+        if want(&file_type) && !name.starts_with('.') && name != SHA256SUMS {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}

@@ -1,0 +1,528 @@
+//! The plan: every object of the deploy as new, changed or unchanged, decided
+//! by content sha256 with as few requests as possible and never a GET of an
+//! artefact, so it is right on SSE-KMS buckets whose ETags are no MD5.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lava_layout::{Sums, Version, SHA256SUMS};
+use lava_store::{Body, Listed, Location, Store, Tuning};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
+
+use crate::local::{self, Artefact, Sources};
+use crate::{Aws, DeployError, Deployable, Environment, Report};
+
+/// What to deploy.
+pub struct Request<'a> {
+    pub environment: &'a Environment,
+    /// The components asked for; empty means every configured one.
+    pub components: &'a [Deployable],
+    pub version: Version,
+    pub sources: Sources,
+}
+
+/// How hard to push.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Directories inspected, and objects uploaded, at once.
+    pub jobs: usize,
+    pub tuning: Tuning,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            jobs: 4,
+            tuning: Tuning::default(),
+        }
+    }
+}
+
+/// A component and why it is not deployed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub component: Deployable,
+    pub reason: String,
+}
+
+/// One component's artefacts and where they go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub component: Deployable,
+    pub location: Location,
+    pub artefacts: Vec<Artefact>,
+}
+
+/// The local half of a plan: decided without a single request.
+#[derive(Debug)]
+pub struct Prepared {
+    pub environment: String,
+    pub file: PathBuf,
+    pub version: Version,
+    pub account_id: Option<String>,
+    pub targets: Vec<Target>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Find the artefacts of every requested component. All bad input (no
+/// artefacts of the version, a missing account id for an S3 target) is
+/// reported here, before any request.
+pub fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
+    let env = request.environment;
+    let version = &request.version;
+    let explicit = !request.components.is_empty();
+    let selected: BTreeSet<Deployable> = if explicit {
+        request.components.iter().copied().collect()
+    } else {
+        Deployable::ALL.into_iter().collect()
+    };
+    let mut targets = Vec::new();
+    let mut skipped = Vec::new();
+    let mut empty_versioned = Vec::new();
+    for component in selected {
+        if let Some(reason) = env.unconfigured.get(&component) {
+            skipped.push(Skipped {
+                component,
+                reason: reason.clone(),
+            });
+            continue;
+        }
+        let location = env.targets[&component].clone();
+        let artefacts = local::collect(component, version, &request.sources, &env.realms)?;
+        if !artefacts.is_empty() {
+            targets.push(Target {
+                component,
+                location,
+                artefacts,
+            });
+            continue;
+        }
+        let looked = request
+            .sources
+            .dist
+            .join(component.deploy_dir(version))
+            .display()
+            .to_string();
+        if explicit {
+            return Err(DeployError::Input(format!(
+                "no {component} artefacts of lava {version} in {looked}: build them with \
+                 `cargo xtask dist`, or name a built version with -v"
+            )));
+        }
+        if component.is_versioned() {
+            empty_versioned.push(looked.clone());
+        }
+        skipped.push(Skipped {
+            component,
+            reason: format!("no artefacts of {version} in {looked}"),
+        });
+    }
+    let any_versioned = targets.iter().any(|t| t.component.is_versioned());
+    if !any_versioned && !empty_versioned.is_empty() {
+        return Err(DeployError::Input(format!(
+            "no built artefacts of lava {version} in {} (looked in {}): build them with \
+             `cargo xtask dist`, or name a built version with -v",
+            request.sources.dist.display(),
+            empty_versioned.join(", ")
+        )));
+    }
+    if targets.iter().any(|t| t.location.is_s3()) && env.account_id.is_none() {
+        return Err(DeployError::Input(format!(
+            "{}: {}.account_id is missing: an s3:// target needs the AWS account id it \
+             belongs to, so that a deploy never lands in the wrong account",
+            env.file.display(),
+            env.name
+        )));
+    }
+    Ok(Prepared {
+        environment: env.name.clone(),
+        file: env.file.clone(),
+        version: version.clone(),
+        account_id: env.account_id.clone(),
+        targets,
+        skipped,
+    })
+}
+
+/// Whether an object differs from what the store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    New,
+    Changed,
+    Unchanged,
+}
+
+/// One object of the plan.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub component: Deployable,
+    /// The key below the store's location.
+    pub key: String,
+    pub url: String,
+    pub size: u64,
+    pub sha256: String,
+    pub action: Action,
+    pub content_type: &'static str,
+    pub body: Body,
+}
+
+/// The objects of one remote directory, and its checksum file.
+#[derive(Clone)]
+pub struct Group {
+    pub component: Deployable,
+    pub store: Store,
+    pub objects: Vec<Object>,
+    /// The merged `SHA256SUMS`, pushed after every object of the directory.
+    /// The root boot scripts' directories have none: the seed layout has
+    /// exactly the two scripts there.
+    pub sums: Option<Object>,
+}
+
+/// Everything a deploy will write, decided before the first write.
+pub struct Plan {
+    pub environment: String,
+    pub version: Version,
+    /// The account STS confirmed, when any target is in S3.
+    pub account: Option<String>,
+    /// In push order.
+    pub groups: Vec<Group>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Prepared {
+    /// Whether any target is in S3 (and so AWS credentials are needed).
+    pub fn needs_aws(&self) -> bool {
+        self.targets.iter().any(|t| t.location.is_s3())
+    }
+
+    /// Check the account, then compare every artefact with the store.
+    pub async fn plan(self, aws: Option<&Aws>, options: &Options) -> Result<Plan, DeployError> {
+        let account = match (self.needs_aws(), aws) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(DeployError::Account(
+                    "no AWS configuration was given for the s3:// targets".into(),
+                ))
+            }
+            (true, Some(aws)) => {
+                let expected = self.account_id.clone().expect("prepare checked account_id");
+                let actual = aws.account().await?;
+                if actual != expected {
+                    return Err(DeployError::WrongAccount {
+                        file: self.file.clone(),
+                        environment: self.environment.clone(),
+                        expected,
+                        actual,
+                    });
+                }
+                Some(actual)
+            }
+        };
+        let mut pending = Vec::new();
+        for target in self.targets {
+            let store = Store::new(target.location, aws.map(|a| &a.s3), options.tuning);
+            let base = target.component.deploy_dir(&self.version);
+            let mut dirs: BTreeMap<String, Vec<(String, Artefact)>> = BTreeMap::new();
+            for artefact in target.artefacts {
+                let rel = relative(&artefact.key, &base);
+                let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+                let (dir, name) = (dir.to_string(), name.to_string());
+                dirs.entry(dir).or_default().push((name, artefact));
+            }
+            for (dir, files) in dirs {
+                pending.push((target.component, store.clone(), dir, files));
+            }
+        }
+        let mut groups = Vec::new();
+        let mut in_flight = JoinSet::new();
+        let mut pending = pending.into_iter();
+        loop {
+            while in_flight.len() < options.jobs.max(1) {
+                let Some((component, store, dir, files)) = pending.next() else {
+                    break;
+                };
+                in_flight.spawn(inspect(component, store, dir, files));
+            }
+            let Some(done) = in_flight.join_next().await else {
+                break;
+            };
+            groups.push(done.expect("inspecting a directory does not panic")?);
+        }
+        // Groups are never empty: each came from at least one artefact.
+        groups.sort_by_key(|g| (g.component.wave(), g.objects[0].url.clone()));
+        Ok(Plan {
+            environment: self.environment,
+            version: self.version,
+            account,
+            groups,
+            skipped: self.skipped,
+        })
+    }
+}
+
+/// A code-area key relative to the component's configured location.
+fn relative<'k>(key: &'k str, base: &str) -> &'k str {
+    if base.is_empty() {
+        return key;
+    }
+    key.strip_prefix(base)
+        .and_then(|k| k.strip_prefix('/'))
+        .expect("a component's keys lie below its deploy directory")
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Compare one directory: a listing, its `SHA256SUMS` (one GET), and a HEAD
+/// only for a present object of the same size that the sums do not cover.
+async fn inspect(
+    component: Deployable,
+    store: Store,
+    dir: String,
+    files: Vec<(String, Artefact)>,
+) -> Result<Group, DeployError> {
+    let listed: BTreeMap<String, u64> = store
+        .list(&dir)
+        .await?
+        .into_iter()
+        .map(|Listed { name, size }| (name, size))
+        .collect();
+    let with_sums = component != Deployable::Root;
+    let sums_key = join(&dir, SHA256SUMS);
+    let remote_text = if with_sums && listed.contains_key(SHA256SUMS) {
+        store.get(&sums_key).await?
+    } else {
+        None
+    };
+    let remote = remote_text
+        .as_deref()
+        .map(|t| {
+            let (sums, malformed) = Sums::parse(&String::from_utf8_lossy(t));
+            for line in malformed {
+                tracing::warn!("{}: skipping malformed line {line:?}", store.url(&sums_key));
+            }
+            sums
+        })
+        .unwrap_or_default();
+
+    let mut objects = Vec::new();
+    for (name, artefact) in &files {
+        let key = join(&dir, name);
+        let action = match (listed.get(name), remote.get(name)) {
+            (None, _) => Action::New,
+            (Some(&size), _) if size != artefact.size => Action::Changed,
+            (Some(_), Some(sha)) => same(sha == artefact.sha256),
+            (Some(_), None) => match store.head(&key).await? {
+                None => Action::New,
+                Some(head) => same(
+                    head.size == artefact.size
+                        && head.sha256.as_deref() == Some(artefact.sha256.as_str()),
+                ),
+            },
+        };
+        objects.push(Object {
+            component,
+            url: store.url(&key),
+            key,
+            size: artefact.size,
+            sha256: artefact.sha256.clone(),
+            action,
+            content_type: content_type(name),
+            body: Body::File(artefact.path.clone()),
+        });
+    }
+
+    let sums = with_sums.then(|| {
+        // Entries of objects still there stay (older versions are never
+        // dropped); ours replace theirs.
+        let mut merged = Sums(
+            remote
+                .0
+                .iter()
+                .filter(|(name, _)| listed.contains_key(*name) && *name != SHA256SUMS)
+                .map(|(n, s)| (n.clone(), s.clone()))
+                .collect(),
+        );
+        for (name, artefact) in &files {
+            merged.0.insert(name.clone(), artefact.sha256.clone());
+        }
+        let text = merged.render().into_bytes();
+        let action = match &remote_text {
+            None => Action::New,
+            Some(old) => same(*old == text),
+        };
+        Object {
+            component,
+            url: store.url(&sums_key),
+            key: sums_key.clone(),
+            size: text.len() as u64,
+            sha256: hex::encode(Sha256::digest(&text)),
+            action,
+            content_type: content_type(SHA256SUMS),
+            body: Body::Bytes(Arc::new(text)),
+        }
+    });
+    Ok(Group {
+        component,
+        store,
+        objects,
+        sums,
+    })
+}
+
+fn same(equal: bool) -> Action {
+    if equal {
+        Action::Unchanged
+    } else {
+        Action::Changed
+    }
+}
+
+/// The Content-Type each kind of artefact is served with.
+fn content_type(name: &str) -> &'static str {
+    const TYPES: [(&str, &str); 6] = [
+        (".json", "application/json"),
+        (".md", "text/markdown; charset=utf-8"),
+        (".zip", "application/zip"),
+        (".tar.bz2", "application/x-bzip2"),
+        (".sh", "text/x-shellscript"),
+        (SHA256SUMS, "text/plain; charset=utf-8"),
+    ];
+    TYPES
+        .iter()
+        .find(|(suffix, _)| name.ends_with(suffix))
+        .map_or("application/octet-stream", |(_, t)| t)
+}
+
+/// Objects and bytes of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Count {
+    pub objects: usize,
+    pub bytes: u64,
+}
+
+impl Count {
+    pub(crate) fn add(&mut self, size: u64) {
+        self.objects += 1;
+        self.bytes += size;
+    }
+}
+
+/// The plan (and, after a run, what was written) for `--json`.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub environment: String,
+    pub version: String,
+    pub account: Option<String>,
+    pub dry_run: bool,
+    pub objects: Vec<SummaryObject>,
+    pub skipped: Vec<Skipped>,
+    pub new: Count,
+    pub changed: Count,
+    pub unchanged: Count,
+    pub written: Count,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SummaryObject {
+    pub component: Deployable,
+    pub url: String,
+    pub action: Action,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl Plan {
+    /// Every object in push order: a directory's artefacts, then its sums.
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.objects.iter().chain(g.sums.iter()))
+    }
+
+    pub fn count(&self, action: Action) -> Count {
+        let mut count = Count::default();
+        for o in self.objects().filter(|o| o.action == action) {
+            count.add(o.size);
+        }
+        count
+    }
+
+    /// What the run will write.
+    pub fn to_write(&self) -> Count {
+        let mut count = Count::default();
+        for o in self.objects().filter(|o| o.action != Action::Unchanged) {
+            count.add(o.size);
+        }
+        count
+    }
+
+    pub fn summary(&self, report: Option<&Report>) -> Summary {
+        Summary {
+            environment: self.environment.clone(),
+            version: self.version.to_string(),
+            account: self.account.clone(),
+            dry_run: report.is_none(),
+            objects: self
+                .objects()
+                .map(|o| SummaryObject {
+                    component: o.component,
+                    url: o.url.clone(),
+                    action: o.action,
+                    size: o.size,
+                    sha256: o.sha256.clone(),
+                })
+                .collect(),
+            skipped: self.skipped.clone(),
+            new: self.count(Action::New),
+            changed: self.count(Action::Changed),
+            unchanged: self.count(Action::Unchanged),
+            written: report.map(|r| r.written).unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_per_kind() {
+        assert_eq!(content_type("lava-realm.cfn.json"), "application/json");
+        assert_eq!(
+            content_type("lava-realm.cfn.md"),
+            "text/markdown; charset=utf-8"
+        );
+        assert_eq!(content_type("stop-8.3.0.zip"), "application/zip");
+        assert_eq!(
+            content_type("lava-8.3.0-amzn2023-py3.11-x86_64.tar.bz2"),
+            "application/x-bzip2"
+        );
+        assert_eq!(content_type("50-lava.sh"), "text/x-shellscript");
+        assert_eq!(content_type("SHA256SUMS"), "text/plain; charset=utf-8");
+        assert_eq!(content_type("lava-boot-x86_64"), "application/octet-stream");
+    }
+
+    #[test]
+    fn keys_are_relative_to_the_configured_directory() {
+        assert_eq!(
+            relative("_dist_/pkg/amzn2023/x.tar.bz2", "_dist_/pkg"),
+            "amzn2023/x.tar.bz2"
+        );
+        assert_eq!(
+            relative("prod/core/root.boot.sh", ""),
+            "prod/core/root.boot.sh"
+        );
+        assert_eq!(join("", SHA256SUMS), "SHA256SUMS");
+        assert_eq!(join("oracle", SHA256SUMS), "oracle/SHA256SUMS");
+    }
+}

@@ -1,0 +1,254 @@
+//! The `file://` backend: a directory tree that behaves like a bucket. Objects
+//! are written to a temporary file beside their final name and renamed, so a
+//! reader never sees a partial object.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::{Body, Head, Listed, OnBytes, PutMeta, StoreError};
+
+/// Temporary files start with this; listings skip them.
+const TEMP_PREFIX: &str = ".lava-store-";
+
+fn io<'a>(op: &'static str, url: &'a str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        op,
+        url: url.to_string(),
+        source,
+    }
+}
+
+/// Run blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("file work does not panic")
+}
+
+pub(crate) async fn list(dir: PathBuf, url: String) -> Result<Vec<Listed>, StoreError> {
+    blocking(move || {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("LIST", &url)(e)),
+        };
+        let mut listed = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io("LIST", &url))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let meta = entry.metadata().map_err(io("LIST", &url))?;
+            if meta.is_file() && !name.starts_with(TEMP_PREFIX) {
+                listed.push(Listed {
+                    name,
+                    size: meta.len(),
+                });
+            }
+        }
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(listed)
+    })
+    .await
+}
+
+pub(crate) async fn get(path: PathBuf, url: String) -> Result<Option<Vec<u8>>, StoreError> {
+    blocking(move || match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("GET", &url)(e)),
+    })
+    .await
+}
+
+pub(crate) async fn download(
+    path: PathBuf,
+    to: PathBuf,
+    url: String,
+) -> Result<Option<u64>, StoreError> {
+    blocking(move || match std::fs::copy(&path, &to) {
+        Ok(size) => Ok(Some(size)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !path.exists() => Ok(None),
+        Err(e) => Err(io("GET", &url)(e)),
+    })
+    .await
+}
+
+/// A directory keeps no metadata, so the digest is computed: local reads are
+/// cheap where a remote GET is not.
+pub(crate) async fn head(path: PathBuf, url: String) -> Result<Option<Head>, StoreError> {
+    blocking(move || {
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("HEAD", &url)(e)),
+        };
+        let (size, sha256) = sha256_of(file).map_err(io("HEAD", &url))?;
+        Ok(Some(Head {
+            size,
+            sha256: Some(sha256),
+        }))
+    })
+    .await
+}
+
+fn sha256_of(mut reader: impl Read) -> std::io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut reader, &mut HashWriter(&mut hasher))?;
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub(crate) async fn put(
+    path: PathBuf,
+    url: String,
+    body: &Body,
+    meta: &PutMeta,
+    on_bytes: OnBytes<'_>,
+) -> Result<(), StoreError> {
+    let body = body.clone();
+    let expected = meta.sha256.clone();
+    let size = blocking(move || write_atomic(&path, &url, &body, &expected)).await?;
+    on_bytes(size);
+    Ok(())
+}
+
+fn write_atomic(path: &Path, url: &str, body: &Body, expected: &str) -> Result<u64, StoreError> {
+    let dir = path.parent().expect("an object path has a directory");
+    std::fs::create_dir_all(dir).map_err(io("PUT", url))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(io("PUT", url))?;
+    let mut hasher = Sha256::new();
+    let size = {
+        let mut tee = Tee {
+            out: tmp.as_file_mut(),
+            hasher: &mut hasher,
+        };
+        match body {
+            Body::File(source) => {
+                let mut file = std::fs::File::open(source).map_err(io("READ", url))?;
+                std::io::copy(&mut file, &mut tee).map_err(io("PUT", url))?
+            }
+            Body::Bytes(bytes) => {
+                tee.write_all(bytes).map_err(io("PUT", url))?;
+                bytes.len() as u64
+            }
+        }
+    };
+    let actual = hex::encode(hasher.finalize());
+    if actual != expected {
+        return Err(StoreError::Changed {
+            url: url.to_string(),
+            expected: expected.to_string(),
+            actual,
+        });
+    }
+    // Readable like an object in a bucket, durable before it gets its name.
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(io("PUT", url))?;
+    tmp.as_file().sync_all().map_err(io("PUT", url))?;
+    tmp.persist(path).map_err(|e| io("PUT", url)(e.error))?;
+    Ok(size)
+}
+
+struct Tee<'a> {
+    out: &'a mut std::fs::File,
+    hasher: &'a mut Sha256,
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Location, Store, Tuning};
+
+    fn meta(bytes: &[u8]) -> PutMeta {
+        PutMeta {
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+            content_type: "text/plain".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_list_head_and_get() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::parse(&format!("file://{}", dir.path().display())).unwrap();
+        let store = Store::new(location, None, Tuning::default());
+        assert_eq!(store.list("a").await.unwrap(), vec![]);
+        assert_eq!(store.head("a/x").await.unwrap(), None);
+        let bytes = b"hello".to_vec();
+        let meta = meta(&bytes);
+        store
+            .put("a/x", &Body::Bytes(Arc::new(bytes.clone())), &meta, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            store.list("a").await.unwrap(),
+            vec![Listed {
+                name: "x".into(),
+                size: 5
+            }]
+        );
+        assert_eq!(
+            store.head("a/x").await.unwrap(),
+            Some(Head {
+                size: 5,
+                sha256: Some(meta.sha256.clone())
+            })
+        );
+        assert_eq!(store.get("a/x").await.unwrap(), Some(bytes.clone()));
+        let elsewhere = tempfile::tempdir().unwrap();
+        let to = elsewhere.path().join("copy");
+        assert_eq!(store.download("a/x", &to).await.unwrap(), Some(5));
+        assert_eq!(std::fs::read(&to).unwrap(), bytes);
+        assert_eq!(store.download("a/y", &to).await.unwrap(), None);
+        // Only objects directly in the directory.
+        assert_eq!(store.list("").await.unwrap(), vec![]);
+    }
+
+    #[tokio::test]
+    async fn content_that_differs_from_the_plan_is_refused_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::parse(&format!("file://{}", dir.path().display())).unwrap();
+        let store = Store::new(location, None, Tuning::default());
+        let err = store
+            .put(
+                "x",
+                &Body::Bytes(Arc::new(b"new".to_vec())),
+                &meta(b"old"),
+                &|_| {},
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Changed { .. }), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,245 @@
+//! The object store a release is deployed to: an S3 bucket (through the AWS
+//! SDK) or a `file://` directory, behind one interface. Keys are relative to
+//! the store's location and always use `/`.
+//!
+//! Every object appears whole or not at all: S3 PUTs and completed multipart
+//! uploads are atomic, and files are written to a temporary name and renamed.
+//! Every object we write carries its content sha256 (S3: `x-amz-meta-sha256`
+//! and the S3 `ChecksumSHA256`, which S3 verifies on receipt), so "unchanged"
+//! can be decided without downloading it, whatever the bucket's encryption.
+
+mod file;
+mod location;
+mod s3;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use location::{Location, LocationError};
+
+/// A failed store operation, naming the object.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{op} {url}: {message}")]
+    Request {
+        op: &'static str,
+        url: String,
+        message: String,
+    },
+    #[error("{op} {url}: {source}")]
+    Io {
+        op: &'static str,
+        url: String,
+        source: std::io::Error,
+    },
+    /// The bytes sent are not the bytes planned: the source changed meanwhile.
+    #[error(
+        "{url}: the content changed since it was planned (sha256 {actual}, expected {expected})"
+    )]
+    Changed {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+}
+
+/// An object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The name within the listed directory.
+    pub name: String,
+    pub size: u64,
+}
+
+/// What a HEAD tells about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    /// Hex sha256 of the content, when the store knows it without a download.
+    pub sha256: Option<String>,
+}
+
+/// The content of an object to write.
+#[derive(Debug, Clone)]
+pub enum Body {
+    File(PathBuf),
+    Bytes(Arc<Vec<u8>>),
+}
+
+/// What is known of an object before it is written.
+#[derive(Debug, Clone)]
+pub struct PutMeta {
+    pub size: u64,
+    /// Hex sha256 of the content; the write fails if the bytes differ.
+    pub sha256: String,
+    pub content_type: String,
+}
+
+/// When and how large objects are split into concurrent multipart parts.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// Objects of at least this size are uploaded in parts.
+    pub multipart_threshold: u64,
+    /// Part size; S3 requires at least 5 MiB for all parts but the last.
+    pub part_size: u64,
+    /// Parts of one object in flight at once.
+    pub part_concurrency: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            multipart_threshold: 16 << 20,
+            part_size: 8 << 20,
+            part_concurrency: 4,
+        }
+    }
+}
+
+/// Told how many bytes of an object have been written so far (increments).
+pub type OnBytes<'a> = &'a (dyn Fn(u64) + Send + Sync);
+
+/// A location and the means to reach it.
+#[derive(Clone)]
+pub struct Store {
+    location: Location,
+    backend: Backend,
+    tuning: Tuning,
+}
+
+#[derive(Clone)]
+enum Backend {
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        prefix: String,
+    },
+    File {
+        dir: PathBuf,
+    },
+}
+
+impl Store {
+    /// A store at `location`; an S3 location needs `s3`, the client to reach it.
+    ///
+    /// # Panics
+    /// If `location` is S3 and no client is given: callers decide up front
+    /// whether they need AWS.
+    pub fn new(location: Location, s3: Option<&aws_sdk_s3::Client>, tuning: Tuning) -> Store {
+        let backend = match &location {
+            Location::S3 { bucket, prefix } => Backend::S3 {
+                client: s3.expect("an S3 location needs an S3 client").clone(),
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+            },
+            Location::File { dir } => Backend::File { dir: dir.clone() },
+        };
+        Store {
+            location,
+            backend,
+            tuning,
+        }
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    pub fn url(&self, key: &str) -> String {
+        self.location.url(key)
+    }
+
+    /// The objects directly in directory `dir` ("" for the location itself),
+    /// not those in directories below it. A missing directory is empty.
+    pub async fn list(&self, dir: &str) -> Result<Vec<Listed>, StoreError> {
+        let url = self.url(&dir_prefix(dir));
+        match &self.backend {
+            Backend::S3 {
+                client,
+                bucket,
+                prefix,
+            } => s3::list(client, bucket, &format!("{prefix}{}", dir_prefix(dir)), url).await,
+            Backend::File { dir: root } => file::list(Location::file_path(root, dir), url).await,
+        }
+    }
+
+    /// The content of a small object (a checksum file), `None` if absent.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let url = self.url(key);
+        match &self.backend {
+            Backend::S3 {
+                client,
+                bucket,
+                prefix,
+            } => s3::get(client, bucket, &format!("{prefix}{key}"), url).await,
+            Backend::File { dir } => file::get(Location::file_path(dir, key), url).await,
+        }
+    }
+
+    /// Stream an object into the file `to` (created or truncated), returning
+    /// its size, `None` if absent: bundles are too large to hold in memory.
+    pub async fn download(&self, key: &str, to: &Path) -> Result<Option<u64>, StoreError> {
+        let url = self.url(key);
+        match &self.backend {
+            Backend::S3 {
+                client,
+                bucket,
+                prefix,
+            } => s3::download(client, bucket, &format!("{prefix}{key}"), to, url).await,
+            Backend::File { dir } => {
+                file::download(Location::file_path(dir, key), to.to_path_buf(), url).await
+            }
+        }
+    }
+
+    /// Size and (where known) sha256 of an object, `None` if absent.
+    pub async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
+        let url = self.url(key);
+        match &self.backend {
+            Backend::S3 {
+                client,
+                bucket,
+                prefix,
+            } => s3::head(client, bucket, &format!("{prefix}{key}"), url).await,
+            Backend::File { dir } => file::head(Location::file_path(dir, key), url).await,
+        }
+    }
+
+    /// Write an object atomically: readers see the old object or the new one.
+    pub async fn put(
+        &self,
+        key: &str,
+        body: &Body,
+        meta: &PutMeta,
+        on_bytes: OnBytes<'_>,
+    ) -> Result<(), StoreError> {
+        let url = self.url(key);
+        match &self.backend {
+            Backend::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let target = s3::Target {
+                    client,
+                    bucket,
+                    key: format!("{prefix}{key}"),
+                    url,
+                };
+                s3::put(&target, body, meta, &self.tuning, on_bytes).await
+            }
+            Backend::File { dir } => {
+                file::put(Location::file_path(dir, key), url, body, meta, on_bytes).await
+            }
+        }
+    }
+}
+
+fn dir_prefix(dir: &str) -> String {
+    let dir = dir.trim_matches('/');
+    if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    }
+}

@@ -1,0 +1,367 @@
+//! The S3 backend: ListObjectsV2, GetObject, HeadObject, PutObject and
+//! concurrent multipart uploads, each retried by the SDK's retry policy.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
+
+use crate::{Body, Head, Listed, OnBytes, PutMeta, StoreError, Tuning};
+
+/// Our metadata key: S3 returns it as `x-amz-meta-sha256`.
+const SHA256_META: &str = "sha256";
+
+fn failed(op: &'static str, url: &str, err: impl std::error::Error) -> StoreError {
+    StoreError::Request {
+        op,
+        url: url.to_string(),
+        message: DisplayErrorContext(err).to_string(),
+    }
+}
+
+pub(crate) async fn list(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    url: String,
+) -> Result<Vec<Listed>, StoreError> {
+    let mut listed = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| failed("LIST", &url, e))?;
+        for object in page.contents() {
+            let Some(name) = object.key().and_then(|k| k.strip_prefix(prefix)) else {
+                continue;
+            };
+            listed.push(Listed {
+                name: name.to_string(),
+                size: object.size().unwrap_or(0).max(0) as u64,
+            });
+        }
+        match page.next_continuation_token() {
+            Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+            _ => return Ok(listed),
+        }
+    }
+}
+
+pub(crate) async fn get(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    url: String,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let out = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => return Err(failed("GET", &url, e)),
+    };
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| failed("GET", &url, e))?;
+    Ok(Some(bytes.into_bytes().to_vec()))
+}
+
+pub(crate) async fn download(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    to: &std::path::Path,
+    url: String,
+) -> Result<Option<u64>, StoreError> {
+    let out = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => return Err(failed("GET", &url, e)),
+    };
+    let io = |source| StoreError::Io {
+        op: "GET",
+        url: url.clone(),
+        source,
+    };
+    let mut file = tokio::fs::File::create(to).await.map_err(io)?;
+    let size = tokio::io::copy(&mut out.body.into_async_read(), &mut file)
+        .await
+        .map_err(io)?;
+    file.sync_all().await.map_err(io)?;
+    Ok(Some(size))
+}
+
+pub(crate) async fn head(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    url: String,
+) -> Result<Option<Head>, StoreError> {
+    let out = match client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+        Err(e) => return Err(failed("HEAD", &url, e)),
+    };
+    Ok(Some(Head {
+        size: out.content_length().unwrap_or(0).max(0) as u64,
+        sha256: sha256_of(out.metadata(), out.checksum_sha256()),
+    }))
+}
+
+/// The content sha256 an object carries: our metadata, else S3's own checksum
+/// when it is of the whole object (a multipart "checksum of checksums" ends
+/// in `-<parts>` and is no content digest).
+fn sha256_of(metadata: Option<&HashMap<String, String>>, checksum: Option<&str>) -> Option<String> {
+    let is_hex_sha = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(sha) = metadata.and_then(|m| m.get(SHA256_META)) {
+        if is_hex_sha(sha) {
+            return Some(sha.to_ascii_lowercase());
+        }
+    }
+    let checksum = checksum.filter(|c| !c.contains('-'))?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(checksum)
+        .ok()?;
+    (raw.len() == 32).then(|| hex::encode(raw))
+}
+
+fn base64_of_hex(sha256: &str) -> Option<String> {
+    let raw = hex::decode(sha256).ok()?;
+    Some(base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+pub(crate) struct Target<'a> {
+    pub client: &'a Client,
+    pub bucket: &'a str,
+    pub key: String,
+    pub url: String,
+}
+
+pub(crate) async fn put(
+    target: &Target<'_>,
+    body: &Body,
+    meta: &PutMeta,
+    tuning: &Tuning,
+    on_bytes: OnBytes<'_>,
+) -> Result<(), StoreError> {
+    match body {
+        Body::File(path) if meta.size >= tuning.multipart_threshold => {
+            put_multipart(target, path, meta, tuning, on_bytes).await
+        }
+        _ => {
+            let stream = match body {
+                Body::File(path) => ByteStream::read_from()
+                    .path(path)
+                    .build()
+                    .await
+                    .map_err(|e| failed("PUT", &target.url, e))?,
+                Body::Bytes(bytes) => ByteStream::from(bytes.as_ref().clone()),
+            };
+            // S3 checks the body against ChecksumSHA256, so a file that changed
+            // since it was planned is refused rather than stored under a false digest.
+            target
+                .client
+                .put_object()
+                .bucket(target.bucket)
+                .key(&target.key)
+                .body(stream)
+                .content_length(meta.size as i64)
+                .content_type(&meta.content_type)
+                .metadata(SHA256_META, &meta.sha256)
+                .set_checksum_sha256(base64_of_hex(&meta.sha256))
+                .send()
+                .await
+                .map_err(|e| failed("PUT", &target.url, e))?;
+            on_bytes(meta.size);
+            Ok(())
+        }
+    }
+}
+
+/// Parts are read in order (hashing the whole object on the way) and uploaded
+/// concurrently; nothing is visible until CompleteMultipartUpload, which is
+/// only sent when every part is in and the digest is the planned one.
+async fn put_multipart(
+    target: &Target<'_>,
+    path: &std::path::Path,
+    meta: &PutMeta,
+    tuning: &Tuning,
+    on_bytes: OnBytes<'_>,
+) -> Result<(), StoreError> {
+    let url = &target.url;
+    let created = target
+        .client
+        .create_multipart_upload()
+        .bucket(target.bucket)
+        .key(&target.key)
+        .content_type(&meta.content_type)
+        .metadata(SHA256_META, &meta.sha256)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .map_err(|e| failed("CREATE MULTIPART", url, e))?;
+    let upload_id = created.upload_id().unwrap_or_default().to_string();
+    let result = upload_parts(target, &upload_id, path, meta, tuning, on_bytes).await;
+    let parts = match result {
+        Ok(parts) => parts,
+        Err(e) => {
+            // Best effort: an upload left behind is invisible and expires with
+            // the bucket's lifecycle rules; the error that matters is `e`.
+            if let Err(abort) = target
+                .client
+                .abort_multipart_upload()
+                .bucket(target.bucket)
+                .key(&target.key)
+                .upload_id(&upload_id)
+                .send()
+                .await
+            {
+                tracing::warn!(
+                    "{url}: cannot abort the multipart upload: {}",
+                    DisplayErrorContext(abort)
+                );
+            }
+            return Err(e);
+        }
+    };
+    target
+        .client
+        .complete_multipart_upload()
+        .bucket(target.bucket)
+        .key(&target.key)
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| failed("COMPLETE MULTIPART", url, e))?;
+    Ok(())
+}
+
+async fn upload_parts(
+    target: &Target<'_>,
+    upload_id: &str,
+    path: &std::path::Path,
+    meta: &PutMeta,
+    tuning: &Tuning,
+    on_bytes: OnBytes<'_>,
+) -> Result<Vec<CompletedPart>, StoreError> {
+    let url = target.url.clone();
+    let io = |e| StoreError::Io {
+        op: "READ",
+        url: url.clone(),
+        source: e,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut whole = Sha256::new();
+    let mut in_flight: JoinSet<Result<(CompletedPart, u64), StoreError>> = JoinSet::new();
+    let mut parts = Vec::new();
+    let mut part_number = 0;
+    let mut remaining = meta.size;
+    while remaining > 0 || !in_flight.is_empty() {
+        if remaining > 0 && in_flight.len() < tuning.part_concurrency.max(1) {
+            let len = remaining.min(tuning.part_size);
+            let (back, buf) = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0; len as usize];
+                let read = file.read_exact(&mut buf);
+                (file, read.map(|()| buf))
+            })
+            .await
+            .expect("reading a part does not panic");
+            file = back;
+            let buf = buf.map_err(io)?;
+            whole.update(&buf);
+            remaining -= len;
+            part_number += 1;
+            let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&buf));
+            let upload = target
+                .client
+                .upload_part()
+                .bucket(target.bucket)
+                .key(&target.key)
+                .upload_id(upload_id)
+                .part_number(part_number)
+                .content_length(len as i64)
+                .checksum_sha256(&checksum)
+                .body(ByteStream::from(buf));
+            let url = url.clone();
+            in_flight.spawn(async move {
+                let out = upload
+                    .send()
+                    .await
+                    .map_err(|e| failed("UPLOAD PART", &url, e))?;
+                let part = CompletedPart::builder()
+                    .part_number(part_number)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .checksum_sha256(checksum)
+                    .build();
+                Ok((part, len))
+            });
+            continue;
+        }
+        let done = in_flight
+            .join_next()
+            .await
+            .expect("a part is in flight")
+            .expect("a part upload does not panic");
+        match done {
+            Ok((part, len)) => {
+                on_bytes(len);
+                parts.push(part);
+            }
+            Err(e) => {
+                in_flight.abort_all();
+                return Err(e);
+            }
+        }
+    }
+    let actual = hex::encode(whole.finalize());
+    if actual != meta.sha256 {
+        return Err(StoreError::Changed {
+            url,
+            expected: meta.sha256.clone(),
+            actual,
+        });
+    }
+    parts.sort_by_key(|p| p.part_number());
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_from_metadata_or_whole_object_checksum() {
+        let sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let meta: HashMap<_, _> = [(SHA256_META.to_string(), sha.to_string())].into();
+        assert_eq!(sha256_of(Some(&meta), None).as_deref(), Some(sha));
+        let b64 = base64_of_hex(sha).unwrap();
+        assert_eq!(sha256_of(None, Some(&b64)).as_deref(), Some(sha));
+        // A multipart checksum of checksums says nothing about the content.
+        assert_eq!(sha256_of(None, Some(&format!("{b64}-3"))), None);
+        assert_eq!(sha256_of(None, None), None);
+    }
+}

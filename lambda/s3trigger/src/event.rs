@@ -1,0 +1,312 @@
+//! S3 object events out of whatever wrapped them: S3 bucket notifications
+//! delivered directly, via SNS, via SQS (also SNS inside SQS), and EventBridge
+//! events. Upstream: `lambda/s3trigger/s3event.py`.
+
+use lava_lambda::envelope::{self, Body, Message};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// One S3 object event, the same whichever way it was delivered.
+#[derive(Debug, Clone)]
+pub struct S3Record {
+    pub bucket: String,
+    /// Decoded: notification keys arrive URL-encoded, EventBridge keys do not.
+    pub key: String,
+    /// Absent for deletions.
+    pub size: Option<u64>,
+    pub source_ip: Option<std::net::IpAddr>,
+    pub event_time: Option<OffsetDateTime>,
+    /// `eventName` (`ObjectCreated:Put`), or for EventBridge `detail-type` and
+    /// `detail.reason` joined with a colon, spaces removed (`ObjectCreated:PutObject`).
+    pub event_type: String,
+    pub aws_region: Option<String>,
+    /// The record as received: the notification record, or the whole EventBridge event.
+    pub raw: Value,
+}
+
+/// What one Lambda event holds: object records, and the records that could
+/// not be understood (each a message), which are counted but do not stop the others.
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub records: Vec<Result<S3Record, String>>,
+}
+
+/// Split a Lambda event into S3 object records. Only an event whose overall
+/// shape is unknown is an error; an unreadable record inside a known envelope
+/// becomes an `Err` entry so that the rest still proceed.
+pub fn extract(event: &Value) -> Result<Extracted, String> {
+    let mut out = Extracted::default();
+    walk(event, &mut out)?;
+    Ok(out)
+}
+
+fn walk(event: &Value, out: &mut Extracted) -> Result<(), String> {
+    let obj = event
+        .as_object()
+        .ok_or_else(|| format!("event must be a JSON object, not {}", kind(event)))?;
+
+    // S3 sends a test event when a notification target is configured.
+    if obj.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return Ok(());
+    }
+
+    if let Some(records) = obj.get("Records").and_then(Value::as_array) {
+        for (index, record) in records.iter().enumerate() {
+            if record.get("eventSource").and_then(Value::as_str) == Some("aws:s3") {
+                out.records.push(notification_record(record));
+                continue;
+            }
+            // SNS and SQS records carry the S3 (or EventBridge) event as a JSON string.
+            match envelope::record_body(index, record) {
+                Ok(Message {
+                    body: Body::Json(inner),
+                    ..
+                }) => {
+                    if let Err(e) = walk(&inner, out) {
+                        out.records.push(Err(format!("Records[{index}]: {e}")));
+                    }
+                }
+                Ok(Message {
+                    body: Body::Text(_),
+                    ..
+                }) => out.records.push(Err(format!(
+                    "Records[{index}]: message is not a JSON S3 event"
+                ))),
+                Err(e) => out.records.push(Err(e.to_string())),
+            }
+        }
+        return Ok(());
+    }
+
+    if obj.contains_key("detail-type") {
+        out.records.push(Ok(eventbridge_record(event)?));
+        return Ok(());
+    }
+
+    // An SNS notification delivered to SQS without raw message delivery.
+    if obj.get("Type").and_then(Value::as_str) == Some("Notification") {
+        let inner = obj
+            .get("Message")
+            .and_then(Value::as_str)
+            .map(serde_json::from_str::<Value>);
+        match inner {
+            Some(Ok(inner)) => {
+                if let Err(e) = walk(&inner, out) {
+                    out.records.push(Err(format!("SNS Message: {e}")));
+                }
+            }
+            _ => out.records.push(Err(
+                "SNS notification whose Message is not a JSON S3 event".into()
+            )),
+        }
+        return Ok(());
+    }
+
+    Err(
+        "cannot determine event format: expected S3 notification Records (direct, SNS or SQS) \
+         or an EventBridge S3 event"
+            .to_string(),
+    )
+}
+
+fn notification_record(record: &Value) -> Result<S3Record, String> {
+    let s3 = record
+        .get("s3")
+        .ok_or("S3 notification record without s3")?;
+    let bucket =
+        str_at(s3, &["bucket", "name"]).ok_or("S3 notification record without s3.bucket.name")?;
+    let key =
+        str_at(s3, &["object", "key"]).ok_or("S3 notification record without s3.object.key")?;
+    Ok(S3Record {
+        bucket: bucket.to_string(),
+        key: unquote_plus(key),
+        size: s3.pointer("/object/size").and_then(Value::as_u64),
+        source_ip: str_at(record, &["requestParameters", "sourceIPAddress"])
+            .and_then(|s| s.parse().ok()),
+        event_time: record
+            .get("eventTime")
+            .and_then(Value::as_str)
+            .and_then(parse_time),
+        event_type: record
+            .get("eventName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        aws_region: record
+            .get("awsRegion")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(env_region),
+        raw: record.clone(),
+    })
+}
+
+fn eventbridge_record(event: &Value) -> Result<S3Record, String> {
+    let detail = event
+        .get("detail")
+        .ok_or("EventBridge event without detail")?;
+    let bucket = str_at(detail, &["bucket", "name"])
+        .ok_or("EventBridge event without detail.bucket.name: not an S3 object event")?;
+    let key = str_at(detail, &["object", "key"])
+        .ok_or("EventBridge event without detail.object.key: not an S3 object event")?;
+    let detail_type = event
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let reason = detail
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Ok(S3Record {
+        bucket: bucket.to_string(),
+        // EventBridge keys are not URL-encoded.
+        key: key.to_string(),
+        size: detail.pointer("/object/size").and_then(Value::as_u64),
+        source_ip: detail
+            .get("source-ip-address")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok()),
+        event_time: event
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(parse_time),
+        event_type: format!("{detail_type}:{reason}").replace(' ', ""),
+        aws_region: event
+            .get("region")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(env_region),
+        raw: event.clone(),
+    })
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(*k))?.as_str()
+}
+
+fn env_region() -> Option<String> {
+    std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty())
+}
+
+fn parse_time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Decode an S3 notification key: `+` is a space, `%XX` a byte; the bytes are
+/// UTF-8 (invalid sequences replaced), malformed escapes kept as they are.
+pub fn unquote_plus(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match bytes
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            {
+                Some(h) => {
+                    out.push(hex(h[0]) << 4 | hex(h[1]));
+                    i += 2;
+                }
+                None => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(d: u8) -> u8 {
+    match d {
+        b'0'..=b'9' => d - b'0',
+        b'a'..=b'f' => d - b'a' + 10,
+        _ => d - b'A' + 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn s3(key: &str) -> Value {
+        json!({
+            "eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": "us-east-1",
+            "eventTime": "2024-05-01T10:20:30.000Z",
+            "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+            "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": 7}}
+        })
+    }
+
+    fn keys(event: &Value) -> Vec<Result<String, String>> {
+        extract(event)
+            .unwrap()
+            .records
+            .into_iter()
+            .map(|r| r.map(|r| r.key))
+            .collect()
+    }
+
+    #[test]
+    fn decodes_notification_keys() {
+        assert_eq!(unquote_plus("a+b%2Fc%20d%C3%A9"), "a b/c dé");
+        assert_eq!(unquote_plus("100%"), "100%");
+        assert_eq!(unquote_plus("%zz%4"), "%zz%4");
+        assert_eq!(unquote_plus("%+1"), "% 1");
+    }
+
+    #[test]
+    fn every_envelope() {
+        let direct = json!({"Records": [s3("a+b.csv")]});
+        let sns = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": direct.to_string()}}]});
+        let sqs = json!({"Records": [{"eventSource": "aws:sqs", "body": direct.to_string()}]});
+        let sns_in_sqs = json!({"Records": [{"eventSource": "aws:sqs",
+            "body": json!({"Type": "Notification", "Message": direct.to_string()}).to_string()}]});
+        for event in [&direct, &sns, &sqs, &sns_in_sqs] {
+            assert_eq!(keys(event), [Ok("a b.csv".to_string())], "{event}");
+        }
+        let eb = json!({"detail-type": "Object Created", "time": "2024-05-01T10:20:30Z", "region": "eu-west-1",
+            "detail": {"bucket": {"name": "b"}, "object": {"key": "a+b.csv", "size": 3}, "reason": "PutObject"}});
+        let rec = extract(&eb).unwrap().records.remove(0).unwrap();
+        assert_eq!(
+            (rec.key.as_str(), rec.event_type.as_str(), rec.size),
+            ("a+b.csv", "ObjectCreated:PutObject", Some(3))
+        );
+        assert_eq!(rec.aws_region.as_deref(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn test_events_bad_records_and_unknown_shapes() {
+        assert!(keys(&json!({"Service": "Amazon S3", "Event": "s3:TestEvent"})).is_empty());
+        let test_in_sqs = json!({"Records": [{"eventSource": "aws:sqs", "body": "{\"Event\": \"s3:TestEvent\"}"}]});
+        assert!(keys(&test_in_sqs).is_empty());
+        let mixed = json!({"Records": [
+            {"eventSource": "aws:sqs", "body": "not json"},
+            {"eventSource": "aws:kinesis"},
+            s3("ok"),
+        ]});
+        let got = keys(&mixed);
+        assert_eq!(got.len(), 3);
+        assert!(got[0].is_err() && got[1].is_err());
+        assert_eq!(got[2], Ok("ok".to_string()));
+        assert!(extract(&json!({"hello": 1}))
+            .unwrap_err()
+            .contains("cannot determine event format"));
+        assert!(extract(&json!([1])).is_err());
+        assert!(extract(&json!({"detail-type": "Scheduled Event", "detail": {}})).is_err());
+    }
+}

@@ -1,0 +1,838 @@
+//! The worker boot against moto (S3 + DynamoDB): plan and apply under a root
+//! directory, bundles that must be refused before anything is installed, the
+//! boot runner, and the shipped shell callers driving the real command line.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::primitives::ByteStream;
+use lava_archive::Tree;
+use lava_boot::bundle::BundleError;
+use lava_boot::{Applied, Aws, BootError, Overrides, Plan, Reason, Request, REALMS_TABLE};
+use lava_layout::Runtime;
+use lava_store::Location;
+use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::{run, workspace_root};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const BUCKET: &str = "lava-code";
+const REALM: &str = "prod";
+
+/// A bundle's `bin/lava-version`: installed as a link to lava-run, which puts
+/// the bundle root on PYTHONPATH.
+const LAVA_VERSION: &str =
+    "#!/usr/bin/env python3\nfrom lava.version import __version__\nprint(__version__)\n";
+
+/// moto with the code bucket and the realms table.
+struct Env {
+    moto: Moto,
+    aws: Aws,
+    s3: aws_sdk_s3::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let moto = Moto::start();
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(moto.endpoint())
+            .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
+            .load()
+            .await;
+        let aws = Aws::new(&config);
+        let env = Env {
+            s3: aws.s3.clone(),
+            dynamodb: aws.dynamodb.clone(),
+            aws,
+            moto,
+        };
+        env.s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+        env.dynamodb
+            .create_table()
+            .table_name(REALMS_TABLE)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("realm")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("realm")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap();
+        env
+    }
+
+    fn area(&self, prefix: &str) -> Location {
+        Location::parse(&format!("s3://{BUCKET}/{prefix}")).unwrap()
+    }
+
+    async fn put(&self, key: &str, bytes: impl Into<Vec<u8>>) {
+        self.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(ByteStream::from(bytes.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Bundles into `<prefix>/_dist_/pkg/<os>/`, with a SHA256SUMS of `sums`
+    /// (name, content digested) unless `None`.
+    async fn publish(
+        &self,
+        prefix: &str,
+        os: &str,
+        bundles: &[(String, Vec<u8>)],
+        sums: Option<&[(String, Vec<u8>)]>,
+    ) {
+        let dir = format!("{prefix}/_dist_/pkg/{os}");
+        for (name, bytes) in bundles {
+            self.put(&format!("{dir}/{name}"), bytes.clone()).await;
+        }
+        if let Some(sums) = sums {
+            self.put(&format!("{dir}/SHA256SUMS"), sums_text(sums))
+                .await;
+        }
+    }
+
+    /// The realm's item in `lava.realms`, given as plain JSON.
+    async fn realm(&self, item: Value) {
+        let AttributeValue::M(item) = typed(&item) else {
+            panic!("an item is an object")
+        };
+        self.dynamodb
+            .put_item()
+            .table_name(REALMS_TABLE)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+fn typed(value: &Value) -> AttributeValue {
+    match value {
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Null => AttributeValue::Null(true),
+        Value::Array(a) => AttributeValue::L(a.iter().map(typed).collect()),
+        Value::Object(m) => {
+            AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), typed(v))).collect())
+        }
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn sums_text(entries: &[(String, Vec<u8>)]) -> String {
+    entries
+        .iter()
+        .map(|(name, bytes)| format!("{}  {name}\n", sha256(bytes)))
+        .collect()
+}
+
+/// A small bundle as dist lays them out, with the real installer and launcher.
+fn fake_bundle(version: &str) -> Vec<u8> {
+    let misc = workspace_root().join("misc");
+    let mut tree = Tree::new();
+    tree.add_file("install.sh", &misc.join("install.sh"), true)
+        .unwrap();
+    tree.add_file("lava-run", &misc.join("lava-run"), true)
+        .unwrap();
+    tree.add_bytes("lava/__init__.py", "", false).unwrap();
+    tree.add_bytes(
+        "lava/version.py",
+        format!("__version__ = \"{version}\"\n"),
+        false,
+    )
+    .unwrap();
+    tree.add_bytes("bin/lava-version", LAVA_VERSION, true)
+        .unwrap();
+    tree.add_dir("pylib").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle.tar.bz2");
+    lava_archive::write_tar_bz2(&tree, 0, &out).unwrap();
+    std::fs::read(out).unwrap()
+}
+
+/// A bundle that would install, plus one entry whose name (or link target)
+/// is written raw, as a hostile archive has it.
+fn hostile_bundle(name: &str, symlink_to: Option<&str>) -> Vec<u8> {
+    use std::io::Write;
+    let misc = workspace_root().join("misc");
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(path).unwrap();
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        tar.append(&h, data).unwrap();
+    };
+    add(
+        "install.sh",
+        &std::fs::read(misc.join("install.sh")).unwrap(),
+        0o755,
+    );
+    add(
+        "lava-run",
+        &std::fs::read(misc.join("lava-run")).unwrap(),
+        0o755,
+    );
+    add("lava/version.py", b"__version__ = \"8.3.0\"\n", 0o644);
+    add("bin/lava-version", LAVA_VERSION.as_bytes(), 0o755);
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    match symlink_to {
+        Some(target) => {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
+        }
+        None => h.set_entry_type(tar::EntryType::Regular),
+    }
+    h.set_mode(0o644);
+    h.set_size(0);
+    h.set_cksum();
+    tar.append(&h, &b""[..]).unwrap();
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    bz.write_all(&tar.into_inner().unwrap()).unwrap();
+    bz.finish().unwrap()
+}
+
+/// A root directory that says it is Amazon Linux 2023.
+fn new_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("etc")).unwrap();
+    std::fs::write(
+        root.path().join("etc/os-release"),
+        "NAME=\"Amazon Linux\"\nID=\"amzn\"\nVERSION_ID=\"2023\"\n",
+    )
+    .unwrap();
+    root
+}
+
+/// The platform a boot under `root` detects: amzn2023 with this host's
+/// python3 and architecture.
+fn platform(root: &Path) -> Runtime {
+    lava_boot::platform::detect(root, &Overrides::default()).unwrap()
+}
+
+fn bundle_name(version: &str, platform: &Runtime) -> String {
+    format!("lava-{version}-{platform}.tar.bz2")
+}
+
+fn request(area: Location, root: &Path, worker: &str) -> Request {
+    Request {
+        code_area: area,
+        realm: REALM.to_string(),
+        worker: worker.to_string(),
+        platform: platform(root),
+        root: Some(root.to_path_buf()),
+        verify: true,
+    }
+}
+
+async fn boot(request: &Request, aws: &Aws) -> Result<(Plan, Applied), BootError> {
+    let plan = lava_boot::plan(request, aws).await?;
+    let applied = lava_boot::apply(&plan, aws).await?;
+    Ok((plan, applied))
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+/// What the installed `lava-version` under `root` prints.
+fn lava_version(root: &Path) -> String {
+    let out = run(Command::new(root.join("usr/local/bin/lava-version")).env_remove("PYTHONPATH"));
+    assert!(
+        out.status.success(),
+        "lava-version: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn start_script(root: &Path, worker: &str, threads: u32) -> String {
+    format!(
+        "#!/bin/bash\n# Written by lava-boot: starts one lava-worker daemon.\n\n\
+         export PATH='{}/usr/local/bin:/usr/bin'\n\
+         export AWS_MAX_ATTEMPTS='10'\nexport AWS_RETRY_MODE='adaptive'\n\n\
+         exec lava-worker --realm 'prod' --worker '{worker}' --jump-start --daemon \
+         --heartbeat 60 --tag 'lava-prod-{worker}' --log @local0 --level info \
+         --log-json --threads {threads}\n",
+        root.display()
+    )
+}
+
+/// `core` hosts the parasitic `core-bulk` (two daemons); `_` pins 8.2.0 and
+/// gives both the environment.
+fn parasitic_realm(pin: &str) -> Value {
+    json!({"realm": REALM, "x-workers": {
+        "core": {"threads": 6, "workers": "core core-bulk"},
+        "core-bulk": {"daemons": 2, "threads": "8"},
+        "_": {"version": pin, "env": {"AWS_MAX_ATTEMPTS": 10, "AWS_RETRY_MODE": "adaptive"}},
+    }})
+}
+
+#[tokio::test]
+async fn plan_then_apply_under_root_for_a_parasitic_worker() {
+    let env = Env::start().await;
+    let root = new_root();
+    let r = root.path();
+    let host = platform(r);
+    let mut bundles: Vec<(String, Vec<u8>)> = ["8.1.0", "8.2.0", "8.3.0"]
+        .iter()
+        .map(|v| (bundle_name(v, &host), fake_bundle(v)))
+        .collect();
+    bundles.push((
+        "lava-9.0.0-amzn2-py3.7-aarch64.tar.bz2".into(),
+        fake_bundle("9.0.0"),
+    ));
+    bundles.push(("lava-7.0.0.tar.bz2".into(), fake_bundle("7.0.0")));
+    bundles.push(("lava-notes.txt".into(), b"not a bundle".to_vec()));
+    env.publish("lava", "amzn2023", &bundles, Some(&bundles))
+        .await;
+    env.realm(parasitic_realm("8.2.0")).await;
+
+    let request = request(env.area("lava"), r, "core");
+    let plan = lava_boot::plan(&request, &env.aws).await.unwrap();
+    let chosen = bundle_name("8.2.0", &host);
+    assert_eq!(plan.bundle.name, chosen);
+    assert_eq!(plan.bundle.reason, Reason::PinnedNew);
+    assert_eq!(
+        plan.bundle.url,
+        format!("s3://{BUCKET}/lava/_dist_/pkg/amzn2023/{chosen}")
+    );
+    assert_eq!(plan.bundle.sha256, Some(sha256(&bundles[1].1)));
+    assert_eq!(plan.pin.as_ref().unwrap().from, "x-workers._.version");
+    let skipped: Vec<_> = plan.skipped.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(skipped, ["lava-notes.txt"]);
+    let (base, bindir) = (r.join("opt/lava"), r.join("usr/local/bin"));
+    assert_eq!(plan.install.base, base);
+    assert_eq!(plan.install.bindir, bindir);
+    let show = |p: &Path| p.display().to_string();
+    assert_eq!(
+        plan.install.args,
+        ["-c", "-d", &show(&base), "-b", &show(&bindir), &chosen]
+    );
+    let accounts: Vec<_> = plan
+        .accounts
+        .iter()
+        .map(|a| (a.user.as_str(), a.home.clone(), a.comment.as_str()))
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            ("lava-core", r.join("home/lava-core"), "Lava Worker core"),
+            (
+                "lava-core-bulk",
+                r.join("home/lava-core-bulk"),
+                "Lava Worker core-bulk"
+            ),
+        ]
+    );
+    let daemons: Vec<_> = plan
+        .daemons
+        .iter()
+        .map(|d| (d.worker.as_str(), d.count, d.threads))
+        .collect();
+    assert_eq!(daemons, [("core", 1, Some(6)), ("core-bulk", 2, Some(8))]);
+    let env_of_bulk: BTreeMap<_, _> = [
+        ("AWS_MAX_ATTEMPTS".to_string(), "10".to_string()),
+        ("AWS_RETRY_MODE".to_string(), "adaptive".to_string()),
+    ]
+    .into();
+    assert_eq!(plan.daemons[1].env, env_of_bulk);
+    assert_eq!(plan.tmp_dir, r.join("tmp/lava/prod"));
+
+    let as_json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(as_json["bundle"]["reason"], "pinned-new");
+    assert_eq!(as_json["platform"], host.to_string());
+    assert_eq!(as_json["code_area"], format!("s3://{BUCKET}/lava/"));
+    assert_eq!(as_json["daemons"][1]["count"], 2);
+    let text = plan.to_string();
+    for needle in [
+        &chosen,
+        "why",
+        "lava-core-bulk",
+        "lava-notes.txt",
+        "--threads 8",
+    ] {
+        assert!(text.contains(needle), "plan text lacks {needle}:\n{text}");
+    }
+    assert_eq!(names_in(r), ["etc"], "plan changed something");
+
+    let applied = lava_boot::apply(&plan, &env.aws).await.unwrap();
+    assert_eq!(applied.installed.to_string(), "8.2.0");
+    assert!(applied.started.is_empty(), "daemons started under --root");
+    assert_eq!(lava_version(r), "8.2.0");
+    assert!(base.join("lava/version.py").is_file());
+    for (worker, threads) in [("core", 6), ("core-bulk", 8)] {
+        let script = r.join(format!("home/lava-{worker}/lava.start"));
+        assert_eq!(
+            std::fs::read_to_string(&script).unwrap(),
+            start_script(r, worker, threads)
+        );
+        assert_eq!(mode(&script), 0o750);
+    }
+    assert_eq!(mode(&r.join("tmp/lava/prod")), 0o1770);
+    assert_eq!(
+        names_in(&r.join("tmp")),
+        ["lava"],
+        "the download was not removed"
+    );
+
+    // A new pin: the next boot replaces the install (install.sh -c).
+    env.realm(parasitic_realm("8.3.0")).await;
+    let (plan, applied) = boot(&request, &env.aws).await.unwrap();
+    assert_eq!(plan.bundle.name, bundle_name("8.3.0", &host));
+    assert_eq!(applied.installed.to_string(), "8.3.0");
+    assert_eq!(lava_version(r), "8.3.0");
+
+    // Unpinned: the highest version built for this platform, never another
+    // platform's 9.0.0 nor the old-style name.
+    env.realm(json!({"realm": REALM})).await;
+    let plan = lava_boot::plan(&request, &env.aws).await.unwrap();
+    assert_eq!(
+        (plan.bundle.name.as_str(), plan.bundle.reason),
+        (bundle_name("8.3.0", &host).as_str(), Reason::HighestNew)
+    );
+    assert_eq!(plan.daemons.len(), 1);
+    assert!(plan.daemons[0].env.is_empty());
+
+    // Before 8.0 lava installed into /usr/local; --log-json came with 7.1.
+    env.realm(json!({"realm": REALM, "x-workers": {"core": {"version": "7.0.0"}}}))
+        .await;
+    let plan = lava_boot::plan(&request, &env.aws).await.unwrap();
+    assert_eq!(plan.bundle.reason, Reason::PinnedOld);
+    assert_eq!(plan.install.base, r.join("usr/local"));
+    assert!(plan.daemons[0].script.ends_with("--level info\n"));
+}
+
+#[tokio::test]
+async fn bad_bundles_abort_before_anything_is_installed() {
+    let env = Env::start().await;
+    env.realm(json!({"realm": REALM})).await;
+    let host = platform(new_root().path());
+    let name = bundle_name("8.3.0", &host);
+    let good = fake_bundle("8.3.0");
+    let truncated = good[..good.len() / 2].to_vec();
+    type Check = fn(&BootError) -> bool;
+    // What SHA256SUMS says of the bundle. Hostile bundles carry their true
+    // digest: the scan must catch them.
+    enum Sums {
+        True,
+        Of(Vec<u8>),
+        Missing,
+    }
+    let cases: Vec<(&str, Vec<u8>, Sums, Check)> = vec![
+        (
+            "checksum mismatch",
+            good.clone(),
+            Sums::Of(b"other bytes".to_vec()),
+            |e| matches!(e, BootError::Mismatch { .. }),
+        ),
+        ("no SHA256SUMS", good.clone(), Sums::Missing, |e| {
+            matches!(e, BootError::NoSums { .. })
+        }),
+        ("truncated", truncated, Sums::True, |e| {
+            matches!(
+                e,
+                BootError::Bundle {
+                    source: BundleError::Corrupt(_),
+                    ..
+                }
+            )
+        }),
+        (
+            "parent directory",
+            hostile_bundle("../escape", None),
+            Sums::True,
+            |e| matches!(e, BootError::Bundle { source: BundleError::Unsafe { entry, .. }, .. } if entry == "../escape"),
+        ),
+        (
+            "absolute path",
+            hostile_bundle("/tmp/lava-boot-escape", None),
+            Sums::True,
+            |e| {
+                matches!(
+                    e,
+                    BootError::Bundle {
+                        source: BundleError::Unsafe { .. },
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            "escaping symlink",
+            hostile_bundle("lava/escape", Some("../../../etc")),
+            Sums::True,
+            |e| matches!(e, BootError::Bundle { source: BundleError::Unsafe { entry, .. }, .. } if entry == "lava/escape"),
+        ),
+    ];
+    for (i, (case, bundle, digested, check)) in cases.into_iter().enumerate() {
+        let prefix = format!("case-{i}");
+        let sums = match digested {
+            Sums::True => Some(vec![(name.clone(), bundle.clone())]),
+            Sums::Of(bytes) => Some(vec![(name.clone(), bytes)]),
+            Sums::Missing => None,
+        };
+        env.publish(
+            &prefix,
+            "amzn2023",
+            &[(name.clone(), bundle)],
+            sums.as_deref(),
+        )
+        .await;
+        let root = new_root();
+        let err = boot(&request(env.area(&prefix), root.path(), "core"), &env.aws)
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert!(check(&err), "{case}: unexpected error {err:?}");
+        let message = err.to_string();
+        assert!(message.contains(&name), "{case}: {message}");
+        assert_eq!(
+            names_in(root.path()).first().map(String::as_str),
+            Some("etc")
+        );
+        for untouched in ["opt", "usr", "home"] {
+            assert!(
+                !root.path().join(untouched).exists(),
+                "{case}: {untouched} created"
+            );
+        }
+        assert!(
+            names_in(&root.path().join("tmp")).is_empty(),
+            "{case}: leftovers"
+        );
+    }
+
+    // A missing entry is refused, unless verification is waived.
+    let other = vec![("lava-8.2.0.tar.bz2".to_string(), good.clone())];
+    env.publish(
+        "unlisted",
+        "amzn2023",
+        &[(name.clone(), good)],
+        Some(&other),
+    )
+    .await;
+    let root = new_root();
+    let mut unlisted = request(env.area("unlisted"), root.path(), "core");
+    let err = boot(&unlisted, &env.aws).await.map(|_| ()).unwrap_err();
+    assert!(matches!(err, BootError::NotListed { .. }), "{err:?}");
+    unlisted.verify = false;
+    let (plan, _) = boot(&unlisted, &env.aws).await.unwrap();
+    assert_eq!(plan.bundle.sha256, None);
+    assert_eq!(lava_version(root.path()), "8.3.0");
+}
+
+#[tokio::test]
+async fn nothing_to_boot_aborts_naming_the_cause() {
+    let env = Env::start().await;
+    let root = new_root();
+    let host = platform(root.path());
+    let bundles = vec![(bundle_name("8.3.0", &host), fake_bundle("8.3.0"))];
+    env.publish("lava", "amzn2023", &bundles, Some(&bundles))
+        .await;
+    let plan = |worker: &'static str, prefix: &'static str| {
+        let request = request(env.area(prefix), root.path(), worker);
+        let aws = env.aws.clone();
+        async move { lava_boot::plan(&request, &aws).await.unwrap_err() }
+    };
+
+    let err = plan("core", "lava").await;
+    assert!(matches!(err, BootError::NoSuchRealm { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "prod: no such realm in the lava.realms table"
+    );
+
+    env.realm(json!({"realm": REALM, "x-workers": {"_": {"version": "9.9.9"}}}))
+        .await;
+    let message = plan("core", "lava").await.to_string();
+    assert!(
+        message.contains("9.9.9") && message.contains(&host.to_string()),
+        "{message}"
+    );
+
+    env.realm(json!({"realm": REALM, "x-workers": {"core": {"workers": "core bulk", "threads": 2}, "bulk": {"daemons": "two"}}}))
+        .await;
+    let message = plan("core", "lava").await.to_string();
+    assert!(message.contains("x-workers.bulk.daemons"), "{message}");
+
+    env.realm(json!({"realm": REALM, "x-workers": {"core": {"workers": "core ../x"}}}))
+        .await;
+    let err = plan("core", "lava").await;
+    assert!(
+        matches!(&err, BootError::Name { name, .. } if name == "../x"),
+        "{err:?}"
+    );
+
+    env.realm(json!({"realm": REALM})).await;
+    let err = plan("core", "empty").await;
+    assert!(
+        matches!(
+            err,
+            BootError::Select(lava_boot::SelectError::NothingFits { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(names_in(root.path()), ["etc"]);
+}
+
+/// A scriptlet that records its name, arguments and `LAVA_BOOT`, then exits.
+fn scriptlet(log: &Path, status: u8) -> String {
+    format!(
+        "#!/bin/bash\nprintf '%s %s %s\\n' \"${{0##*/}}\" \"$*\" \"${{LAVA_BOOT:-unset}}\" >>'{}'\nexit {status}\n",
+        log.display()
+    )
+}
+
+#[tokio::test]
+async fn boot_scripts_run_in_order_until_one_exits_1() {
+    let env = Env::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("log");
+    let listed = [
+        ("10-first.sh", scriptlet(&log, 0)),
+        ("20-fails.sh", scriptlet(&log, 3)),
+        ("30-abort.sh", scriptlet(&log, 1)),
+        ("40-never.sh", scriptlet(&log, 0)),
+    ];
+    let sums: Vec<(String, Vec<u8>)> = listed
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.clone().into_bytes()))
+        .collect();
+    for (name, text) in &listed {
+        env.put(&format!("lava/_boot_/{name}"), text.clone()).await;
+    }
+    // Not scriptlets: skipped. A local addition missing from SHA256SUMS runs.
+    for (name, text) in [
+        ("README.md", scriptlet(&log, 1)),
+        (".hidden", scriptlet(&log, 1)),
+        ("bin/lava-boot-x86_64", scriptlet(&log, 1)),
+        ("15-local.sh", scriptlet(&log, 0)),
+    ] {
+        env.put(&format!("lava/_boot_/{name}"), text).await;
+    }
+    env.put("lava/_boot_/SHA256SUMS", sums_text(&sums)).await;
+
+    let area = env.area("lava");
+    let lava_boot = Path::new("/opt/x/lava-boot");
+    let err = lava_boot::run_scripts(&area, REALM, "core", &env.aws, Some(lava_boot))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, BootError::ScriptAborted { name } if name == "30-abort.sh"),
+        "{err:?}"
+    );
+    let args = format!("s3://{BUCKET}/lava prod core /opt/x/lava-boot");
+    let expected: String = ["10-first.sh", "15-local.sh", "20-fails.sh", "30-abort.sh"]
+        .iter()
+        .map(|n| format!("{n} {args}\n"))
+        .collect();
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), expected);
+
+    // Without the aborting one every scriptlet runs, failures included.
+    env.s3
+        .delete_object()
+        .bucket(BUCKET)
+        .key("lava/_boot_/30-abort.sh")
+        .send()
+        .await
+        .unwrap();
+    std::fs::remove_file(&log).unwrap();
+    let ran = lava_boot::run_scripts(&area, REALM, "core", &env.aws, None)
+        .await
+        .unwrap();
+    let codes: Vec<_> = ran.iter().map(|r| (r.name.as_str(), r.code)).collect();
+    assert_eq!(
+        codes,
+        [
+            ("10-first.sh", Some(0)),
+            ("15-local.sh", Some(0)),
+            ("20-fails.sh", Some(3)),
+            ("40-never.sh", Some(0)),
+        ]
+    );
+    assert!(std::fs::read_to_string(&log).unwrap().contains(" unset\n"));
+
+    // A listed scriptlet that does not match SHA256SUMS: nothing runs.
+    env.put("lava/_boot_/40-never.sh", "#!/bin/bash\nexit 0\n")
+        .await;
+    std::fs::remove_file(&log).unwrap();
+    let err = lava_boot::run_scripts(&area, REALM, "core", &env.aws, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BootError::Mismatch { .. }), "{err:?}");
+    assert!(!log.exists());
+
+    let err = lava_boot::run_scripts(&env.area("nothing"), REALM, "core", &env.aws, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BootError::NoScripts { .. }), "{err:?}");
+}
+
+/// A file:// code area as deploy would leave it: the shipped 50-lava.sh,
+/// lava-boot (this package's build of its command line) for this host, and a
+/// bundle.
+fn file_area(host: &Runtime) -> tempfile::TempDir {
+    let area = tempfile::tempdir().unwrap();
+    let put = |key: &str, bytes: &[u8]| {
+        let path = area.path().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let sums = |key: &str, entries: &[(&str, &[u8])]| {
+        let owned: Vec<(String, Vec<u8>)> = entries
+            .iter()
+            .map(|(n, b)| (n.to_string(), b.to_vec()))
+            .collect();
+        put(key, sums_text(&owned).as_bytes());
+    };
+    let lava_50 = std::fs::read(workspace_root().join("misc/boot/50-lava.sh")).unwrap();
+    put("_boot_/50-lava.sh", &lava_50);
+    sums("_boot_/SHA256SUMS", &[("50-lava.sh", &lava_50)]);
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_boot-cli")).unwrap();
+    let name = format!("lava-boot-{}", host.arch);
+    let path = put(&format!("_boot_/bin/{name}"), &binary);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sums("_boot_/bin/SHA256SUMS", &[(&name, &binary)]);
+    let bundle = fake_bundle("8.3.0");
+    let bundle_name = bundle_name("8.3.0", host);
+    put(&format!("_dist_/pkg/amzn2023/{bundle_name}"), &bundle);
+    sums("_dist_/pkg/amzn2023/SHA256SUMS", &[(&bundle_name, &bundle)]);
+    area
+}
+
+fn shell(script: &str, env: &Env, root: &Path) -> Command {
+    let mut cmd = Command::new(workspace_root().join(script));
+    cmd.envs(env.moto.env())
+        .env("LAVA_BOOT_ROOT", root)
+        .env_remove("LAVA_BOOT");
+    cmd
+}
+
+#[tokio::test]
+async fn root_boot_sh_boots_a_worker_through_lava_boot() {
+    let env = Env::start().await;
+    env.realm(parasitic_realm("8.3.0")).await;
+    let root = new_root();
+    let host = platform(root.path());
+    let area = file_area(&host);
+    let url = format!("file://{}", area.path().display());
+
+    // The command line: plan --json changes nothing.
+    let out = run(Command::new(env!("CARGO_BIN_EXE_boot-cli"))
+        .envs(env.moto.env())
+        .args([
+            "plan",
+            "--json",
+            "--code-area",
+            &url,
+            "--realm",
+            REALM,
+            "--worker",
+            "core",
+        ])
+        .arg("--root")
+        .arg(root.path()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["bundle"]["name"], bundle_name("8.3.0", &host));
+    assert_eq!(plan["accounts"][1]["user"], "lava-core-bulk");
+    assert_eq!(names_in(root.path()), ["etc"]);
+
+    // The boot as an instance runs it: root.boot.sh -> lava-boot run-scripts
+    // -> 50-lava.sh -> lava-boot apply (LAVA_BOOT_ROOT keeps it in the root).
+    let out = run(shell("misc/root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "root.boot.sh: {stderr}");
+    assert!(
+        stderr.contains("running boot script 50-lava.sh"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("50-lava.sh: INFO: fetching"),
+        "50-lava.sh fetched lava-boot again: {stderr}"
+    );
+    assert_eq!(lava_version(root.path()), "8.3.0");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("home/lava-core-bulk/lava.start")).unwrap(),
+        start_script(root.path(), "core-bulk", 8)
+    );
+
+    // 50-lava.sh on its own fetches lava-boot itself; an unknown realm aborts (1).
+    let out = run(shell("misc/boot/50-lava.sh", &env, root.path()).args([&url, "nope", "core"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("50-lava.sh: INFO: fetching") && stderr.contains("nope: no such realm"),
+        "{stderr}"
+    );
+
+    // A lava-boot that does not match its SHA256SUMS is never run.
+    let binary = area
+        .path()
+        .join(format!("_boot_/bin/lava-boot-{}", host.arch));
+    let mut tampered = std::fs::read(&binary).unwrap();
+    tampered.push(0);
+    std::fs::write(&binary, tampered).unwrap();
+    let out = run(shell("misc/root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not match SHA256SUMS"), "{stderr}");
+}
+
+#[test]
+fn both_shell_callers_fetch_lava_boot_with_the_same_code() {
+    let block = |script: &str| -> String {
+        let text = std::fs::read_to_string(workspace_root().join(script)).unwrap();
+        let start = text.find("# ---- begin fetch_lava_boot").unwrap();
+        let end = text.find("# ---- end fetch_lava_boot").unwrap();
+        text[start..end].to_string()
+    };
+    assert_eq!(block("misc/root.boot.sh"), block("misc/boot/50-lava.sh"));
+}

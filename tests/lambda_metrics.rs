@@ -1,0 +1,372 @@
+//! The metrics function's handler against a local moto: real SQS queues with
+//! messages, real auto scaling groups with instances, and the CloudWatch data
+//! read back from moto.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_autoscaling::types::LifecycleState;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{StandardUnit, Statistic};
+use aws_sdk_sqs::config::Credentials;
+use lava_metrics::{Metrics, DEFAULT_NAMESPACE, METRIC_NAME};
+use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use serde_json::{json, Value};
+use std::time::{Duration, SystemTime};
+
+async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
+        .load()
+        .await
+}
+
+struct Aws {
+    sqs: aws_sdk_sqs::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl Aws {
+    async fn new(moto: &Moto) -> Aws {
+        let config = sdk_config(&moto.endpoint()).await;
+        Aws {
+            sqs: aws_sdk_sqs::Client::new(&config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+        }
+    }
+
+    fn metrics(&self) -> Metrics {
+        Metrics::from_clients(
+            self.sqs.clone(),
+            self.autoscaling.clone(),
+            self.cloudwatch.clone(),
+        )
+    }
+
+    /// A queue holding `visible` messages plus `in_flight` received ones.
+    async fn queue(&self, name: &str, visible: usize, in_flight: usize) {
+        let url = self
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        for i in 0..visible + in_flight {
+            self.sqs
+                .send_message()
+                .queue_url(&url)
+                .message_body(format!("{{\"n\": {i}}}"))
+                .send()
+                .await
+                .unwrap();
+        }
+        if in_flight > 0 {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(in_flight as i32)
+                .visibility_timeout(600)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.messages().len(), in_flight);
+        }
+    }
+
+    /// An auto scaling group of `in_service` running instances plus `standby`
+    /// ones moved to Standby.
+    async fn group(&self, name: &str, in_service: usize, standby: usize) {
+        let lc = format!("{name}-lc");
+        self.autoscaling
+            .create_launch_configuration()
+            .launch_configuration_name(&lc)
+            .image_id("ami-12c6146b")
+            .instance_type("t3.micro")
+            .send()
+            .await
+            .unwrap();
+        let size = (in_service + standby) as i32;
+        self.autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_configuration_name(&lc)
+            .availability_zones("us-east-1a")
+            .min_size(0)
+            .max_size(size.max(1))
+            .desired_capacity(size)
+            .send()
+            .await
+            .unwrap();
+        if standby > 0 {
+            let ids = self.instances(name).await;
+            self.autoscaling
+                .enter_standby()
+                .auto_scaling_group_name(name)
+                .set_instance_ids(Some(ids[..standby].to_vec()))
+                .should_decrement_desired_capacity(true)
+                .send()
+                .await
+                .unwrap();
+        }
+        let states = self.states(name).await;
+        assert_eq!(
+            states
+                .iter()
+                .filter(|s| **s == LifecycleState::InService)
+                .count(),
+            in_service,
+            "{name}: {states:?}"
+        );
+    }
+
+    async fn instances(&self, name: &str) -> Vec<String> {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .unwrap();
+        out.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .map(|i| i.instance_id().unwrap().to_string())
+            .collect()
+    }
+
+    async fn states(&self, name: &str) -> Vec<LifecycleState> {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .unwrap();
+        out.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .map(|i| i.lifecycle_state().unwrap().clone())
+            .collect()
+    }
+
+    /// Every metric in `namespace`, as (name, [(dimension, value)]) in the
+    /// order moto stored the dimensions.
+    async fn metrics_in(&self, namespace: &str) -> Vec<(String, Vec<(String, String)>)> {
+        let out = self
+            .cloudwatch
+            .list_metrics()
+            .namespace(namespace)
+            .send()
+            .await
+            .unwrap();
+        let mut metrics: Vec<_> = out
+            .metrics()
+            .iter()
+            .map(|m| {
+                (
+                    m.metric_name().unwrap().to_string(),
+                    m.dimensions()
+                        .iter()
+                        .map(|d| {
+                            (
+                                d.name().unwrap().to_string(),
+                                d.value().unwrap().to_string(),
+                            )
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        // moto lists a metric once per datum; CloudWatch lists it once.
+        metrics.sort();
+        metrics.dedup();
+        metrics
+    }
+
+    /// The data of one worker's WorkerBacklog in `namespace` with unit None:
+    /// (sample count, maximum, unit) of the last few minutes.
+    async fn datum(&self, namespace: &str, realm: &str, worker: &str) -> (f64, f64, StandardUnit) {
+        let now = SystemTime::now();
+        let out = self
+            .cloudwatch
+            .get_metric_statistics()
+            .namespace(namespace)
+            .metric_name(METRIC_NAME)
+            .dimensions(dim("Realm", realm))
+            .dimensions(dim("Worker", worker))
+            .start_time(DateTime::from(now - Duration::from_secs(600)))
+            .end_time(DateTime::from(now + Duration::from_secs(600)))
+            .period(3600)
+            .statistics(Statistic::SampleCount)
+            .statistics(Statistic::Maximum)
+            .unit(StandardUnit::None)
+            .send()
+            .await
+            .unwrap();
+        let points = out.datapoints();
+        assert_eq!(points.len(), 1, "{worker}: {points:?}");
+        let p = &points[0];
+        (
+            p.sample_count().unwrap(),
+            p.maximum().unwrap(),
+            p.unit().unwrap().clone(),
+        )
+    }
+}
+
+fn dim(name: &str, value: &str) -> aws_sdk_cloudwatch::types::Dimension {
+    aws_sdk_cloudwatch::types::Dimension::builder()
+        .name(name)
+        .value(value)
+        .build()
+}
+
+fn dims(realm: &str, worker: &str) -> Vec<(String, String)> {
+    vec![
+        ("Realm".to_string(), realm.to_string()),
+        ("Worker".to_string(), worker.to_string()),
+    ]
+}
+
+/// The schedule event EventBridge sends every minute: the function ignores it.
+fn schedule_event() -> Value {
+    json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2025-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/lava-test---metrics-schedule"],
+        "detail": {}
+    })
+}
+
+#[tokio::test]
+async fn backlog_per_in_service_instance_on_cloudwatch() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    // core: 5 visible (+1 in flight, not backlog) over 2 in service -> 2.5
+    aws.queue("lava-test-core", 5, 1).await;
+    aws.group("lava-test-core", 2, 0).await;
+    // batch: 1 over 4 in service (+1 standby) -> Python's round(0.25, 1) = 0.2
+    aws.queue("lava-test-batch", 1, 0).await;
+    aws.group("lava-test-batch", 4, 1).await;
+    // idle: an empty queue still reports 0 so that the fleet scales in
+    aws.queue("lava-test-idle", 0, 0).await;
+    aws.group("lava-test-idle", 1, 0).await;
+    // docker: a worker without an auto scaling group gets no datum
+    aws.queue("lava-test-docker", 3, 0).await;
+    // parked: a group with nothing in service gets no datum (no division by 0)
+    aws.queue("lava-test-parked", 4, 0).await;
+    aws.group("lava-test-parked", 0, 0).await;
+    // another realm's worker is not ours
+    aws.queue("lava-other-core", 7, 0).await;
+    aws.group("lava-other-core", 1, 0).await;
+
+    let result = aws
+        .metrics()
+        .handle("test", &schedule_event())
+        .await
+        .expect("handler");
+    assert_eq!(
+        result,
+        json!({
+            "realm": "test",
+            "namespace": "Lava",
+            "metric": "WorkerBacklog",
+            "workers": {
+                "batch": {"messages": 1, "in_service": 4, "value": 0.2},
+                "core": {"messages": 5, "in_service": 2, "value": 2.5},
+                "idle": {"messages": 0, "in_service": 1, "value": 0.0},
+            }
+        })
+    );
+
+    assert_eq!(
+        aws.metrics_in(DEFAULT_NAMESPACE).await,
+        vec![
+            (METRIC_NAME.to_string(), dims("test", "batch")),
+            (METRIC_NAME.to_string(), dims("test", "core")),
+            (METRIC_NAME.to_string(), dims("test", "idle")),
+        ]
+    );
+    for (worker, value) in [("core", 2.5), ("batch", 0.2), ("idle", 0.0)] {
+        assert_eq!(
+            aws.datum(DEFAULT_NAMESPACE, "test", worker).await,
+            (1.0, value, StandardUnit::None),
+            "{worker}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn namespace_override_and_repeated_runs() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    aws.queue("lava-test-core", 3, 0).await;
+    aws.group("lava-test-core", 3, 0).await;
+    let metrics = aws.metrics().with_namespace("LavaStaging");
+    metrics
+        .handle("test", &Value::Null)
+        .await
+        .expect("first run");
+    metrics
+        .handle("test", &Value::Null)
+        .await
+        .expect("second run");
+
+    assert_eq!(aws.metrics_in(DEFAULT_NAMESPACE).await, vec![]);
+    assert_eq!(
+        aws.metrics_in("LavaStaging").await,
+        vec![(METRIC_NAME.to_string(), dims("test", "core"))]
+    );
+    // One datum per run.
+    assert_eq!(
+        aws.datum("LavaStaging", "test", "core").await,
+        (2.0, 1.0, StandardUnit::None)
+    );
+}
+
+#[tokio::test]
+async fn realm_without_workers_publishes_nothing() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto).await;
+    // A group whose realm has no queue: the empty name list must not turn into
+    // "describe every group".
+    aws.group("lava-test-core", 1, 0).await;
+    let result = aws
+        .metrics()
+        .handle("test", &schedule_event())
+        .await
+        .unwrap();
+    assert_eq!(result["workers"], json!({}));
+    assert_eq!(aws.metrics_in(DEFAULT_NAMESPACE).await, vec![]);
+}
+
+#[tokio::test]
+async fn aws_failure_is_a_clear_error() {
+    // Nothing listens on a port moto has just released.
+    let endpoint = {
+        let moto = Moto::start();
+        moto.endpoint()
+    };
+    let base = sdk_config(&endpoint).await;
+    let config = base
+        .into_builder()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    let err = Metrics::new(&config)
+        .handle("test", &schedule_event())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("SQS ListQueues failed: "), "{err}");
+}

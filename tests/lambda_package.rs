@@ -1,0 +1,243 @@
+//! The Lambda zips as `cargo xtask dist --only lambda` builds them: exactly the
+//! four keys, `bootstrap` alone at the root with mode 0755, an x86_64 ELF
+//! needing no glibc newer than provided.al2023's 2.34, no machine-specific
+//! paths inside, the same bytes when built again, and nothing written when
+//! the build fails.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use lava_build::{lambda, Artefact, DistOptions, Progress, Release, Step};
+use lava_layout::{lambda_key, Arch, Component, LambdaFunction, LAMBDA_PREFIX, SHA256SUMS};
+use lava_tests::{build_dist, files_under, run, workspace_root};
+
+fn build() -> (tempfile::TempDir, Vec<Artefact>) {
+    let (out, result) = build_dist(DistOptions {
+        only: vec![Component::Lambda],
+        ..Default::default()
+    });
+    (
+        out,
+        result.unwrap_or_else(|e| panic!("dist --only lambda failed: {e}")),
+    )
+}
+
+fn built() -> &'static (tempfile::TempDir, Vec<Artefact>) {
+    static BUILT: OnceLock<(tempfile::TempDir, Vec<Artefact>)> = OnceLock::new();
+    BUILT.get_or_init(build)
+}
+
+fn zip_path(function: LambdaFunction) -> PathBuf {
+    let version = Release::load(&workspace_root()).unwrap().version;
+    built().0.path().join(lambda_key(function, &version))
+}
+
+/// The entries of a zip: name, unix mode and contents of each.
+fn entries(zip: &Path) -> Vec<(String, Option<u32>, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).unwrap();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            (entry.name().to_string(), entry.unix_mode(), bytes)
+        })
+        .collect()
+}
+
+fn bootstrap(function: LambdaFunction) -> Vec<u8> {
+    entries(&zip_path(function)).remove(0).2
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|dir| dir.join(program).is_file())
+}
+
+#[test]
+fn exactly_the_four_keys_of_the_layout() {
+    let (out, artefacts) = built();
+    let version = Release::load(&workspace_root()).unwrap().version;
+    let mut expected: Vec<String> = LambdaFunction::ALL
+        .into_iter()
+        .map(|f| lambda_key(f, &version))
+        .collect();
+    let keys: Vec<&str> = artefacts.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, expected);
+    expected.push(format!("{LAMBDA_PREFIX}/{SHA256SUMS}"));
+    expected.sort();
+    assert_eq!(files_under(out.path()), expected);
+}
+
+#[test]
+fn bootstrap_alone_at_the_root_executable() {
+    for function in LambdaFunction::ALL {
+        let zip = zip_path(function);
+        let test = run(Command::new("unzip").arg("-t").arg(&zip));
+        assert!(
+            test.status.success(),
+            "unzip -t {}: {}",
+            zip.display(),
+            String::from_utf8_lossy(&test.stdout)
+        );
+        let entries = entries(&zip);
+        let names: Vec<(&str, Option<u32>)> =
+            entries.iter().map(|(n, m, _)| (n.as_str(), *m)).collect();
+        // A regular file (S_IFREG) with rwxr-xr-x in the external attributes.
+        assert_eq!(names, [("bootstrap", Some(0o100755))], "{function}");
+    }
+}
+
+#[test]
+fn bootstraps_are_x86_64_elf_for_glibc_2_34() {
+    let (max_major, max_minor) = lambda::max_glibc();
+    assert_eq!((max_major, max_minor), (2, 34));
+    let readelf = on_path("readelf");
+    for function in LambdaFunction::ALL {
+        let bytes = bootstrap(function);
+        assert_eq!(Arch::of_elf(&bytes), Some(Arch::X86_64), "{function}");
+        let needed = lambda::glibc_required(&bytes)
+            .unwrap()
+            .expect("linked against glibc");
+        assert!(
+            needed <= (max_major, max_minor),
+            "{function} needs GLIBC_{}.{}: provided.al2023 has {max_major}.{max_minor}",
+            needed.0,
+            needed.1
+        );
+        // binutils, where installed, must read the same versions.
+        if readelf {
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), &bytes).unwrap();
+            let out = run(Command::new("readelf").arg("-V").arg(file.path()));
+            let text = String::from_utf8_lossy(&out.stdout);
+            let newest = text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                .filter_map(|w| w.strip_prefix("GLIBC_"))
+                .filter_map(|v| {
+                    let (major, minor) = v.split_once('.')?;
+                    Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?))
+                })
+                .max();
+            assert_eq!(newest, Some(needed), "{function}: readelf -V disagrees");
+        }
+    }
+}
+
+#[test]
+fn no_paths_of_this_machine_inside() {
+    let home = lambda::cargo_home().expect("cargo home");
+    let root = workspace_root().canonicalize().unwrap();
+    for function in LambdaFunction::ALL {
+        let bytes = bootstrap(function);
+        for path in [&home, &root] {
+            let needle = path.to_string_lossy();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{function} embeds {needle}: the zip would differ on another machine"
+            );
+        }
+    }
+}
+
+#[test]
+fn rebuilding_gives_identical_zips() {
+    let (first, _) = built();
+    let (second, _) = build();
+    for function in LambdaFunction::ALL {
+        let version = Release::load(&workspace_root()).unwrap().version;
+        let key = lambda_key(function, &version);
+        let (a, b) = (
+            std::fs::read(first.path().join(&key)).unwrap(),
+            std::fs::read(second.path().join(&key)).unwrap(),
+        );
+        assert!(a == b, "{key} differs between two builds");
+    }
+}
+
+struct Quiet;
+
+impl Progress for Quiet {
+    fn started(&self, _: &Step) {}
+    fn finished(&self, _: &Step, _: &[Artefact]) {}
+}
+
+/// A copy of the workspace sources in which cargo cannot build the Lambda
+/// functions: a manifest error fails cargo before it compiles anything, the
+/// same path a compile error takes without a full build of the copy.
+fn broken_workspace() -> tempfile::TempDir {
+    let root = workspace_root();
+    let copy = tempfile::tempdir().unwrap();
+    let top_level_skipped = |e: &walkdir::DirEntry| {
+        e.depth() == 1 && ["target", ".git", "dist"].contains(&e.file_name().to_str().unwrap_or(""))
+    };
+    let walk = walkdir::WalkDir::new(&root)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| !top_level_skipped(e));
+    for entry in walk {
+        let entry = entry.unwrap();
+        let to = copy.path().join(entry.path().strip_prefix(&root).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else if entry.file_type().is_file() {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    let manifest = copy.path().join("lambda/dispatch/Cargo.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("\nthis is not TOML\n");
+    std::fs::write(&manifest, text).unwrap();
+    // The archives' timestamp is the HEAD commit's.
+    for args in [
+        &["init", "-q"][..],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "t",
+        ],
+    ] {
+        assert!(
+            run(Command::new("git").arg("-C").arg(copy.path()).args(args))
+                .status
+                .success()
+        );
+    }
+    copy
+}
+
+#[test]
+fn a_failed_build_fails_dist_before_anything_is_written() {
+    let copy = broken_workspace();
+    let release = Release::load(copy.path()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let older = out.path().join(LAMBDA_PREFIX).join("dispatch-8.2.0.zip");
+    std::fs::create_dir_all(older.parent().unwrap()).unwrap();
+    std::fs::write(&older, b"an older release").unwrap();
+    let options = DistOptions {
+        only: vec![Component::Lambda],
+        out: out.path().to_path_buf(),
+        ..Default::default()
+    };
+    let plan = lava_build::plan(&release, &options).unwrap();
+    let err = lava_build::execute(&release, &plan, &Quiet).unwrap_err();
+    let message = err.to_string();
+    assert!(err.is_input(), "{message}");
+    assert!(
+        message.starts_with("cargo build of the Lambda functions failed")
+            && message.contains("lambda/dispatch/Cargo.toml"),
+        "{message}"
+    );
+    assert_eq!(
+        files_under(out.path()),
+        [format!("{LAMBDA_PREFIX}/dispatch-8.2.0.zip")]
+    );
+}

@@ -1,0 +1,471 @@
+//! Each built `bootstrap`, end to end: unpacked from its dist zip, started the
+//! way Lambda starts it (the Runtime API on a local port, the function's
+//! environment), its AWS endpoint pointed at moto, and invoked once; then the
+//! answer it posted and what it did in moto are checked.
+
+use std::collections::HashMap;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_sqs::config::Credentials;
+use lava_layout::LambdaFunction;
+use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::runtime_api::{invoke, response, Error, Outcome};
+use serde_json::{json, Value};
+
+const REALM: &str = "e2e";
+const BUCKET: &str = "e2e-landing";
+
+/// A realm in moto, set up through the SDK as the realm and worker stacks
+/// would: tables, the worker queue, the worker's auto scaling group.
+struct Realm {
+    moto: Moto,
+    config: SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
+        .load()
+        .await
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap()
+}
+
+fn string_attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap()
+}
+
+fn strings(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
+        .collect()
+}
+
+impl Realm {
+    /// The jobs table with job `load` (worker core), and core's queue.
+    async fn new() -> Realm {
+        let moto = Moto::start();
+        let config = sdk_config(&moto.endpoint()).await;
+        let realm = Realm {
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            config,
+            moto,
+        };
+        realm
+            .dynamodb
+            .create_table()
+            .table_name(format!("lava.{REALM}.jobs"))
+            .attribute_definitions(string_attribute("job_id"))
+            .key_schema(key("job_id", KeyType::Hash))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap();
+        // As lava writes a job: s3trigger dispatches enabled jobs only.
+        let mut job = strings(&[
+            ("job_id", "load"),
+            ("worker", "core"),
+            ("type", "cmd"),
+            ("payload", "true"),
+        ]);
+        job.insert("enabled".into(), AttributeValue::Bool(true));
+        realm
+            .dynamodb
+            .put_item()
+            .table_name(format!("lava.{REALM}.jobs"))
+            .set_item(Some(job))
+            .send()
+            .await
+            .unwrap();
+        realm
+            .sqs
+            .create_queue()
+            .queue_name(format!("lava-{REALM}-core"))
+            .send()
+            .await
+            .unwrap();
+        realm
+    }
+
+    /// `lava.<realm>.s3triggers` as the realm template defines it, with one
+    /// enabled trigger running `load` for objects under `BUCKET/incoming`.
+    async fn s3trigger(&self) {
+        let table = format!("lava.{REALM}.s3triggers");
+        self.dynamodb
+            .create_table()
+            .table_name(&table)
+            .attribute_definitions(string_attribute("trigger_id"))
+            .attribute_definitions(string_attribute("bucket"))
+            .attribute_definitions(string_attribute("prefix"))
+            .key_schema(key("trigger_id", KeyType::Hash))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("s3trigger-index")
+                    .key_schema(key("bucket", KeyType::Hash))
+                    .key_schema(key("prefix", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap();
+        let mut item = strings(&[
+            ("trigger_id", "incoming"),
+            ("bucket", BUCKET),
+            ("prefix", "incoming"),
+            ("job_id", "load"),
+        ]);
+        item.insert("enabled".into(), AttributeValue::Bool(true));
+        item.insert(
+            "parameters".into(),
+            AttributeValue::M(strings(&[("key", "{{ key }}")])),
+        );
+        self.dynamodb
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// The auto scaling group `lava-<realm>-core` with one instance in
+    /// service and the worker template's terminate hook; its instance ID.
+    async fn worker_group(&self) -> String {
+        let autoscaling = aws_sdk_autoscaling::Client::new(&self.config);
+        let group = format!("lava-{REALM}-core");
+        autoscaling
+            .create_launch_configuration()
+            .launch_configuration_name(&group)
+            .image_id("ami-12c6146b")
+            .instance_type("t3.micro")
+            .send()
+            .await
+            .unwrap();
+        autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(&group)
+            .launch_configuration_name(&group)
+            .availability_zones("us-east-1a")
+            .min_size(0)
+            .max_size(1)
+            .desired_capacity(1)
+            .send()
+            .await
+            .unwrap();
+        autoscaling
+            .put_lifecycle_hook()
+            .auto_scaling_group_name(&group)
+            .lifecycle_hook_name("terminate")
+            .lifecycle_transition("autoscaling:EC2_INSTANCE_TERMINATING")
+            .default_result("CONTINUE")
+            .heartbeat_timeout(1800)
+            .send()
+            .await
+            .unwrap();
+        let groups = autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&group)
+            .send()
+            .await
+            .unwrap();
+        groups.auto_scaling_groups()[0].instances()[0]
+            .instance_id()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Every message on core's queue, parsed.
+    async fn core_messages(&self) -> Vec<Value> {
+        let url = self
+            .sqs
+            .get_queue_url()
+            .queue_name(format!("lava-{REALM}-core"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        out.messages()
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+            .collect()
+    }
+
+    async fn send_to_core(&self, count: usize) {
+        let url = self
+            .sqs
+            .get_queue_url()
+            .queue_name(format!("lava-{REALM}-core"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        for n in 0..count {
+            self.sqs
+                .send_message()
+                .queue_url(&url)
+                .message_body(json!({"n": n}).to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The fields a lava worker reads from a dispatch message.
+fn assert_dispatch_message(message: &Value, run_id: &str, parameters: Value) {
+    assert_eq!(message["realm"], REALM, "{message}");
+    assert_eq!(message["worker"], "core", "{message}");
+    assert_eq!(message["job_id"], "load", "{message}");
+    assert_eq!(message["run_id"], run_id, "{message}");
+    assert_eq!(message["parameters"], parameters, "{message}");
+    let ts = message["ts_dispatch"].as_str().expect("ts_dispatch");
+    time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("ts_dispatch {ts}: {e}"));
+}
+
+#[tokio::test]
+async fn dispatch_puts_the_job_on_its_worker_queue() {
+    let realm = Realm::new().await;
+    let event = json!({"job_id": "load", "parameters": {"day": "2025-01-31"}});
+    let run = invoke(LambdaFunction::Dispatch, REALM, &realm.moto, &event, &[]).unwrap();
+    let answer = response(&run);
+    let run_id = answer["dispatched"][0]["run_id"]
+        .as_str()
+        .unwrap_or_else(|| {
+            panic!(
+                "no run id in {answer}; output:
+{}",
+                run.output
+            )
+        });
+    assert_eq!(
+        answer,
+        json!({"dispatched": [{"job_id": "load", "run_id": run_id}], "errors": []})
+    );
+    let messages = realm.core_messages().await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_dispatch_message(&messages[0], run_id, json!({"day": "2025-01-31"}));
+    assert!(run.init <= run.cold_start);
+}
+
+#[tokio::test]
+async fn dispatch_answers_an_unknown_event_shape_with_its_error_and_sends_nothing() {
+    let realm = Realm::new().await;
+    let run = invoke(
+        LambdaFunction::Dispatch,
+        REALM,
+        &realm.moto,
+        &json!({"detail": "no job here"}),
+        &[],
+    )
+    .unwrap();
+    // Never an invocation error: SNS/SQS would deliver the event again.
+    let answer = response(&run);
+    assert_eq!(answer["dispatched"], json!([]));
+    let errors = answer["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{answer}");
+    assert!(
+        errors[0]
+            .as_str()
+            .unwrap()
+            .starts_with("Cannot determine event format"),
+        "{answer}"
+    );
+    assert_eq!(realm.core_messages().await, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn a_function_without_its_realm_fails_its_start() {
+    let realm = Realm::new().await;
+    let err = invoke(
+        LambdaFunction::Dispatch,
+        "",
+        &realm.moto,
+        &json!({"job_id": "load"}),
+        &[],
+    )
+    .unwrap_err();
+    match err {
+        Error::Exited { output, .. } => assert!(output.contains("LAVA_REALM"), "{output}"),
+        other => panic!("expected the process to exit: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn s3trigger_dispatches_the_job_of_the_matching_trigger() {
+    let realm = Realm::new().await;
+    realm.s3trigger().await;
+    let event = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+        "eventTime": "2025-01-31T10:20:30.123Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "lava",
+               "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
+               "object": {"key": "incoming/day%3D31.csv", "size": 1024, "eTag": "0123456789abcdef"}}
+    }]});
+    let run = invoke(LambdaFunction::S3trigger, REALM, &realm.moto, &event, &[]).unwrap();
+    let answer = response(&run);
+    let run_id = answer["run_ids"][0].as_str().unwrap_or_else(|| {
+        panic!(
+            "no run id in {answer}; output:
+{}",
+            run.output
+        )
+    });
+    assert_eq!(
+        answer,
+        json!({"records": 1, "duplicates": 0, "dispatched": 1, "skipped": 0, "errors": 0,
+               "run_ids": [run_id]})
+    );
+    let messages = realm.core_messages().await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_dispatch_message(&messages[0], run_id, json!({"key": "incoming/day=31.csv"}));
+}
+
+#[tokio::test]
+async fn metrics_publishes_the_backlog_of_each_worker() {
+    let realm = Realm::new().await;
+    realm.worker_group().await;
+    realm.send_to_core(3).await;
+    let schedule = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+                          "account": "123456789012", "region": REGION, "detail": {}});
+    let run = invoke(LambdaFunction::Metrics, REALM, &realm.moto, &schedule, &[]).unwrap();
+    assert_eq!(
+        response(&run),
+        json!({"realm": REALM, "namespace": "Lava", "metric": "WorkerBacklog",
+               "workers": {"core": {"messages": 3, "in_service": 1, "value": 3.0}}})
+    );
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&realm.config);
+    let listed = cloudwatch
+        .list_metrics()
+        .namespace("Lava")
+        .send()
+        .await
+        .unwrap();
+    let metrics: Vec<(&str, Vec<(&str, &str)>)> = listed
+        .metrics()
+        .iter()
+        .map(|m| {
+            (
+                m.metric_name().unwrap(),
+                m.dimensions()
+                    .iter()
+                    .map(|d| (d.name().unwrap(), d.value().unwrap()))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        metrics,
+        [("WorkerBacklog", vec![("Realm", REALM), ("Worker", "core")])]
+    );
+}
+
+/// The stop document's commands moto holds, as (document, instances).
+async fn ssm_commands(realm: &Realm) -> Vec<(String, Vec<String>)> {
+    let ssm = aws_sdk_ssm::Client::new(&realm.config);
+    let listed = ssm.list_commands().send().await.unwrap();
+    listed
+        .commands()
+        .iter()
+        .map(|c| {
+            (
+                c.document_name().unwrap().to_string(),
+                c.instance_ids().to_vec(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn stop_runs_lava_stop_on_the_instance() {
+    let realm = Realm::new().await;
+    let instance = realm.worker_group().await;
+    let run = invoke(
+        LambdaFunction::Stop,
+        REALM,
+        &realm.moto,
+        &json!({"EC2InstanceId": instance}),
+        &[],
+    )
+    .unwrap();
+    let answer = response(&run);
+    assert_eq!(answer["instance_id"], instance.as_str(), "{answer}");
+    assert_eq!(answer["document"], "lava-StopWorkerDaemons", "{answer}");
+    assert_eq!(answer["wait"], "finished", "{answer}");
+    assert_eq!(answer["lifecycle_action"], "none", "{answer}");
+    assert_eq!(
+        ssm_commands(&realm).await,
+        [("lava-StopWorkerDaemons".to_string(), vec![instance])]
+    );
+}
+
+#[tokio::test]
+async fn stop_posts_an_invocation_error_when_the_lifecycle_action_fails() {
+    let realm = Realm::new().await;
+    let instance = realm.worker_group().await;
+    let detail = json!({
+        "Origin": "AutoScalingGroup", "Destination": "EC2",
+        "LifecycleHookName": "terminate",
+        "AutoScalingGroupName": format!("lava-{REALM}-core"),
+        "LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
+        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+        "EC2InstanceId": instance,
+    });
+    let run = invoke(LambdaFunction::Stop, REALM, &realm.moto, &detail, &[]).unwrap();
+    // moto 5.2.5 does not implement CompleteLifecycleAction: the handler's
+    // error reaches the Runtime API as lambda_runtime reports it.
+    match &run.outcome {
+        Outcome::Error { error_type, body } => {
+            assert_eq!(error_type.as_deref(), Some("unhandled"));
+            let body: Value = serde_json::from_slice(body).unwrap();
+            let message = body["errorMessage"].as_str().unwrap_or_default();
+            assert!(message.contains("CompleteLifecycleAction"), "{body}");
+        }
+        other => panic!(
+            "expected an invocation error, got {other:?}\n{}",
+            run.output
+        ),
+    }
+    // The command went out before the failure.
+    assert_eq!(
+        ssm_commands(&realm).await,
+        [("lava-StopWorkerDaemons".to_string(), vec![instance])]
+    );
+}

@@ -1,0 +1,853 @@
+//! The s3trigger function's handler against a local moto: real jobs and
+//! s3triggers tables (with the realm template's `s3trigger-index`), real
+//! worker queues, and the dispatch messages read back from them.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_sqs::config::Credentials;
+use aws_sdk_sqs::types::QueueAttributeName;
+use lava_s3trigger::{Config, Error, S3Trigger, Summary};
+use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use serde_json::{json, Value};
+
+const REALM: &str = "test";
+const BUCKET: &str = "data-bkt";
+
+async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
+        .load()
+        .await
+}
+
+/// A realm on moto: jobs and s3triggers tables, queues for workers core and bulk.
+struct Realm {
+    _moto: Moto,
+    config: SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap()
+}
+
+fn string_attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap()
+}
+
+fn to_attr(v: &Value) -> AttributeValue {
+    match v {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Array(a) => AttributeValue::L(a.iter().map(to_attr).collect()),
+        Value::Object(o) => {
+            AttributeValue::M(o.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
+        }
+    }
+}
+
+impl Realm {
+    async fn new() -> Realm {
+        let moto = Moto::start();
+        let config = sdk_config(&moto.endpoint()).await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+
+        dynamodb
+            .create_table()
+            .table_name(format!("lava.{REALM}.jobs"))
+            .attribute_definitions(string_attr("job_id"))
+            .key_schema(key("job_id", KeyType::Hash))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("create jobs table");
+        // As cfn/lava-realm.cfn.yaml defines it.
+        dynamodb
+            .create_table()
+            .table_name(format!("lava.{REALM}.s3triggers"))
+            .attribute_definitions(string_attr("trigger_id"))
+            .attribute_definitions(string_attr("bucket"))
+            .attribute_definitions(string_attr("prefix"))
+            .key_schema(key("trigger_id", KeyType::Hash))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("s3trigger-index")
+                    .key_schema(key("bucket", KeyType::Hash))
+                    .key_schema(key("prefix", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("create s3triggers table");
+        for worker in ["core", "bulk"] {
+            sqs.create_queue()
+                .queue_name(format!("lava-{REALM}-{worker}"))
+                .send()
+                .await
+                .expect("create queue");
+        }
+        let realm = Realm {
+            _moto: moto,
+            config,
+            dynamodb,
+            sqs,
+        };
+        realm.job("load", "core", true).await;
+        realm.job("audit", "core", true).await;
+        realm.job("slow", "bulk", true).await;
+        realm.job("sleepy", "core", false).await;
+        realm
+    }
+
+    async fn put(&self, table: &str, item: Value) {
+        let item: HashMap<String, AttributeValue> = item
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), to_attr(v)))
+            .collect();
+        self.dynamodb
+            .put_item()
+            .table_name(format!("lava.{REALM}.{table}"))
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("put item");
+    }
+
+    async fn job(&self, job_id: &str, worker: &str, enabled: bool) {
+        self.put(
+            "jobs",
+            json!({"job_id": job_id, "worker": worker, "type": "cmd", "payload": "true", "enabled": enabled,
+                   "owner": "me", "description": "test job"}),
+        )
+        .await;
+    }
+
+    /// An enabled trigger on BUCKET unless `spec` says otherwise.
+    async fn trigger(&self, trigger_id: &str, prefix: &str, job_id: Value, extra: Value) {
+        let mut spec = json!({"trigger_id": trigger_id, "bucket": BUCKET, "prefix": prefix,
+                              "job_id": job_id, "enabled": true});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        self.put("s3triggers", spec).await;
+    }
+
+    fn handler(&self) -> S3Trigger {
+        S3Trigger::new(&self.config, Config::new(REALM))
+    }
+
+    fn handler_with(&self, tweak: impl FnOnce(&mut Config)) -> S3Trigger {
+        let mut config = Config::new(REALM);
+        tweak(&mut config);
+        S3Trigger::new(&self.config, config)
+    }
+
+    async fn queue_url(&self, worker: &str) -> String {
+        self.sqs
+            .get_queue_url()
+            .queue_name(format!("lava-{REALM}-{worker}"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    }
+
+    /// Every message visible now on the worker's queue (deleted once read).
+    async fn drain(&self, worker: &str) -> Vec<Value> {
+        let url = self.queue_url(worker).await;
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return out;
+            }
+            for m in messages {
+                out.push(serde_json::from_str(m.body().unwrap()).expect("JSON message"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    async fn delayed(&self, worker: &str) -> u64 {
+        let url = self.queue_url(worker).await;
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .unwrap();
+        attrs.attributes.unwrap()[&QueueAttributeName::ApproximateNumberOfMessagesDelayed]
+            .parse()
+            .unwrap()
+    }
+}
+
+// ---- event shapes --------------------------------------------------------
+
+/// An S3 bucket notification record; `key` as S3 sends it (URL-encoded).
+fn s3_record(bucket: &str, key: &str, size: Option<u64>, event_name: &str) -> Value {
+    let mut object =
+        json!({"key": key, "eTag": "0123456789abcdef", "sequencer": "0A1B2C3D4E5F678901"});
+    if let Some(size) = size {
+        object["size"] = json!(size);
+    }
+    json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "ap-southeast-2",
+        "eventTime": "2024-05-01T10:20:30.123Z", "eventName": event_name,
+        "userIdentity": {"principalId": "EXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "10.200.240.5"},
+        "responseElements": {"x-amz-request-id": "EXAMPLE123456789"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "lava",
+               "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")}, "object": object}
+    })
+}
+
+fn put(key: &str) -> Value {
+    s3_record(BUCKET, key, Some(2048), "ObjectCreated:Put")
+}
+
+fn direct(records: Vec<Value>) -> Value {
+    json!({"Records": records})
+}
+
+fn via_sns(inner: &Value) -> Value {
+    json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "Sns": {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:123456789012:s3",
+                "Subject": "Amazon S3 Notification", "Message": inner.to_string()}}]})
+}
+
+fn sqs_record(body: String) -> Value {
+    json!({"messageId": "m1", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+           "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:s3", "body": body})
+}
+
+fn via_sqs(inner: &Value) -> Value {
+    json!({"Records": [sqs_record(inner.to_string())]})
+}
+
+/// SNS to SQS without raw message delivery: the SNS notification is the body.
+fn via_sns_in_sqs(inner: &Value) -> Value {
+    let notification = json!({"Type": "Notification", "MessageId": "n1",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:s3", "Message": inner.to_string()});
+    json!({"Records": [sqs_record(notification.to_string())]})
+}
+
+fn eventbridge(key: &str, size: u64) -> Value {
+    json!({
+        "version": "0", "id": "1e22c59c-015a-cd36-cca9-1b65e749706f", "detail-type": "Object Created",
+        "source": "aws.s3", "account": "123456789012", "time": "2024-05-01T10:20:30Z", "region": "eu-west-1",
+        "resources": [format!("arn:aws:s3:::{BUCKET}")],
+        "detail": {"version": "0", "bucket": {"name": BUCKET},
+                   "object": {"key": key, "size": size, "etag": "61484bb7", "sequencer": "0061EB9323D941BCDB"},
+                   "request-id": "ZPJXPT6X0AK24FCQ", "requester": "123456789012",
+                   "source-ip-address": "121.183.34.120", "reason": "PutObject"}
+    })
+}
+
+fn summary(
+    records: usize,
+    dispatched: usize,
+    skipped: usize,
+    duplicates: usize,
+    errors: usize,
+) -> Summary {
+    Summary {
+        records,
+        dispatched,
+        skipped,
+        duplicates,
+        errors,
+        run_ids: Vec::new(),
+    }
+}
+
+/// The summary without its run ids, to compare counts.
+fn counts(s: &Summary) -> Summary {
+    Summary {
+        run_ids: Vec::new(),
+        ..s.clone()
+    }
+}
+
+fn job_ids(messages: &[Value]) -> Vec<&str> {
+    let mut ids: Vec<&str> = messages
+        .iter()
+        .map(|m| m["job_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+// ---- tests ---------------------------------------------------------------
+
+#[tokio::test]
+async fn every_event_source_dispatches_with_rendered_parameters_and_globals() {
+    let realm = Realm::new().await;
+    realm
+        .trigger(
+            "incoming",
+            "in",
+            json!("load"),
+            json!({
+                "description": "files arriving in in/",
+                "owner": "data team",
+                "x-ci": "ignored by lava",
+                "parameters": {
+                    "args": ["{{ bucket }}", "{{ key }}"],
+                    "env": {
+                        "OBJECT": "s3://{{ bucket }}/{{ key }}",
+                        "SIZE": "{{ info.size }}",
+                        "TYPE": "{{ info.event_type }}",
+                        "BASE": "{{ key.split('/')[-1] }}",
+                        "IP": "{{ info.source_ip }}"
+                    },
+                    "timeout": 30
+                },
+                "globals": {"source": {"bucket": "{{bucket}}", "key": "{{key}}"}, "region": "{{ info.aws_region }}"}
+            }),
+        )
+        .await;
+    let handler = realm.handler();
+
+    let notification = |raw: &str| direct(vec![put(raw)]);
+    let cases: Vec<(&str, Value, &str, &str, &str, &str, u64)> = vec![
+        // (source, event, decoded key, base name, event type, region, size)
+        (
+            "direct",
+            notification("in/2024/sales+report%281%29.csv"),
+            "in/2024/sales report(1).csv",
+            "sales report(1).csv",
+            "ObjectCreated:Put",
+            "ap-southeast-2",
+            2048,
+        ),
+        (
+            "sns",
+            via_sns(&notification("in/sns+file.csv")),
+            "in/sns file.csv",
+            "sns file.csv",
+            "ObjectCreated:Put",
+            "ap-southeast-2",
+            2048,
+        ),
+        (
+            "sqs",
+            via_sqs(&notification("in/sqs%2Bplus%C3%A9.csv")),
+            "in/sqs+plusé.csv",
+            "sqs+plusé.csv",
+            "ObjectCreated:Put",
+            "ap-southeast-2",
+            2048,
+        ),
+        (
+            "sns in sqs",
+            via_sns_in_sqs(&notification("in/wrapped.csv")),
+            "in/wrapped.csv",
+            "wrapped.csv",
+            "ObjectCreated:Put",
+            "ap-southeast-2",
+            2048,
+        ),
+        // EventBridge keys are not URL-encoded: a + is a +.
+        (
+            "eventbridge",
+            eventbridge("in/eb+file.csv", 77),
+            "in/eb+file.csv",
+            "eb+file.csv",
+            "ObjectCreated:PutObject",
+            "eu-west-1",
+            77,
+        ),
+        (
+            "eventbridge in sqs",
+            via_sqs(&eventbridge("in/eb2.csv", 5)),
+            "in/eb2.csv",
+            "eb2.csv",
+            "ObjectCreated:PutObject",
+            "eu-west-1",
+            5,
+        ),
+    ];
+
+    for (source, event, key, base, event_type, region, size) in cases {
+        let result = handler
+            .handle(&event)
+            .await
+            .unwrap_or_else(|e| panic!("{source}: {e}"));
+        assert_eq!(counts(&result), summary(1, 1, 0, 0, 0), "{source}");
+        let messages = realm.drain("core").await;
+        assert_eq!(messages.len(), 1, "{source}: {messages:?}");
+        let mut message = messages[0].clone();
+        let ts = message
+            .as_object_mut()
+            .unwrap()
+            .remove("ts_dispatch")
+            .expect("ts_dispatch");
+        assert!(ts.as_str().unwrap().ends_with("+00:00"), "{source}: {ts}");
+        let ip = if source.starts_with("eventbridge") {
+            "121.183.34.120"
+        } else {
+            "10.200.240.5"
+        };
+        assert_eq!(
+            message,
+            json!({
+                "realm": REALM,
+                "worker": "core",
+                "job_id": "load",
+                "run_id": result.run_ids[0],
+                "parameters": {
+                    "args": [BUCKET, key],
+                    "env": {
+                        "OBJECT": format!("s3://{BUCKET}/{key}"),
+                        "SIZE": size.to_string(),
+                        "TYPE": event_type,
+                        "BASE": base,
+                        "IP": ip
+                    },
+                    "timeout": 30
+                },
+                "globals": {"source": {"bucket": BUCKET, "key": key}, "region": region}
+            }),
+            "{source}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_trigger_delay_holds_the_message_back() {
+    let realm = Realm::new().await;
+    realm
+        .trigger("later", "later", json!("slow"), json!({"delay": "3s"}))
+        .await;
+    let handler = realm.handler();
+
+    let sent = Instant::now();
+    let result = handler
+        .handle(&direct(vec![put("later/x.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&result), summary(1, 1, 0, 0, 0));
+    assert!(
+        realm.drain("bulk").await.is_empty(),
+        "visible before its delay"
+    );
+    assert_eq!(realm.delayed("bulk").await, 1);
+
+    let messages = loop {
+        let messages = realm.drain("bulk").await;
+        if !messages.is_empty() {
+            break messages;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(15),
+            "the delayed message never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        sent.elapsed() >= Duration::from_millis(2500),
+        "arrived after {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["job_id"], "slow");
+    assert_eq!(messages[0]["worker"], "bulk");
+    assert_eq!(messages[0]["run_id"], result.run_ids[0].as_str());
+
+    // Beyond the SQS limit the trigger entry is bad: nothing is sent.
+    realm
+        .trigger("toolate", "toolate", json!("slow"), json!({"delay": "16m"}))
+        .await;
+    let result = handler
+        .handle(&direct(vec![put("toolate/x.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&result), summary(1, 0, 0, 0, 1));
+    assert_eq!(realm.delayed("bulk").await, 0);
+}
+
+#[tokio::test]
+async fn prefixes_match_by_path_component_most_specific_first() {
+    let realm = Realm::new().await;
+    realm.trigger("ab", "a/b", json!("load"), json!({})).await;
+    realm.trigger("a", "a", json!("audit"), json!({})).await;
+    realm
+        .trigger("a-off", "a", json!("load"), json!({"enabled": false}))
+        .await;
+    realm.trigger("root", "*", json!("audit"), json!({})).await;
+    realm
+        .trigger("two", "two", json!(["load", "{{ 'audit' }}"]), json!({}))
+        .await;
+    let handler = realm.handler();
+
+    // a/b wins over a and *: only its job.
+    let r = handler
+        .handle(&direct(vec![put("a/b/c/d.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&r), summary(1, 1, 0, 0, 0));
+    assert_eq!(job_ids(&realm.drain("core").await), ["load"]);
+
+    // Both entries at level a; the disabled one is skipped.
+    let r = handler.handle(&direct(vec![put("a/x.csv")])).await.unwrap();
+    assert_eq!(counts(&r), summary(1, 1, 1, 0, 0));
+    assert_eq!(job_ids(&realm.drain("core").await), ["audit"]);
+
+    // "ab/..." is not under prefix "a": the bucket root entry answers.
+    let r = handler
+        .handle(&direct(vec![put("ab/x.csv"), put("top.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&r), summary(2, 2, 0, 0, 0));
+    assert_eq!(job_ids(&realm.drain("core").await), ["audit", "audit"]);
+
+    // A list of job ids, each rendered.
+    let r = handler
+        .handle(&direct(vec![put("two/x.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&r), summary(1, 2, 0, 0, 0));
+    assert_eq!(job_ids(&realm.drain("core").await), ["audit", "load"]);
+
+    // Another bucket has no entries at all: counted, nothing sent.
+    let r = handler
+        .handle(&direct(vec![s3_record(
+            "elsewhere",
+            "a/b/c.csv",
+            Some(1),
+            "ObjectCreated:Put",
+        )]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&r), summary(1, 0, 0, 0, 1));
+    assert!(realm.drain("core").await.is_empty());
+}
+
+#[tokio::test]
+async fn disabled_triggers_disabled_jobs_and_unmatched_prefixes_dispatch_nothing() {
+    let realm = Realm::new().await;
+    realm
+        .trigger("off", "off", json!("load"), json!({"enabled": false}))
+        .await;
+    realm
+        .trigger("sleepy", "sleepy", json!("sleepy"), json!({}))
+        .await;
+    let handler = realm.handler();
+
+    let r = handler
+        .handle(&direct(vec![put("off/x.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&r), summary(1, 0, 1, 0, 0));
+    let r = handler
+        .handle(&direct(vec![put("sleepy/x.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&r), summary(1, 0, 1, 0, 0));
+    // No entry for this prefix and none for the bucket root.
+    let r = handler
+        .handle(&direct(vec![put("unknown/x.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&r), summary(1, 0, 0, 0, 1));
+    assert!(realm.drain("core").await.is_empty());
+}
+
+#[tokio::test]
+async fn if_conditions_select_events() {
+    let realm = Realm::new().await;
+    realm
+        .trigger(
+            "cond",
+            "cond",
+            json!("load"),
+            json!({
+                "if_fnmatch": ["*.csv", "*.txt"],
+                "if_not_fnmatch": "*ignore*",
+                "if_size_gt": "1KiB",
+                "if_event_type": "ObjectCreated:*"
+            }),
+        )
+        .await;
+    realm
+        .trigger(
+            "badcond",
+            "badcond",
+            json!("load"),
+            json!({"if_size_gt": "lots"}),
+        )
+        .await;
+    let handler = realm.handler();
+
+    let records = vec![
+        put("cond/yes.csv"),
+        put("cond/yes.txt"),
+        put("cond/no.json"),
+        put("cond/ignore/no.csv"),
+        s3_record(BUCKET, "cond/small.csv", Some(1024), "ObjectCreated:Put"),
+        s3_record(BUCKET, "cond/gone.csv", None, "ObjectRemoved:Delete"),
+    ];
+    let r = handler.handle(&direct(records)).await.unwrap();
+    assert_eq!(counts(&r), summary(6, 2, 4, 0, 0));
+    let messages = realm.drain("core").await;
+    // No parameters or globals configured: none sent.
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.get("parameters").is_none() && m.get("globals").is_none()),
+        "{messages:?}"
+    );
+    assert_eq!(job_ids(&messages), ["load", "load"]);
+
+    let r = handler
+        .handle(&direct(vec![put("badcond/x.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&r), summary(1, 0, 0, 0, 1));
+    assert!(realm.drain("core").await.is_empty());
+}
+
+#[tokio::test]
+async fn duplicates_within_the_window_dispatch_once() {
+    let realm = Realm::new().await;
+    realm
+        .trigger(
+            "dup",
+            "dup",
+            json!("load"),
+            json!({"parameters": {"key": "{{ key }}"}}),
+        )
+        .await;
+    let dedup = realm.handler_with(|c| {
+        c.dedup_cache_size = 100;
+        c.dedup_ttl = Duration::from_secs(30);
+    });
+
+    let event = via_sqs(&direct(vec![put("dup/x.csv")]));
+    let r = dedup.handle(&event).await.unwrap();
+    assert_eq!(counts(&r), summary(1, 1, 0, 0, 0));
+    // The same object again, in a later invocation of the same (warm) function.
+    let r = dedup.handle(&event).await.unwrap();
+    assert_eq!(counts(&r), summary(1, 0, 0, 1, 0));
+    // Twice in one batch, and once more with a different size (a new version).
+    let batch = direct(vec![
+        put("dup/y.csv"),
+        put("dup/y.csv"),
+        s3_record(BUCKET, "dup/x.csv", Some(1), "ObjectCreated:Put"),
+    ]);
+    let r = dedup.handle(&batch).await.unwrap();
+    assert_eq!(counts(&r), summary(3, 2, 0, 1, 0));
+    let messages = realm.drain("core").await;
+    let mut keys: Vec<&str> = messages
+        .iter()
+        .map(|m| m["parameters"]["key"].as_str().unwrap())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["dup/x.csv", "dup/x.csv", "dup/y.csv"]);
+
+    // After the window the object dispatches again.
+    let short = realm.handler_with(|c| {
+        c.dedup_cache_size = 100;
+        c.dedup_ttl = Duration::from_millis(500);
+    });
+    let event = direct(vec![put("dup/z.csv")]);
+    assert_eq!(short.handle(&event).await.unwrap().dispatched, 1);
+    assert_eq!(short.handle(&event).await.unwrap().duplicates, 1);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(short.handle(&event).await.unwrap().dispatched, 1);
+    assert_eq!(realm.drain("core").await.len(), 2);
+
+    // De-duplication is off by default, as upstream.
+    let plain = realm.handler();
+    assert_eq!(plain.handle(&event).await.unwrap().dispatched, 1);
+    assert_eq!(plain.handle(&event).await.unwrap().dispatched, 1);
+    assert_eq!(realm.drain("core").await.len(), 2);
+}
+
+#[tokio::test]
+async fn bad_records_are_counted_and_the_rest_still_dispatch() {
+    let realm = Realm::new().await;
+    realm
+        .trigger(
+            "good",
+            "good",
+            json!("load"),
+            json!({"parameters": {"key": "{{ key }}"}}),
+        )
+        .await;
+    realm
+        .trigger(
+            "badtpl",
+            "badtpl",
+            json!("load"),
+            json!({"parameters": {"key": "{{ key "}}),
+        )
+        .await;
+    realm
+        .trigger(
+            "badglobals",
+            "badglobals",
+            json!("load"),
+            json!({"globals": {"g": "{{ nope.nothing }}"}}),
+        )
+        .await;
+    realm
+        .trigger("ghost", "ghost", json!("no-such-job"), json!({}))
+        .await;
+    realm
+        .trigger("list", "list", json!(["no-such-job", "load"]), json!({}))
+        .await;
+    realm
+        .trigger(
+            "badspec",
+            "badspec",
+            json!("load"),
+            json!({"colour": "blue"}),
+        )
+        .await;
+    realm
+        .trigger("badjobid", "badjobid", json!(42), json!({}))
+        .await;
+    let handler = realm.handler();
+
+    let event = json!({"Records": [
+        sqs_record(direct(vec![put("badtpl/x.csv")]).to_string()),
+        sqs_record("this is not JSON".to_string()),
+        sqs_record(direct(vec![put("ghost/x.csv")]).to_string()),
+        sqs_record(direct(vec![put("good/1.csv"), put("badglobals/x.csv")]).to_string()),
+        sqs_record(direct(vec![put("list/x.csv")]).to_string()),
+        sqs_record(direct(vec![put("badspec/x.csv"), put("badjobid/x.csv")]).to_string()),
+        {"eventSource": "aws:kinesis", "kinesis": {}},
+        sqs_record(direct(vec![put("good/2.csv")]).to_string()),
+    ]});
+    let r = handler.handle(&event).await.unwrap();
+    // Errors: badtpl, the non-JSON body, ghost, badglobals, list's unknown
+    // job, badspec, badjobid, the kinesis record.
+    assert_eq!(counts(&r), summary(10, 3, 0, 0, 8));
+    let messages = realm.drain("core").await;
+    assert_eq!(job_ids(&messages), ["load", "load", "load"]);
+    let mut keys: Vec<Value> = messages
+        .iter()
+        .map(|m| m["parameters"]["key"].clone())
+        .collect();
+    keys.sort_by_key(|k| k.to_string());
+    assert_eq!(
+        keys,
+        [json!("good/1.csv"), json!("good/2.csv"), Value::Null]
+    );
+    let mut sent: Vec<&str> = messages
+        .iter()
+        .map(|m| m["run_id"].as_str().unwrap())
+        .collect();
+    let mut reported: Vec<&str> = r.run_ids.iter().map(String::as_str).collect();
+    sent.sort_unstable();
+    reported.sort_unstable();
+    assert_eq!(sent, reported);
+}
+
+#[tokio::test]
+async fn jinja_false_sends_entries_verbatim() {
+    let realm = Realm::new().await;
+    realm
+        .trigger(
+            "raw",
+            "raw",
+            json!("load"),
+            json!({"jinja": false, "parameters": {"x": "{{ bucket }}"}, "globals": {"g": "{% raw %}"}}),
+        )
+        .await;
+    let r = realm
+        .handler()
+        .handle(&direct(vec![put("raw/x.csv")]))
+        .await
+        .unwrap();
+    assert_eq!(counts(&r), summary(1, 1, 0, 0, 0));
+    let messages = realm.drain("core").await;
+    assert_eq!(messages[0]["parameters"], json!({"x": "{{ bucket }}"}));
+    assert_eq!(messages[0]["globals"], json!({"g": "{% raw %}"}));
+}
+
+#[tokio::test]
+async fn unknown_event_shapes_are_errors_and_test_events_are_ignored() {
+    let realm = Realm::new().await;
+    let handler = realm.handler();
+
+    for event in [
+        json!({"job_id": "load"}),
+        json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+        json!(["Records"]),
+    ] {
+        match handler.handle(&event).await {
+            Err(Error::UnknownEvent(msg)) => assert!(!msg.is_empty(), "{event}"),
+            other => panic!("{event}: expected an unknown event error, got {other:?}"),
+        }
+    }
+    let err = handler
+        .handle(&json!({"hello": "world"}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot determine event format"),
+        "{err}"
+    );
+
+    let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2024-05-01T10:20:30.000Z",
+                            "Bucket": BUCKET, "RequestId": "r", "HostId": "h"});
+    assert_eq!(
+        handler.handle(&test_event).await.unwrap(),
+        Summary::default()
+    );
+    assert_eq!(
+        handler.handle(&via_sqs(&test_event)).await.unwrap(),
+        Summary::default()
+    );
+    assert!(realm.drain("core").await.is_empty());
+}
