@@ -16,7 +16,7 @@ use crate::BuildError;
 const LAMBDA_OS: &str = "amzn2023";
 
 /// The workspace package of a function; its binary has the same name.
-pub fn package(function: LambdaFunction) -> &'static str {
+fn package(function: LambdaFunction) -> &'static str {
     match function {
         LambdaFunction::Dispatch => "lava-dispatch",
         LambdaFunction::Metrics => "lava-metrics",
