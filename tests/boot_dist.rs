@@ -1,6 +1,7 @@
-//! A bundle built by `cargo xtask dist` boots: dist's output directory is a
-//! code area, so `lava-boot apply --root` installs from it as a worker would
-//! from S3, and the installed lava-version runs.
+//! A bundle built by `cargo xtask dist` boots with the lava-boot dist ships:
+//! dist's output directory is a code area, so `_boot_/bin/lava-boot-x86_64
+//! apply --root` installs from it as a worker would from S3, and the
+//! installed lava-version runs.
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::types::{
@@ -8,10 +9,11 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use aws_sdk_s3::config::Credentials;
-use lava_boot::{Aws, Overrides, Reason, Request, REALMS_TABLE};
+use std::process::Command;
+
+use lava_boot::{Aws, Overrides, REALMS_TABLE};
 use lava_build::DistOptions;
-use lava_layout::{Component, Runtime};
-use lava_store::Location;
+use lava_layout::{boot_binary_key, Arch, Component, Runtime, Sums};
 use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
 use lava_tests::{build_dist, run};
 
@@ -27,11 +29,11 @@ async fn a_dist_bundle_installs_and_its_lava_version_runs() {
     // Only this host's runtime: the bundle's Python must run here.
     let host: Runtime = lava_boot::platform::detect(root.path(), &Overrides::default()).unwrap();
     let (dist, built) = build_dist(DistOptions {
-        only: vec![Component::Pkg],
+        only: vec![Component::Pkg, Component::Boot],
         runtimes: Some(vec![host.clone()]),
         ..Default::default()
     });
-    built.unwrap_or_else(|e| panic!("dist: {e}"));
+    let built = built.unwrap_or_else(|e| panic!("dist: {e}"));
 
     let moto = Moto::start();
     let config = aws_config::defaults(BehaviorVersion::latest())
@@ -70,29 +72,48 @@ async fn a_dist_bundle_installs_and_its_lava_version_runs() {
         .await
         .unwrap();
 
-    let request = Request {
-        code_area: Location::parse(&format!("file://{}", dist.path().display())).unwrap(),
-        realm: "prod".into(),
-        worker: "core".into(),
-        platform: host.clone(),
-        root: Some(root.path().to_path_buf()),
-        verify: true,
+    // The shipped lava-boot, as a booting worker runs it: from the code area.
+    let boot = dist.path().join(boot_binary_key(Arch::X86_64));
+    let sums = std::fs::read_to_string(dist.path().join("_boot_/bin/SHA256SUMS")).unwrap();
+    let (sums, malformed) = Sums::parse(&sums);
+    assert!(malformed.is_empty(), "{malformed:?}");
+    let shipped = built
+        .iter()
+        .find(|a| a.key == boot_binary_key(Arch::X86_64))
+        .expect("dist reports lava-boot");
+    assert_eq!(sums.get("lava-boot-x86_64"), Some(shipped.sha256.as_str()));
+    let lava_boot = |command: &str, extra: &[&str]| {
+        let out = run(Command::new(&boot)
+            .arg(command)
+            .args(["--code-area", &format!("file://{}", dist.path().display())])
+            .args(["--realm", "prod", "--worker", "core"])
+            .arg("--root")
+            .arg(root.path())
+            .args(["--platform", &host.to_string()])
+            .args(extra)
+            .envs(moto.env())
+            .env_remove("LAVA_BOOT_ROOT"));
+        assert!(
+            out.status.success(),
+            "lava-boot {command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
     };
-    let plan = lava_boot::plan(&request, &aws).await.unwrap();
     let version = env!("CARGO_PKG_VERSION");
-    assert_eq!(plan.bundle.name, format!("lava-{version}-{host}.tar.bz2"));
-    assert_eq!(plan.bundle.reason, Reason::HighestNew);
+    let plan: serde_json::Value = serde_json::from_str(&lava_boot("plan", &["--json"])).unwrap();
+    assert_eq!(
+        plan["bundle"]["name"],
+        format!("lava-{version}-{host}.tar.bz2")
+    );
     assert!(
-        plan.bundle.sha256.is_some(),
-        "dist wrote no SHA256SUMS entry"
+        plan["bundle"]["sha256"].is_string(),
+        "dist wrote no SHA256SUMS entry: {plan}"
     );
 
-    let applied = lava_boot::apply(&plan, &aws).await.unwrap();
-    assert_eq!(applied.installed.to_string(), version);
-    let out = run(
-        std::process::Command::new(root.path().join("usr/local/bin/lava-version"))
-            .env_remove("PYTHONPATH"),
-    );
+    lava_boot("apply", &[]);
+    let out =
+        run(Command::new(root.path().join("usr/local/bin/lava-version")).env_remove("PYTHONPATH"));
     assert!(
         out.status.success(),
         "lava-version: {}",

@@ -18,8 +18,9 @@ use lava_deploy::{
     Request, Sources, Substitution,
 };
 use lava_layout::{
-    boot_script_key, cfn_doc_key, cfn_key, framework_key, lambda_key, oracle_key, pkg_key, Arch,
-    CfnTemplate, LambdaFunction, OraclePackage, PackageName, Version, ROOT_BOOT_SCRIPTS,
+    boot_binary_key, boot_script_key, cfn_doc_key, cfn_key, framework_key, lambda_key, oracle_key,
+    pkg_key, Arch, CfnTemplate, LambdaFunction, OraclePackage, PackageName, Version,
+    ROOT_BOOT_SCRIPTS,
 };
 use lava_store::{Body, Location, PutMeta, Store, Tuning};
 use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
@@ -62,6 +63,7 @@ fn seed_keys() -> Vec<String> {
         "_boot_/10-secupdate.sh",
         "_boot_/50-lava.sh",
         "_boot_/90-motd.sh",
+        "_boot_/bin/lava-boot-x86_64",
         "_dist_/cfn/v8.3.0/lava-common.cfn.json",
         "_dist_/cfn/v8.3.0/lava-realm.cfn.json",
         "_dist_/cfn/v8.3.0/lava-worker.cfn.json",
@@ -69,6 +71,10 @@ fn seed_keys() -> Vec<String> {
         "_dist_/lambda/metrics-8.3.0.zip",
         "_dist_/lambda/s3trigger-8.3.0.zip",
         "_dist_/lambda/stop-8.3.0.zip",
+        "_dist_/lambda/arm64/dispatch-8.3.0.zip",
+        "_dist_/lambda/arm64/metrics-8.3.0.zip",
+        "_dist_/lambda/arm64/s3trigger-8.3.0.zip",
+        "_dist_/lambda/arm64/stop-8.3.0.zip",
         "_dist_/pkg/amzn2023/lava-8.3.0-amzn2023-py3.11-aarch64.tar.bz2",
         "_dist_/pkg/amzn2023/lava-8.3.0-amzn2023-py3.11-x86_64.tar.bz2",
     ]
@@ -97,10 +103,16 @@ impl Fixture {
             (bundle("8.3.0", "aarch64"), 3000),
             (bundle("8.2.0", "x86_64"), 2000),
             (framework_key(&version), 900),
-            (lambda_key(LambdaFunction::Stop, &v("8.2.0")), 500),
+            (
+                lambda_key(LambdaFunction::Stop, &v("8.2.0"), Arch::X86_64),
+                500,
+            ),
             (cfn_key(CfnTemplate::Common, &v("8.2.0")), 400),
         ];
-        keys.extend(LambdaFunction::ALL.map(|f| (lambda_key(f, &version), 1500)));
+        for arch in Arch::ALL {
+            keys.extend(LambdaFunction::ALL.map(|f| (lambda_key(f, &version, arch), 1500)));
+        }
+        keys.push((boot_binary_key(Arch::X86_64), 2500));
         for t in CfnTemplate::ALL {
             keys.push((cfn_key(t, &version), 800));
             keys.push((cfn_doc_key(t, &version), 300));
@@ -304,7 +316,10 @@ impl Remote {
         let mut sums = String::new();
         for key in [
             format!("lava/{old}"),
-            format!("lava/{}", lambda_key(LambdaFunction::Dispatch, &v("8.2.0"))),
+            format!(
+                "lava/{}",
+                lambda_key(LambdaFunction::Dispatch, &v("8.2.0"), Arch::X86_64)
+            ),
             format!("lava/{}", cfn_key(CfnTemplate::Common, &v("8.2.0"))),
         ] {
             let bytes = content(&key.replace("lava/", "old "), 700);
@@ -556,6 +571,8 @@ async fn full_deploy_lands_every_seed_key(remote: Remote) {
         "lava/_dist_/cfn/v8.3.0/SHA256SUMS",
         "lava/_dist_/framework/SHA256SUMS",
         "lava/_dist_/lambda/SHA256SUMS",
+        "lava/_dist_/lambda/arm64/SHA256SUMS",
+        "lava/_boot_/bin/SHA256SUMS",
         "lava/_dist_/pkg/amzn2023/SHA256SUMS",
         "lava/_dist_/pkg/amzn2023/lava-8.2.0-amzn2023-py3.11-x86_64.tar.bz2",
         "lava/_dist_/lambda/dispatch-8.2.0.zip",
@@ -607,14 +624,16 @@ async fn full_deploy_lands_every_seed_key(remote: Remote) {
                 .unwrap();
             let meta = head.metadata().and_then(|m| m.get("sha256")).cloned();
             assert_eq!(meta.as_deref(), Some(sha256(bytes).as_str()), "{key}");
-            let kind = key.rsplit('.').next().unwrap();
-            let expected_type = match kind {
-                "json" => "application/json",
-                "md" => "text/markdown; charset=utf-8",
-                "zip" => "application/zip",
-                "bz2" => "application/x-bzip2",
-                "sh" => "text/x-shellscript",
-                _ => "text/plain; charset=utf-8",
+            let name = key.rsplit('/').next().unwrap();
+            let expected_type = match name.rsplit_once('.').map(|(_, kind)| kind) {
+                Some("json") => "application/json",
+                Some("md") => "text/markdown; charset=utf-8",
+                Some("zip") => "application/zip",
+                Some("bz2") => "application/x-bzip2",
+                Some("sh") => "text/x-shellscript",
+                _ if name == "SHA256SUMS" => "text/plain; charset=utf-8",
+                _ if name.starts_with("lava-boot-") => "application/octet-stream",
+                _ => panic!("{key}: no Content-Type expected"),
             };
             assert_eq!(head.content_type(), Some(expected_type), "{key}");
         }
@@ -729,7 +748,8 @@ async fn only_the_named_components(remote: Remote) {
             .all(|k| k.starts_with("lava/_dist_/lambda/") || k.contains("/root.boot")),
         "{keys:?}"
     );
-    assert_eq!(keys.len(), 5 + 6);
+    // 4 zips of each architecture and their SHA256SUMS; 2 scripts x 3 workers.
+    assert_eq!(keys.len(), 2 * (4 + 1) + 6);
 }
 
 macro_rules! suite {

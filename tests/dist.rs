@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use lava_build::DistOptions;
+use lava_build::binaries::{self, Shipped};
+use lava_build::{DistOptions, Release};
 use lava_layout::{Arch, Component, PackageName};
 use lava_tests::{build_dist, default_dist, files_under, run, tool, workspace_root};
 
@@ -22,6 +23,8 @@ fn layout_is_exactly_the_seed_code_area() {
         "_boot_/50-lava.sh".into(),
         "_boot_/90-motd.sh".into(),
         "_boot_/SHA256SUMS".into(),
+        "_boot_/bin/SHA256SUMS".into(),
+        "_boot_/bin/lava-boot-x86_64".into(),
         format!("_dist_/cfn/v{v}/SHA256SUMS"),
         format!("_dist_/framework/SHA256SUMS"),
         format!("_dist_/framework/lava-job-framework-{v}.zip"),
@@ -30,6 +33,14 @@ fn layout_is_exactly_the_seed_code_area() {
     expected.push("_dist_/lambda/SHA256SUMS".into());
     for f in ["dispatch", "metrics", "s3trigger", "stop"] {
         expected.push(format!("_dist_/lambda/{f}-{v}.zip"));
+    }
+    // arm64 binaries where this machine can build them.
+    if binaries::missing_toolchain(&workspace_root(), Arch::Aarch64).is_none() {
+        expected.push("_boot_/bin/lava-boot-aarch64".into());
+        expected.push("_dist_/lambda/arm64/SHA256SUMS".into());
+        for f in ["dispatch", "metrics", "s3trigger", "stop"] {
+            expected.push(format!("_dist_/lambda/arm64/{f}-{v}.zip"));
+        }
     }
     for t in ["common", "realm", "worker"] {
         expected.push(format!("_dist_/cfn/v{v}/lava-{t}.cfn.json"));
@@ -68,7 +79,11 @@ fn sha256sums_verify_every_file() {
     {
         let dir = out.path().join(sums).parent().unwrap().to_path_buf();
         let listed = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
-        let files = std::fs::read_dir(&dir).unwrap().count() - 1;
+        let files = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_type().unwrap().is_file())
+            .count()
+            - 1;
         assert_eq!(
             listed.lines().count(),
             files,
@@ -257,8 +272,9 @@ fn a_dependency_without_a_wheel_fails_naming_package_and_target() {
         "PyGreSQL==6.2.3\n",
     )
     .unwrap();
+    // The templates are built before the bundle fails: they must not land either.
     let options = DistOptions {
-        only: vec![Component::Pkg],
+        only: vec![Component::Cfn, Component::Pkg],
         runtimes: Some(vec!["amzn2023-py3.11-aarch64".parse().unwrap()]),
         worker_source: Some(lava_build::WorkerSource::Dir(checkout.path().to_path_buf())),
         ..Default::default()
@@ -293,4 +309,43 @@ fn worker_scripts_are_shellcheck_clean() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
+}
+
+#[test]
+fn lava_boot_runs_here_and_on_every_os_of_the_matrix() {
+    let (out, _) = default_dist();
+    let path = out.path().join("_boot_/bin/lava-boot-x86_64");
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(Arch::of_elf(&bytes), Some(Arch::X86_64));
+    let needed = binaries::glibc_required(&bytes)
+        .unwrap()
+        .expect("linked against glibc");
+    let bound = Shipped::Boot.runs_on(&Release::load(&workspace_root()).unwrap());
+    assert!(
+        needed <= bound.version,
+        "lava-boot needs GLIBC_{}.{}, {} have {}.{}",
+        needed.0,
+        needed.1,
+        bound.system,
+        bound.version.0,
+        bound.version.1
+    );
+    for here in [
+        binaries::cargo_home().unwrap(),
+        workspace_root().canonicalize().unwrap(),
+    ] {
+        let needle = here.to_string_lossy();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "lava-boot embeds {needle}"
+        );
+    }
+    let mode = std::fs::metadata(&path).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o755
+    );
+    let help = run(Command::new(&path).arg("--help"));
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("run-scripts"));
 }

@@ -9,8 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use lava_build::{lambda, Artefact, DistOptions, Progress, Release, Step};
-use lava_layout::{lambda_key, Arch, Component, LambdaFunction, LAMBDA_PREFIX, SHA256SUMS};
+use lava_build::binaries::{self, Shipped};
+use lava_build::{Artefact, DistOptions, Progress, Release, Step};
+use lava_layout::{
+    lambda_dir, lambda_key, Arch, Component, LambdaFunction, LAMBDA_PREFIX, SHA256SUMS,
+};
 use lava_tests::{build_dist, files_under, run, workspace_root};
 
 fn build() -> (tempfile::TempDir, Vec<Artefact>) {
@@ -31,7 +34,10 @@ fn built() -> &'static (tempfile::TempDir, Vec<Artefact>) {
 
 fn zip_path(function: LambdaFunction) -> PathBuf {
     let version = Release::load(&workspace_root()).unwrap().version;
-    built().0.path().join(lambda_key(function, &version))
+    built()
+        .0
+        .path()
+        .join(lambda_key(function, &version, Arch::X86_64))
 }
 
 /// The entries of a zip: name, unix mode and contents of each.
@@ -60,13 +66,19 @@ fn on_path(program: &str) -> bool {
 fn exactly_the_four_keys_of_the_layout() {
     let (out, artefacts) = built();
     let version = Release::load(&workspace_root()).unwrap().version;
-    let mut expected: Vec<String> = LambdaFunction::ALL
-        .into_iter()
-        .map(|f| lambda_key(f, &version))
+    let mut archs = vec![Arch::X86_64];
+    if binaries::missing_toolchain(&workspace_root(), Arch::Aarch64).is_none() {
+        archs.push(Arch::Aarch64);
+    }
+    let mut expected: Vec<String> = archs
+        .iter()
+        .flat_map(|&a| LambdaFunction::ALL.map(|f| lambda_key(f, &version, a)))
         .collect();
     let keys: Vec<&str> = artefacts.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(keys, expected);
-    expected.push(format!("{LAMBDA_PREFIX}/{SHA256SUMS}"));
+    for &arch in &archs {
+        expected.push(format!("{}/{SHA256SUMS}", lambda_dir(arch)));
+    }
     expected.sort();
     assert_eq!(files_under(out.path()), expected);
 }
@@ -92,13 +104,16 @@ fn bootstrap_alone_at_the_root_executable() {
 
 #[test]
 fn bootstraps_are_x86_64_elf_for_glibc_2_34() {
-    let (max_major, max_minor) = lambda::max_glibc();
+    let bound = Shipped::Lambda(LambdaFunction::Dispatch)
+        .runs_on(&Release::load(&workspace_root()).unwrap())
+        .version;
+    let (max_major, max_minor) = bound;
     assert_eq!((max_major, max_minor), (2, 34));
     let readelf = on_path("readelf");
     for function in LambdaFunction::ALL {
         let bytes = bootstrap(function);
         assert_eq!(Arch::of_elf(&bytes), Some(Arch::X86_64), "{function}");
-        let needed = lambda::glibc_required(&bytes)
+        let needed = binaries::glibc_required(&bytes)
             .unwrap()
             .expect("linked against glibc");
         assert!(
@@ -128,7 +143,7 @@ fn bootstraps_are_x86_64_elf_for_glibc_2_34() {
 
 #[test]
 fn no_paths_of_this_machine_inside() {
-    let home = lambda::cargo_home().expect("cargo home");
+    let home = binaries::cargo_home().expect("cargo home");
     let root = workspace_root().canonicalize().unwrap();
     for function in LambdaFunction::ALL {
         let bytes = bootstrap(function);
@@ -148,7 +163,7 @@ fn rebuilding_gives_identical_zips() {
     let (second, _) = build();
     for function in LambdaFunction::ALL {
         let version = Release::load(&workspace_root()).unwrap().version;
-        let key = lambda_key(function, &version);
+        let key = lambda_key(function, &version, Arch::X86_64);
         let (a, b) = (
             std::fs::read(first.path().join(&key)).unwrap(),
             std::fs::read(second.path().join(&key)).unwrap(),
@@ -232,7 +247,7 @@ fn a_failed_build_fails_dist_before_anything_is_written() {
     let message = err.to_string();
     assert!(err.is_input(), "{message}");
     assert!(
-        message.starts_with("cargo build of the Lambda functions failed")
+        message.starts_with("cargo build of lava-dispatch, ")
             && message.contains("lambda/dispatch/Cargo.toml"),
         "{message}"
     );

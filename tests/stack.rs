@@ -1,7 +1,8 @@
 //! `stack realm --lambda-version` against moto's CloudFormation, S3 and STS,
 //! with a realm stack created from our own rendered `cfn/lava-realm.cfn.yaml`
-//! running Lambda version 8.2.0. The code area holds the zips of 8.2.0 (moto's
-//! Lambda reads a function's code from S3 when it creates it) and of 8.3.0.
+//! running Lambda version 8.2.0. The code area holds the zips of 8.2.0 for
+//! both architectures (moto's Lambda reads a function's code from S3 when it
+//! creates it) and the x86_64 zips of 8.3.0.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,7 +11,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_s3::config::Credentials;
 use lava_deploy::{Config, Environment, Substitution};
-use lava_layout::{lambda_key, LambdaFunction, Version};
+use lava_layout::{lambda_key, Arch, LambdaFunction, Version};
 use lava_stack::{Clients, Request, StackError, Update, Wait, LAMBDA_VERSION};
 use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
 use lava_tests::workspace_root;
@@ -33,6 +34,10 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
+        Fixture::with_arch(Arch::X86_64).await
+    }
+
+    async fn with_arch(arch: Arch) -> Fixture {
         let moto = Moto::start();
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(REGION))
@@ -50,20 +55,14 @@ impl Fixture {
                 .await
                 .unwrap();
         }
-        for version in ["8.2.0", "8.3.0"] {
-            for f in LambdaFunction::ALL {
-                let key = format!("{CODE_PREFIX}/{}", lambda_key(f, &v(version)));
-                clients
-                    .s3
-                    .put_object()
-                    .bucket(CODE_BUCKET)
-                    .key(key)
-                    .body(format!("{f} {version}").into_bytes().into())
-                    .send()
-                    .await
-                    .unwrap();
-            }
+        let fixture = Fixture {
+            clients,
+            _moto: moto,
+        };
+        for arch in Arch::ALL {
+            fixture.put_zips("8.2.0", arch).await;
         }
+        fixture.put_zips("8.3.0", Arch::X86_64).await;
 
         let source = std::fs::read_to_string(workspace_root().join("cfn/lava-realm.cfn.yaml"))
             .expect("realm template source");
@@ -97,10 +96,12 @@ impl Fixture {
             ("s3CodeBucket", CODE_BUCKET),
             ("s3CodePrefix", CODE_PREFIX),
             (LAMBDA_VERSION, "8.2.0"),
+            ("lambdaArchitecture", arch.ami()),
         ] {
             parameters.insert(k.into(), v.into());
         }
-        clients
+        fixture
+            .clients
             .cfn
             .create_stack()
             .stack_name(STACK)
@@ -120,10 +121,6 @@ impl Fixture {
             .send()
             .await
             .unwrap();
-        let fixture = Fixture {
-            clients,
-            _moto: moto,
-        };
         let (status, _) = fixture.stack().await;
         if status != "CREATE_COMPLETE" {
             let events = fixture.events().await;
@@ -133,6 +130,21 @@ impl Fixture {
             );
         }
         fixture
+    }
+
+    async fn put_zips(&self, version: &str, arch: Arch) {
+        for f in LambdaFunction::ALL {
+            let key = format!("{CODE_PREFIX}/{}", lambda_key(f, &v(version), arch));
+            self.clients
+                .s3
+                .put_object()
+                .bucket(CODE_BUCKET)
+                .key(key)
+                .body(format!("{f} {version} {arch}").into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        }
     }
 
     /// The stack's status and parameters.
@@ -311,7 +323,7 @@ async fn bad_input_changes_nothing() {
         .map(|f| {
             format!(
                 "s3://{CODE_BUCKET}/{CODE_PREFIX}/{}",
-                lambda_key(*f, &v("9.9.9"))
+                lambda_key(*f, &v("9.9.9"), Arch::X86_64)
             )
         })
         .collect();
@@ -357,4 +369,36 @@ async fn bad_input_changes_nothing() {
     assert!(matches!(err, StackError::WrongAccount { .. }), "{err}");
 
     assert_eq!(f.stack().await, before);
+}
+
+#[tokio::test]
+async fn an_arm64_stack_needs_the_arm64_zips() {
+    let f = Fixture::with_arch(Arch::Aarch64).await;
+    let env = environment(MOTO_ACCOUNT);
+
+    // 8.3.0 has only x86_64 zips: the arm64 keys are the ones missing.
+    let err = f.prepare(&env, None, "8.3.0").await.unwrap_err();
+    let StackError::MissingZips { missing, .. } = &err else {
+        panic!("expected missing zips, got {err}");
+    };
+    let expected: Vec<String> = LambdaFunction::ALL
+        .iter()
+        .map(|f| {
+            format!(
+                "s3://{CODE_BUCKET}/{CODE_PREFIX}/_dist_/lambda/arm64/{}",
+                f.zip_name(&v("8.3.0"))
+            )
+        })
+        .collect();
+    assert_eq!(missing, &expected);
+
+    f.put_zips("8.3.0", Arch::Aarch64).await;
+    let update = f.prepare(&env, None, "8.3.0").await.unwrap();
+    let status = lava_stack::apply(&f.clients, &update, &fast(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(status, "UPDATE_COMPLETE");
+    let (_, after) = f.stack().await;
+    assert_eq!(after[LAMBDA_VERSION], "8.3.0");
+    assert_eq!(after["lambdaArchitecture"], "arm64");
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use lava_build::DistOptions;
 pub use lava_lambda_harness::{Error, Outcome, Run};
-use lava_layout::{lambda_key, Component, LambdaFunction};
+use lava_layout::{lambda_key, Arch, Component, LambdaFunction};
 use serde_json::Value;
 
 use crate::moto::Moto;
@@ -35,7 +35,9 @@ pub fn bootstrap(function: LambdaFunction) -> PathBuf {
             .expect("workspace release")
             .version;
         for function in LambdaFunction::ALL {
-            let zip = dist.path().join(lambda_key(function, &version));
+            let zip = dist
+                .path()
+                .join(lambda_key(function, &version, Arch::X86_64));
             let out = dir.path().join(function.name());
             std::fs::write(&out, read_bootstrap(&zip)).expect("write bootstrap");
             std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755))

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use lava_build::lambda;
+use lava_build::binaries::{self, Binaries, Shipped};
+use lava_build::Release;
 use lava_lambda_harness::{invoke_once, Outcome, Run};
-use lava_layout::LambdaFunction;
+use lava_layout::{Arch, LambdaFunction};
 use serde_json::{json, Value};
 
 use crate::{workspace_root, Failure};
@@ -69,7 +70,8 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         args.only
     };
     // A compile error is the caller's to fix (exit status 2), as in dist.
-    let binaries = lambda::build(&root, lambda::ARCH)?;
+    let release = Release::load(&root)?;
+    let binaries = binaries::build(&release, Arch::X86_64)?;
     let rows = bench(&root, &binaries, functions)?;
     if args.json {
         let report: Vec<Value> = rows.iter().map(Row::json).collect();
@@ -86,7 +88,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
 /// Set up moto and the Python side, then measure each function both ways.
 fn bench(
     root: &Path,
-    binaries: &lambda::Binaries,
+    binaries: &Binaries,
     functions: Vec<LambdaFunction>,
 ) -> anyhow::Result<Vec<Row>> {
     let tools = crate::test::provision(&root.join("tests/tools-requirements.txt"))?.join("bin");
@@ -118,7 +120,7 @@ fn bench(
     for function in functions {
         let event = event(function, instance);
         let rust = || {
-            let mut command = Command::new(binaries.path(function));
+            let mut command = Command::new(binaries.path(Shipped::Lambda(function)));
             command.env_clear().envs(moto.env());
             command
         };

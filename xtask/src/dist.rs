@@ -13,17 +13,20 @@ use crate::{workspace_root, Failure};
 ///
 /// Without options, builds the CloudFormation templates (and their documents),
 /// the Lambda zips, one worker bundle per runtime of `[workspace.metadata.lava]
-/// runtimes`, the job framework zip and the boot scriptlets, each with a
-/// SHA256SUMS beside it. Artefacts are reproducible: the same commit (or
-/// SOURCE_DATE_EPOCH) and inputs give byte-identical files.
+/// runtimes`, the job framework zip, the boot scriptlets and lava-boot, each
+/// with a SHA256SUMS beside it. Artefacts are reproducible: the same commit
+/// (or SOURCE_DATE_EPOCH) and inputs give byte-identical files.
 ///
-/// Lambda zips: one `cargo build --release` of the four functions for
-/// x86_64-unknown-linux-gnu (in CARGO_TARGET_DIR or target/) before anything
-/// is written, each binary as `bootstrap` in _dist_/lambda/<fn>-<version>.zip
-/// for provided.al2023; a binary needing a glibc symbol version newer than
-/// 2.34 (that runtime's) is refused. arm64 zips are not built: the realm
-/// template deploys x86_64 (its lambdaArchitecture), and dist says why arm64
-/// was skipped.
+/// Rust binaries: one `cargo build --release` per architecture (in
+/// CARGO_TARGET_DIR or target/) before anything is written:
+///   _dist_/lambda/<fn>-<version>.zip        x86_64 functions, `bootstrap` inside
+///   _dist_/lambda/arm64/<fn>-<version>.zip  arm64 functions
+///   _boot_/bin/lava-boot-<uname -m>         what booting workers download
+/// A function needing a glibc newer than provided.al2023's (2.34), or
+/// lava-boot one newer than the oldest os of the matrix, is refused. An
+/// architecture with no Rust target and linker here (aarch64 needs
+/// `rustup target add aarch64-unknown-linux-gnu` and
+/// CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER) is skipped, and dist says so.
 ///
 /// Examples:
 ///   cargo xtask dist
@@ -92,6 +95,7 @@ pub fn run(args: DistArgs) -> Result<(), Failure> {
             "version": plan.version.to_string(),
             "out": plan.out,
             "artefacts": artefacts,
+            "skipped": plan.skipped,
         });
         println!(
             "{}",

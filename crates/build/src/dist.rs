@@ -1,19 +1,20 @@
 //! `dist`: plan which artefacts a release needs, then build exactly that plan
 //! into a directory laid out as the S3 code area.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use lava_layout::{
-    boot_script_key, cfn_dir, framework_key, lambda_key, pkg_key, CfnTemplate, Component,
-    LambdaFunction, PackageName, Runtime, Version, SHA256SUMS,
+    boot_binary_key, boot_script_key, cfn_dir, framework_key, lambda_key, pkg_key, Arch,
+    CfnTemplate, Component, LambdaFunction, PackageName, Runtime, Sums, Version, SHA256SUMS,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::binaries::{self, Binaries, Shipped};
 use crate::release::Release;
 use crate::source::{SourceTree, WorkerSource};
 use crate::{bundle, cfn, lambda, uv, BuildError};
@@ -40,21 +41,24 @@ pub struct DistOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Cfn(CfnTemplate),
-    /// The four Lambda zips, from one build of the functions.
-    Lambda,
+    /// The four Lambda zips for an architecture.
+    Lambda(Arch),
     Bundle(Runtime),
     Framework,
     BootScripts(Vec<String>),
+    /// `lava-boot` for workers of an architecture.
+    BootBinary(Arch),
 }
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::Cfn(t) => write!(f, "cfn {}", t.stem()),
-            Step::Lambda => write!(f, "lambda functions ({})", lambda::ARCH),
+            Step::Lambda(arch) => write!(f, "lambda functions ({})", arch.ami()),
             Step::Bundle(r) => write!(f, "pkg {r}"),
             Step::Framework => f.write_str("framework"),
             Step::BootScripts(_) => f.write_str("boot scriptlets"),
+            Step::BootBinary(arch) => write!(f, "boot lava-boot ({arch})"),
         }
     }
 }
@@ -79,9 +83,9 @@ impl Plan {
                 format!("{}/{}", cfn_dir(v), t.json_name()),
                 format!("{}/{}", cfn_dir(v), t.doc_name()),
             ],
-            Step::Lambda => LambdaFunction::ALL
+            Step::Lambda(arch) => LambdaFunction::ALL
                 .into_iter()
-                .map(|f| lambda_key(f, v))
+                .map(|f| lambda_key(f, v, *arch))
                 .collect(),
             Step::Bundle(r) => {
                 let name = PackageName::New {
@@ -92,7 +96,19 @@ impl Plan {
             }
             Step::Framework => vec![framework_key(v)],
             Step::BootScripts(names) => names.iter().map(|n| boot_script_key(n)).collect(),
+            Step::BootBinary(arch) => vec![boot_binary_key(*arch)],
         }
+    }
+
+    /// The architectures whose binaries the plan ships.
+    fn archs(&self) -> BTreeSet<Arch> {
+        self.steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Lambda(arch) | Step::BootBinary(arch) => Some(*arch),
+                _ => None,
+            })
+            .collect()
     }
 
     fn needs_source(&self) -> bool {
@@ -137,12 +153,19 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
     if wanted(Component::Cfn) {
         steps.extend(CfnTemplate::ALL.into_iter().map(Step::Cfn));
     }
+    // Binaries are built for every architecture this machine has a
+    // toolchain for; the others are reported, not errors.
+    let toolchains: Vec<(Arch, Option<String>)> = Arch::ALL
+        .into_iter()
+        .map(|arch| (arch, binaries::missing_toolchain(&release.root, arch)))
+        .collect();
     if wanted(Component::Lambda) {
-        steps.push(Step::Lambda);
-        skipped.push(format!(
-            "arm64 Lambda zips skipped: {}",
-            lambda::arm64_skipped(&release.root)
-        ));
+        for (arch, missing) in &toolchains {
+            match missing {
+                None => steps.push(Step::Lambda(*arch)),
+                Some(why) => skipped.push(format!("{} Lambda zips skipped: {why}", arch.ami())),
+            }
+        }
     }
     if wanted(Component::Pkg) {
         for r in &runtimes {
@@ -158,6 +181,12 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
         steps.push(Step::BootScripts(boot_scripts(
             &release.root.join("misc/boot"),
         )?));
+        for (arch, missing) in &toolchains {
+            match missing {
+                None => steps.push(Step::BootBinary(*arch)),
+                Some(why) => skipped.push(format!("lava-boot for {arch} skipped: {why}")),
+            }
+        }
     }
     Ok(Plan {
         version: release.version.clone(),
@@ -172,9 +201,9 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
 }
 
 /// Execute `plan`. Inputs that can be wrong (the worker source, uv, the
-/// templates, the Lambda functions' code) are all checked before the first
-/// artefact is written, and each artefact appears atomically, so a failed run
-/// leaves no half-written file.
+/// templates, the Rust code) are checked before the first artefact is built,
+/// and the artefacts move into `out` only when every one is built, so a
+/// failed run leaves `out` as it was.
 pub fn execute(
     release: &Release,
     plan: &Plan,
@@ -195,17 +224,29 @@ pub fn execute(
     };
     let rendered = render_templates(release, plan)?;
     // Last of the checks, being the slowest: a compile error leaves `out` untouched.
-    let binaries = if plan.steps.contains(&Step::Lambda) {
-        Some(lambda::build(&release.root, lambda::ARCH)?)
-    } else {
-        None
-    };
+    let binaries = plan
+        .archs()
+        .into_iter()
+        .map(|arch| Ok((arch, binaries::build(release, arch)?)))
+        .collect::<Result<BTreeMap<Arch, Binaries>, BuildError>>()?;
 
+    // Artefacts are built in a staging directory beside `out` (the same file
+    // system, so moving them in is a rename) and move in only once all are
+    // built: a step failing late (a missing wheel) leaves `out` as it was.
+    let parent = match plan.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| BuildError::io(&parent, e))?;
+    let stage = tempfile::Builder::new()
+        .prefix(".dist-staging-")
+        .tempdir_in(&parent)
+        .map_err(|e| BuildError::io(&parent, e))?;
     let mut artefacts = Vec::new();
     for step in &plan.steps {
         progress.started(step);
         let keys = plan.outputs(step);
-        let dest = |key: &str| plan.out.join(key);
+        let dest = |key: &str| stage.path().join(key);
         for key in &keys {
             let dir = dest(key)
                 .parent()
@@ -219,10 +260,10 @@ pub fn execute(
                 write_atomic(&dest(&keys[0]), r.json.as_bytes(), false)?;
                 write_atomic(&dest(&keys[1]), r.markdown.as_bytes(), false)?;
             }
-            Step::Lambda => {
-                let binaries = binaries.as_ref().expect("functions built");
+            Step::Lambda(arch) => {
                 for (function, key) in LambdaFunction::ALL.into_iter().zip(&keys) {
-                    lambda::zip(binaries.path(function), mtime, &dest(key))?;
+                    let binary = binaries[arch].path(Shipped::Lambda(function));
+                    lambda::zip(binary, mtime, &dest(key))?;
                 }
             }
             Step::Bundle(runtime) => {
@@ -251,13 +292,27 @@ pub fn execute(
                     write_atomic(&dest(key), &bytes, true)?;
                 }
             }
+            Step::BootBinary(arch) => {
+                let src = binaries[arch].path(Shipped::Boot);
+                let bytes = std::fs::read(src).map_err(|e| BuildError::io(src, e))?;
+                write_atomic(&dest(&keys[0]), &bytes, true)?;
+            }
         }
         let made = keys
             .iter()
-            .map(|k| describe(&plan.out, k))
+            .map(|k| describe(stage.path(), k))
             .collect::<Result<Vec<_>, _>>()?;
         progress.finished(step, &made);
         artefacts.extend(made);
+    }
+    for artefact in &artefacts {
+        let (from, to) = (
+            stage.path().join(&artefact.key),
+            plan.out.join(&artefact.key),
+        );
+        let dir = to.parent().expect("keys have a directory");
+        std::fs::create_dir_all(dir).map_err(|e| BuildError::io(dir, e))?;
+        std::fs::rename(&from, &to).map_err(|e| BuildError::io(&to, e))?;
     }
     write_sums(&plan.out, &artefacts)?;
     Ok(artefacts)
@@ -266,8 +321,8 @@ pub fn execute(
 fn render_templates(
     release: &Release,
     plan: &Plan,
-) -> Result<std::collections::BTreeMap<CfnTemplate, cfn::Rendered>, BuildError> {
-    let mut rendered = std::collections::BTreeMap::new();
+) -> Result<BTreeMap<CfnTemplate, cfn::Rendered>, BuildError> {
+    let mut rendered = BTreeMap::new();
     for step in &plan.steps {
         if let Step::Cfn(t) = step {
             let path = release.root.join("cfn").join(t.source_name());
@@ -384,13 +439,12 @@ fn write_sums(out: &Path, artefacts: &[Artefact]) -> Result<(), BuildError> {
                 names.push(name);
             }
         }
-        names.sort();
-        let mut sums = String::new();
+        let mut sums = Sums::default();
         for name in names {
             let (_, sha) = sha256_file(&dir.join(&name))?;
-            sums.push_str(&format!("{sha}  {name}\n"));
+            sums.insert(name, sha);
         }
-        write_atomic(&dir.join(SHA256SUMS), sums.as_bytes(), false)?;
+        write_atomic(&dir.join(SHA256SUMS), sums.render().as_bytes(), false)?;
     }
     Ok(())
 }
@@ -445,7 +499,7 @@ mod tests {
     }
 
     #[test]
-    fn only_lambda_plans_the_four_zips_and_says_why_arm64_is_left_out() {
+    fn only_lambda_plans_the_zips_of_each_architecture_or_says_why_not() {
         let options = DistOptions {
             only: vec![Component::Lambda],
             out: "dist".into(),
@@ -453,19 +507,45 @@ mod tests {
         };
         let release = release();
         let plan = plan(&release, &options).unwrap();
-        assert_eq!(plan.steps, vec![Step::Lambda]);
         let v = &release.version;
+        // x86_64 is this machine's own toolchain.
+        assert_eq!(plan.steps[0], Step::Lambda(Arch::X86_64));
         assert_eq!(
-            plan.outputs(&Step::Lambda),
+            plan.outputs(&plan.steps[0]),
             ["dispatch", "metrics", "s3trigger", "stop"]
                 .map(|f| format!("_dist_/lambda/{f}-{v}.zip"))
         );
-        assert_eq!(plan.skipped.len(), 1);
+        let arm64_built = plan.steps.contains(&Step::Lambda(Arch::Aarch64));
+        let arm64_skipped = plan
+            .skipped
+            .iter()
+            .any(|s| s.starts_with("arm64 Lambda zips skipped: no aarch64-unknown-linux-gnu"));
+        assert!(arm64_built != arm64_skipped, "{plan:?}");
+        if arm64_built {
+            assert_eq!(
+                plan.outputs(&Step::Lambda(Arch::Aarch64))[0],
+                format!("_dist_/lambda/arm64/dispatch-{v}.zip")
+            );
+        }
+    }
+
+    #[test]
+    fn only_boot_plans_the_scriptlets_and_lava_boot() {
+        let options = DistOptions {
+            only: vec![Component::Boot],
+            out: "dist".into(),
+            ..Default::default()
+        };
+        let plan = plan(&release(), &options).unwrap();
         assert!(
-            plan.skipped[0].starts_with("arm64 Lambda zips skipped: "),
-            "{:?}",
-            plan.skipped
+            matches!(&plan.steps[0], Step::BootScripts(names) if names.contains(&"50-lava.sh".to_string()))
         );
+        assert_eq!(plan.steps[1], Step::BootBinary(Arch::X86_64));
+        assert_eq!(
+            plan.outputs(&plan.steps[1]),
+            ["_boot_/bin/lava-boot-x86_64"]
+        );
+        assert!(plan.archs().contains(&Arch::X86_64));
     }
 
     #[test]

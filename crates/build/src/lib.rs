@@ -1,8 +1,9 @@
 //! Building a lava release: the plan of artefacts for `dist/` and the work that
 //! makes them (templates, Lambda zips, worker bundles, the job framework, boot
-//! scriptlets).
+//! scriptlets and the lava-boot binary).
 //! `dist/` is laid out exactly as the S3 code area (see `lava-layout`).
 
+pub mod binaries;
 pub mod bundle;
 pub mod cfn;
 pub mod dist;

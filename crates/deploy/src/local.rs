@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use lava_layout::{
     boot_binary_key, boot_script_key, cfn_doc_key, cfn_key, framework_key, lambda_key, oracle_key,
     pkg_key, root_boot_key, Arch, CfnTemplate, Component, LambdaFunction, OraclePackage, Os,
-    PackageName, Version, BOOT_PREFIX, LAMBDA_PREFIX, PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
+    PackageName, Version, BOOT_PREFIX, PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
 };
 use sha2::{Digest, Sha256};
 
@@ -43,12 +43,9 @@ pub fn collect(
     let dist = &sources.dist;
     let mut keys: Vec<String> = match component {
         Deployable::Area(Component::Pkg) => packages(dist, version)?,
-        Deployable::Area(Component::Lambda) => files_in(&dist.join(LAMBDA_PREFIX))?
+        Deployable::Area(Component::Lambda) => Arch::ALL
             .into_iter()
-            .filter_map(|name| {
-                let (function, v) = LambdaFunction::parse_zip_name(&name)?;
-                (&v == version).then(|| lambda_key(function, &v))
-            })
+            .flat_map(|a| LambdaFunction::ALL.map(|f| lambda_key(f, version, a)))
             .collect(),
         Deployable::Area(Component::Cfn) => CfnTemplate::ALL
             .into_iter()

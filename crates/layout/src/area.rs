@@ -125,8 +125,18 @@ pub fn pkg_key(os: &Os, name: &PackageName) -> String {
     format!("{}/{name}", pkg_dir(os))
 }
 
-pub fn lambda_key(function: LambdaFunction, version: &Version) -> String {
-    format!("{LAMBDA_PREFIX}/{}", function.zip_name(version))
+/// The directory of the Lambda zips built for `arch`. x86_64 zips keep the
+/// seed's place; arm64 zips (upstream's Python zips ran on both) get a
+/// directory of their own, so both share one file name and one name parser.
+pub fn lambda_dir(arch: Arch) -> String {
+    match arch {
+        Arch::X86_64 => LAMBDA_PREFIX.to_string(),
+        Arch::Aarch64 => format!("{LAMBDA_PREFIX}/{}", arch.ami()),
+    }
+}
+
+pub fn lambda_key(function: LambdaFunction, version: &Version, arch: Arch) -> String {
+    format!("{}/{}", lambda_dir(arch), function.zip_name(version))
 }
 
 /// CloudFormation templates of a version live in `_dist_/cfn/v<version>/`.
@@ -190,8 +200,12 @@ mod tests {
             "_dist_/pkg/amzn2023/lava-8.1.0-amzn2023-py3.11-x86_64.tar.bz2"
         );
         assert_eq!(
-            lambda_key(LambdaFunction::Dispatch, &version),
+            lambda_key(LambdaFunction::Dispatch, &version, Arch::X86_64),
             "_dist_/lambda/dispatch-8.1.0.zip"
+        );
+        assert_eq!(
+            lambda_key(LambdaFunction::Stop, &version, Arch::Aarch64),
+            "_dist_/lambda/arm64/stop-8.1.0.zip"
         );
         assert_eq!(
             cfn_key(CfnTemplate::Common, &version),

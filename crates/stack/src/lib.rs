@@ -6,8 +6,9 @@
 //!
 //! 1. [`prepare`]: the account guard (STS), the realm stack (found by its
 //!    `realm` parameter, or named), its parameters, and a HEAD of each of the
-//!    four zips of the version in the code area the stack itself names
-//!    (`s3CodeBucket`/`s3CodePrefix`). Read-only.
+//!    four zips of the version, for the stack's `lambdaArchitecture`, in the
+//!    code area the stack itself names (`s3CodeBucket`/`s3CodePrefix`).
+//!    Read-only.
 //! 2. [`preview`] (dry run): a change set, described, then deleted; the stack
 //!    is never touched.
 //! 3. [`apply`]: UpdateStack, then the stack events as they come until the
@@ -20,7 +21,7 @@ use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, S
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, Parameter, Stack};
 use lava_deploy::Environment;
-use lava_layout::{lambda_key, LambdaFunction, Version};
+use lava_layout::{lambda_key, Arch, LambdaFunction, Version};
 use lava_store::{Location, Store, Tuning};
 
 /// The realm template's parameters this crate reads or sets.
@@ -28,6 +29,7 @@ pub const LAMBDA_VERSION: &str = "lambdaVersion";
 const REALM: &str = "realm";
 const CODE_BUCKET: &str = "s3CodeBucket";
 const CODE_PREFIX: &str = "s3CodePrefix";
+const ARCHITECTURE: &str = "lambdaArchitecture";
 
 /// Why the stack was not updated, or the update did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -207,6 +209,13 @@ pub async fn prepare(clients: &Clients, request: &Request<'_>) -> Result<Update,
              parameters: it is not a lava realm stack"
         )));
     };
+    // Stacks created before the parameter existed run x86_64, its default.
+    let arch = match get(ARCHITECTURE) {
+        None => Arch::X86_64,
+        Some(value) => value.parse::<Arch>().map_err(|e| {
+            StackError::Input(format!("stack {stack_name}: parameter {ARCHITECTURE}: {e}"))
+        })?,
+    };
     let status = stack
         .stack_status()
         .map(|s| s.as_str().to_string())
@@ -228,7 +237,7 @@ pub async fn prepare(clients: &Clients, request: &Request<'_>) -> Result<Update,
     let mut zips = Vec::new();
     let mut missing = Vec::new();
     for function in LambdaFunction::ALL {
-        let key = lambda_key(function, &request.version);
+        let key = lambda_key(function, &request.version, arch);
         match store.head(&key).await? {
             Some(_) => zips.push(store.url(&key)),
             None => missing.push(store.url(&key)),
