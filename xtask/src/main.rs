@@ -1,6 +1,7 @@
 //! `cargo xtask`: the lava release command line. A thin layer over the library
 //! crates: it parses arguments, reports progress and maps errors to exit codes.
 
+mod ami;
 mod bench;
 mod boot;
 mod deploy;
@@ -28,6 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Ami(ami::AmiArgs),
     Bench(bench::BenchArgs),
     Boot(boot::BootArgs),
     Dist(dist::DistArgs),
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     let result = match cli.command {
+        Command::Ami(args) => ami::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Boot(args) => boot::run(args),
         Command::Dist(args) => dist::run(args),

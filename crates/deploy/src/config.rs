@@ -104,6 +104,12 @@ impl Config {
         &self.path
     }
 
+    /// Environment `name`'s settings as written (merge keys applied), for the
+    /// keys deploy ignores: the AMI build reads its own from `ami`.
+    pub fn settings(&self, name: &str) -> Option<&Mapping> {
+        self.top.get(name).and_then(Value::as_mapping)
+    }
+
     /// The environment names, in file order.
     pub fn environments(&self) -> Vec<&str> {
         self.top.keys().filter_map(Value::as_str).collect()

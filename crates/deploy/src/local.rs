@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use lava_layout::{
     boot_binary_key, boot_script_key, cfn_doc_key, cfn_key, framework_key, lambda_key, oracle_key,
-    pkg_key, root_boot_key, Arch, CfnTemplate, Component, LambdaFunction, OraclePackage, Os,
-    PackageName, Version, BOOT_PREFIX, PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
+    oracle_manifest_key, pkg_key, root_boot_key, Arch, CfnTemplate, Component, LambdaFunction,
+    OraclePackage, Os, PackageName, Version, BOOT_PREFIX, PKG_PREFIX, ROOT_BOOT_SCRIPTS,
+    SHA256SUMS,
 };
 use sha2::{Digest, Sha256};
 
@@ -60,6 +61,7 @@ pub fn collect(
         Deployable::Area(Component::Ami) => OraclePackage::ALL
             .into_iter()
             .flat_map(|p| Arch::ALL.map(|a| oracle_key(p, a)))
+            .chain([oracle_manifest_key()])
             .collect(),
         Deployable::Root => return root_scripts(&sources.misc, realms),
     };

@@ -5,11 +5,16 @@
 //! dist, deploy, boot and ami all format and parse names through this crate, so
 //! a name that one of them writes is always a name the others can read.
 
+mod ami;
 mod area;
 mod names;
 mod runtime;
 mod sums;
 
+pub use ami::{
+    oracle_manifest_key, python_of_full_version, AmiName, AmiNameError, BuildTime, OracleDownload,
+    OracleVersion,
+};
 pub use area::{
     boot_binary_key, boot_script_key, cfn_dir, cfn_doc_key, cfn_key, framework_key, lambda_dir,
     lambda_key, oracle_key, pkg_dir, pkg_key, root_boot_key, AMI_DIR, BOOT_PREFIX, ORACLE_PREFIX,
