@@ -1,0 +1,237 @@
+//! The loopback S3 servers the deploy figures are taken against: moto_server
+//! (with its request log, from which requests are counted by kind) and, when
+//! the bench could install it, s3s-fs (crates.io: an S3 server on a plain
+//! directory, much faster than moto). STS always comes from moto: deploy
+//! checks the account before its first S3 request.
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// moto's account, which STS GetCallerIdentity answers.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+/// A server process on a free loopback port, stopped on drop.
+pub struct Server {
+    child: Child,
+    port: u16,
+    /// moto's stderr: werkzeug logs one line per request.
+    log: Option<PathBuf>,
+    /// Where STS is, when this server has none (s3s-fs).
+    sts: Option<String>,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_listening(name: &str, port: u16, child: &mut Child) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait()? {
+            bail!("{name} exited ({status}) before listening on port {port}");
+        }
+        if Instant::now() > deadline {
+            bail!("{name} did not listen on port {port} within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+impl Server {
+    /// moto_server; with `log`, its request log goes to that file.
+    pub fn moto(moto_server: &Path, log: Option<&Path>) -> anyhow::Result<Server> {
+        let port = free_port()?;
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            ),
+            None => Stdio::null(),
+        };
+        let mut child = Command::new(moto_server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("cannot start {}", moto_server.display()))?;
+        wait_listening("moto_server", port, &mut child)?;
+        Ok(Server {
+            child,
+            port,
+            log: log.map(Path::to_path_buf),
+            sts: None,
+        })
+    }
+
+    /// s3s-fs serving `root`, with STS from `sts` (a moto endpoint).
+    pub fn s3s_fs(binary: &Path, root: &Path, sts: String) -> anyhow::Result<Server> {
+        let port = free_port()?;
+        std::fs::create_dir_all(root)?;
+        let mut child = Command::new(binary)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", "testing", "--secret-key", "testing"])
+            .arg(root)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        wait_listening("s3s-fs", port, &mut child)?;
+        Ok(Server {
+            child,
+            port,
+            log: None,
+            sts: Some(sts),
+        })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The AWS environment of a process that must talk to this server only.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("AWS_ENDPOINT_URL", self.endpoint().as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        if let Some(sts) = &self.sts {
+            env.push(("AWS_ENDPOINT_URL_S3".into(), self.endpoint()));
+            env.push(("AWS_ENDPOINT_URL_STS".into(), sts.clone()));
+        }
+        env
+    }
+
+    /// Bytes of the request log so far: a mark to count from.
+    pub fn log_mark(&self) -> Option<u64> {
+        let log = self.log.as_ref()?;
+        std::fs::metadata(log).ok().map(|m| m.len())
+    }
+
+    /// Requests logged since `mark`, by kind. Waits briefly for the log's
+    /// last lines (werkzeug writes each after its response).
+    pub fn requests_since(&self, mark: Option<u64>) -> Option<Requests> {
+        let (log, mark) = (self.log.as_ref()?, mark?);
+        std::thread::sleep(Duration::from_millis(300));
+        let text = std::fs::read(log).ok()?;
+        let text = String::from_utf8_lossy(&text[(mark as usize).min(text.len())..]).into_owned();
+        let mut requests = Requests::default();
+        for line in text.lines() {
+            if let Some(kind) = classify(line) {
+                *requests.by_kind.entry(kind).or_default() += 1;
+            }
+        }
+        Some(requests)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Requests counted at the server, by kind.
+#[derive(Debug, Default, Clone)]
+pub struct Requests {
+    pub by_kind: BTreeMap<&'static str, u64>,
+}
+
+impl Requests {
+    pub const WRITES: [&'static str; 5] = ["PUT", "CREATE-MPU", "PART", "COMPLETE-MPU", "DELETE"];
+
+    pub fn total(&self) -> u64 {
+        self.by_kind.values().sum()
+    }
+
+    pub fn writes(&self) -> u64 {
+        Requests::WRITES
+            .iter()
+            .filter_map(|k| self.by_kind.get(k))
+            .sum()
+    }
+
+    /// "LIST 1, GET 1, STS 1", in a fixed order.
+    pub fn describe(&self) -> String {
+        if self.by_kind.is_empty() {
+            return "none".into();
+        }
+        self.by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The kind of a werkzeug log line's request:
+/// `127.0.0.1 - - [date] "GET /bucket?list-type=2 HTTP/1.1" 200 -`.
+fn classify(line: &str) -> Option<&'static str> {
+    let request = line.split('"').nth(1)?;
+    let mut parts = request.split(' ');
+    let (method, target) = (parts.next()?, parts.next()?);
+    if !parts.next()?.starts_with("HTTP/") || target.starts_with("/moto-api") {
+        return None;
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let segments = path.split('/').filter(|s| !s.is_empty()).count();
+    let has = |q: &str| {
+        query
+            .split('&')
+            .any(|p| p == q || p.starts_with(&format!("{q}=")))
+    };
+    Some(match method {
+        // STS (and any other query API) is a form POST to "/".
+        "POST" if segments == 0 => "STS",
+        "POST" if has("uploads") => "CREATE-MPU",
+        "POST" if has("uploadId") => "COMPLETE-MPU",
+        "POST" if has("delete") => "DELETE",
+        "PUT" if has("partNumber") => "PART",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        // A GET of the bucket itself: a listing (v1 or v2) or its location.
+        "GET" if segments <= 1 => "LIST",
+        "GET" => "GET",
+        _ => "OTHER",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_are_classified() {
+        let line = |r: &str| format!("127.0.0.1 - - [25/Nov/2025 21:44:27] \"{r}\" 200 -");
+        assert_eq!(
+            classify(&line("GET /b?list-type=2&prefix=x%2F HTTP/1.1")),
+            Some("LIST")
+        );
+        assert_eq!(classify(&line("GET /b/k/SHA256SUMS HTTP/1.1")), Some("GET"));
+        assert_eq!(
+            classify(&line("PUT /b/k?partNumber=1&uploadId=u HTTP/1.1")),
+            Some("PART")
+        );
+        assert_eq!(
+            classify(&line("POST /b/k?uploads HTTP/1.1")),
+            Some("CREATE-MPU")
+        );
+        assert_eq!(classify(&line("POST / HTTP/1.1")), Some("STS"));
+        assert_eq!(classify("werkzeug: Running on http://127.0.0.1"), None);
+    }
+}
