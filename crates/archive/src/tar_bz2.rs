@@ -1,6 +1,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::path::Path;
 
 use bzip2::read::MultiBzDecoder;
@@ -11,9 +12,11 @@ use tar::{EntryType, Header};
 use crate::tree::{Entry, Tree};
 use crate::{write_atomically, Error};
 
-/// Input bytes per independent bzip2 stream in [`bzip2_parallel`]: ten
-/// level-9 blocks, so streams stay large enough to compress well.
-pub const BZIP2_CHUNK_SIZE: usize = 10 * 900_000;
+/// Input bytes per independent bzip2 stream in [`bzip2_parallel`]: one
+/// level-9 block. bzip2 compresses block by block anyway, so small streams
+/// cost only their 14-byte framing, and many of them keep every thread busy
+/// to the end.
+pub const BZIP2_CHUNK_SIZE: usize = 900_000;
 
 /// Writes `tree` to `out` as a GNU tar compressed with [`bzip2_parallel`],
 /// every entry stamped with `mtime`, replacing `out` atomically.
@@ -75,19 +78,33 @@ pub fn bzip2_parallel(input: &[u8], threads: usize) -> Vec<u8> {
         return compress(input);
     }
     let chunks: Vec<&[u8]> = input.chunks(BZIP2_CHUNK_SIZE).collect();
-    // Contiguous runs of chunks per thread keep the streams in order.
-    let per_thread = chunks.len().div_ceil(threads.max(1));
+    // A shared queue rather than a fixed share per thread: chunks compress at
+    // very different speeds (text, binaries, wheels), so fixed shares leave a
+    // thread idle while another works through its slow run.
+    let next = AtomicUsize::new(0);
+    let mut streams: Vec<Vec<u8>> = vec![Vec::new(); chunks.len()];
     std::thread::scope(|scope| {
-        let workers: Vec<_> = chunks
-            .chunks(per_thread)
-            .map(|run| scope.spawn(move || run.iter().map(|c| compress(c)).collect::<Vec<_>>()))
+        let workers: Vec<_> = (0..threads.clamp(1, chunks.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(chunk) = chunks.get(i) else {
+                            return done;
+                        };
+                        done.push((i, compress(chunk)));
+                    }
+                })
+            })
             .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("bzip2 worker panicked"))
-            .flatten()
-            .collect()
-    })
+        for worker in workers {
+            for (i, stream) in worker.join().expect("bzip2 worker panicked") {
+                streams[i] = stream;
+            }
+        }
+    });
+    streams.concat()
 }
 
 fn compress(chunk: &[u8]) -> Vec<u8> {

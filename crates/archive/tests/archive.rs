@@ -237,6 +237,8 @@ fn bzip2_parallel_ignores_thread_count_and_writes_concatenated_streams() {
     let input = text(2 * BZIP2_CHUNK_SIZE + 12_345);
     let one = bzip2_parallel(&input, 1);
     assert_eq!(one, bzip2_parallel(&input, 2));
+    // More threads than chunks: the spare ones find the queue empty.
+    assert_eq!(one, bzip2_parallel(&input, 7));
 
     // A single-stream decoder stops after the first chunk: there are several streams.
     let mut first = Vec::new();
