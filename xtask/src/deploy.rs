@@ -84,7 +84,7 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DIR")]
     dist: Option<PathBuf>,
     /// Directories inspected and objects uploaded at once.
-    #[arg(short = 'j', long, value_name = "N", default_value_t = 4)]
+    #[arg(short = 'j', long, value_name = "N", default_value_t = Options::default().jobs)]
     jobs: usize,
     /// Deploy only these components (see -l).
     #[arg(value_name = "COMPONENT", value_parser = parse_component)]

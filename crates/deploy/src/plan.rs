@@ -27,7 +27,8 @@ pub struct Request<'a> {
 /// How hard to push.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Directories inspected, and objects uploaded, at once.
+    /// Directories inspected, and objects uploaded, at once. The default is
+    /// `aws s3`'s own (max_concurrent_requests = 10).
     pub jobs: usize,
     pub tuning: Tuning,
 }
@@ -35,7 +36,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            jobs: 4,
+            jobs: 10,
             tuning: Tuning::default(),
         }
     }
@@ -282,27 +283,31 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-/// Compare one directory: a listing, its `SHA256SUMS` (one GET), and a HEAD
-/// only for a present object of the same size that the sums do not cover.
+/// Compare one directory: a listing and its `SHA256SUMS` (one GET) at once,
+/// and a HEAD only for a present object of the same size that the sums do not
+/// cover.
 async fn inspect(
     component: Deployable,
     store: Store,
     dir: String,
     files: Vec<(String, Artefact)>,
 ) -> Result<Group, DeployError> {
-    let listed: BTreeMap<String, u64> = store
-        .list(&dir)
-        .await?
+    let with_sums = component != Deployable::Root;
+    let sums_key = join(&dir, SHA256SUMS);
+    // The listing and the sums are fetched together: one round trip per
+    // directory instead of two. Sums the listing does not show are ignored,
+    // as if never fetched.
+    let (listed, fetched) = tokio::join!(store.list(&dir), async {
+        match with_sums {
+            true => store.get(&sums_key).await,
+            false => Ok(None),
+        }
+    });
+    let listed: BTreeMap<String, u64> = listed?
         .into_iter()
         .map(|Listed { name, size }| (name, size))
         .collect();
-    let with_sums = component != Deployable::Root;
-    let sums_key = join(&dir, SHA256SUMS);
-    let remote_text = if with_sums && listed.contains_key(SHA256SUMS) {
-        store.get(&sums_key).await?
-    } else {
-        None
-    };
+    let remote_text = fetched?.filter(|_| listed.contains_key(SHA256SUMS));
     let remote = remote_text
         .as_deref()
         .map(|t| {
