@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_cloudformation::types::Parameter;
-use aws_sdk_ec2::config::Credentials;
 use aws_sdk_ec2::types::Tag;
 use lava_ami::list::{Clients, Listing};
 use lava_ami::stage;
@@ -16,7 +14,7 @@ use lava_ami::AmiError;
 use lava_deploy::{Config, Environment, Substitution};
 use lava_layout::{oracle_key, Arch, OraclePackage, Sums, Version};
 use lava_tests::files_under;
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_config, Moto};
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
@@ -488,12 +486,7 @@ struct Aws {
 impl Aws {
     async fn start() -> Aws {
         let moto = Moto::start();
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(moto.endpoint())
-            .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "test"))
-            .load()
-            .await;
+        let config = sdk_config(&moto.endpoint()).await;
         Aws {
             clients: Clients::new(&config),
             _moto: moto,

@@ -7,19 +7,17 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use lava_archive::Tree;
 use lava_boot::bundle::BundleError;
 use lava_boot::{Applied, Aws, BootError, Overrides, Plan, Reason, Request, REALMS_TABLE};
 use lava_layout::Runtime;
 use lava_store::Location;
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_config, Moto};
 use lava_tests::{run, workspace_root};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -43,12 +41,7 @@ struct Env {
 impl Env {
     async fn start() -> Env {
         let moto = Moto::start();
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(moto.endpoint())
-            .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
-            .load()
-            .await;
+        let config = sdk_config(&moto.endpoint()).await;
         let aws = Aws::new(&config);
         let env = Env {
             s3: aws.s3.clone(),

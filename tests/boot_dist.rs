@@ -3,18 +3,16 @@
 //! apply --root` installs from it as a worker would from S3, and the
 //! installed lava-version runs.
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use aws_sdk_s3::config::Credentials;
 use std::process::Command;
 
 use lava_boot::{Aws, Overrides, REALMS_TABLE};
 use lava_build::DistOptions;
 use lava_layout::{boot_binary_key, Arch, Component, Runtime, Sums};
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_config, Moto};
 use lava_tests::{build_dist, run};
 
 #[tokio::test]
@@ -36,12 +34,7 @@ async fn a_dist_bundle_installs_and_its_lava_version_runs() {
     let built = built.unwrap_or_else(|e| panic!("dist: {e}"));
 
     let moto = Moto::start();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
-        .load()
-        .await;
+    let config = sdk_config(&moto.endpoint()).await;
     let aws = Aws::new(&config);
     aws.dynamodb
         .create_table()

@@ -11,8 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_s3::config::Credentials;
 use lava_deploy::{
     Action, Aws, Config, Count, DeployError, Deployable, Object, Options, Plan, Progress, Report,
     Request, Sources, Substitution,
@@ -23,7 +21,7 @@ use lava_layout::{
     ROOT_BOOT_SCRIPTS,
 };
 use lava_store::{Body, Location, PutMeta, Store, Tuning};
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_loader, Moto};
 use lava_tests::proxy::{Fault, Proxy};
 use sha2::{Digest, Sha256};
 
@@ -216,10 +214,7 @@ fn tuning() -> Tuning {
 }
 
 async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "test"))
+    sdk_loader(endpoint)
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(5)

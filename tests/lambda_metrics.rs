@@ -2,24 +2,13 @@
 //! messages, real auto scaling groups with instances, and the CloudWatch data
 //! read back from moto.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_autoscaling::types::LifecycleState;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{StandardUnit, Statistic};
-use aws_sdk_sqs::config::Credentials;
 use lava_metrics::{Metrics, DEFAULT_NAMESPACE, METRIC_NAME};
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_config, Moto};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
-
-async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
-        .load()
-        .await
-}
 
 struct Aws {
     sqs: aws_sdk_sqs::Client,

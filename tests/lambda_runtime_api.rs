@@ -5,14 +5,13 @@
 
 use std::collections::HashMap;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
-use aws_sdk_sqs::config::Credentials;
 use lava_layout::LambdaFunction;
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_config, Moto, REGION};
 use lava_tests::runtime_api::{invoke, response, Error, Outcome};
 use serde_json::{json, Value};
 
@@ -26,15 +25,6 @@ struct Realm {
     config: SdkConfig,
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
-}
-
-async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
-        .load()
-        .await
 }
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {

@@ -5,28 +5,18 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
-use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
 use lava_s3trigger::{Config, Error, S3Trigger, Summary};
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_config, Moto};
 use serde_json::{json, Value};
 
 const REALM: &str = "test";
 const BUCKET: &str = "data-bkt";
-
-async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
-        .load()
-        .await
-}
 
 /// A realm on moto: jobs and s3triggers tables, queues for workers core and bulk.
 struct Realm {

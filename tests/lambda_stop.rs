@@ -17,23 +17,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_autoscaling::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_autoscaling::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_autoscaling::error::BoxError;
-use aws_sdk_ssm::config::Credentials;
 use lava_stop::{StopSettings, Stopper, DETAIL_TYPE, STOP_DOCUMENT};
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_config, Moto};
 use serde_json::{json, Value};
-
-async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
-        .load()
-        .await
-}
 
 /// Auto Scaling Query API requests (form bodies) as the client sent them.
 #[derive(Debug, Clone, Default)]

@@ -23,10 +23,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_s3::config::Credentials;
 use lava_boot::{Overrides, REALMS_TABLE};
 use lava_build::{Artefact, DistOptions, Release, Step, WorkerSource};
 use lava_deploy::{Action, Config, Count, Environment, Object, Options, Request, Sources};
@@ -36,7 +34,7 @@ use lava_layout::{
 };
 use lava_stack::{Clients, Wait, LAMBDA_VERSION};
 use lava_store::{Location, Store, Tuning};
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_config, Moto};
 use lava_tests::{run, workspace_root};
 use sha2::{Digest, Sha256};
 
@@ -408,12 +406,7 @@ async fn a_release_goes_from_dist_to_a_booted_worker_and_the_next_one_lands_besi
     let built_old = dist(&old, Some(source), &host, dist_dir.path());
 
     let moto = Moto::start();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
-        .load()
-        .await;
+    let config = sdk_config(&moto.endpoint()).await;
     let aws = lava_deploy::Aws::new(&config);
     let clients = Clients::new(&config);
     let ec2 = aws_sdk_ec2::Client::new(&config);

@@ -7,13 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
-use aws_sdk_s3::config::Credentials;
 use lava_deploy::{Config, Environment, Substitution};
 use lava_layout::{lambda_key, Arch, LambdaFunction, Version};
 use lava_stack::{Clients, Request, StackError, Update, Wait, LAMBDA_VERSION};
-use lava_tests::moto::{Moto, ACCESS_KEY, REGION};
+use lava_tests::moto::{sdk_config, Moto};
 use lava_tests::workspace_root;
 
 const CODE_BUCKET: &str = "lava-code";
@@ -39,12 +37,7 @@ impl Fixture {
 
     async fn with_arch(arch: Arch) -> Fixture {
         let moto = Moto::start();
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(moto.endpoint())
-            .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "test"))
-            .load()
-            .await;
+        let config = sdk_config(&moto.endpoint()).await;
         let clients = Clients::new(&config);
         for bucket in [CODE_BUCKET, "lava-logs"] {
             clients

@@ -6,6 +6,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_sdk_s3::config::Credentials;
+
 use crate::tool;
 
 pub struct Moto {
@@ -16,6 +19,20 @@ pub struct Moto {
 /// Credentials moto accepts; never real ones.
 pub const ACCESS_KEY: &str = "testing";
 pub const REGION: &str = "us-east-1";
+
+/// The SDK configuration of a test talking to `endpoint` (a moto server or a
+/// proxy in front of one): its region, its fake credentials, nothing from the
+/// machine's own AWS configuration.
+pub fn sdk_loader(endpoint: &str) -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(ACCESS_KEY, ACCESS_KEY, None, None, "moto"))
+}
+
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    sdk_loader(endpoint).load().await
+}
 
 impl Moto {
     /// Start moto_server and wait (at most 30 s) until it answers.
