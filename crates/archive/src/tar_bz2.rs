@@ -1,8 +1,8 @@
 use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bzip2::read::MultiBzDecoder;
 use bzip2::write::BzEncoder;
