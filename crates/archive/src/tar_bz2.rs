@@ -14,8 +14,8 @@ use crate::{write_atomically, Error};
 
 /// Input bytes per independent bzip2 stream in [`bzip2_parallel`]: one
 /// level-9 block. bzip2 compresses block by block anyway, so small streams
-/// cost only their 14-byte framing, and many of them keep every thread busy
-/// to the end.
+/// cost only about 15 bytes of framing each, and many of them keep every
+/// thread busy to the end.
 pub const BZIP2_CHUNK_SIZE: usize = 900_000;
 
 /// Writes `tree` to `out` as a GNU tar compressed with [`bzip2_parallel`],
