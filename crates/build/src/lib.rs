@@ -12,7 +12,7 @@ pub mod release;
 pub mod source;
 pub mod uv;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use dist::{execute, plan, Artefact, DistOptions, Plan, Progress, Step, DIST_COMPONENTS};
 pub use release::Release;
@@ -47,4 +47,13 @@ impl BuildError {
     pub fn is_input(&self) -> bool {
         matches!(self, BuildError::Input(_))
     }
+}
+
+/// `$XDG_CACHE_HOME/lava-dist` or `~/.cache/lava-dist`: what dist keeps
+/// between runs (uv, worker sdists); `None` when neither variable is set.
+pub(crate) fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|c| c.join("lava-dist"))
 }

@@ -46,7 +46,8 @@ impl WorkerSource {
             WorkerSource::Dir(dir) => dir.clone(),
             WorkerSource::Sdist(sdist) => unpack_sdist(sdist, work)?,
             WorkerSource::Pypi => {
-                let sdist = download_sdist(version, work)?;
+                let cache = crate::cache_dir().map(|c| c.join("sdist"));
+                let sdist = pypi_sdist(version, work, cache.as_deref())?;
                 unpack_sdist(&sdist, work)?
             }
         };
@@ -108,6 +109,34 @@ impl SourceTree {
     pub fn framework_dir(&self) -> PathBuf {
         self.root.join("lava/resources/cookiecutter")
     }
+}
+
+/// The release's sdist from `cache` (`jinlava-<version>.tar.gz`), else from
+/// PyPI, kept in `cache` for the next run. PyPI never lets a file be replaced
+/// under the same name, so a cached sdist stays the release's.
+fn pypi_sdist(version: &Version, work: &Path, cache: Option<&Path>) -> Result<PathBuf, BuildError> {
+    let name = format!("jinlava-{version}.tar.gz");
+    if let Some(cached) = cache.map(|c| c.join(&name)).filter(|c| c.is_file()) {
+        tracing::info!("worker source: {}", cached.display());
+        return Ok(cached);
+    }
+    let sdist = download_sdist(version, work)?;
+    let Some(cache) = cache else {
+        return Ok(sdist);
+    };
+    // Copied beside its final name and renamed in: a cached sdist is whole.
+    let keep = || -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(cache)?;
+        let staging = tempfile::NamedTempFile::new_in(cache)?;
+        std::fs::copy(&sdist, staging.path())?;
+        let cached = cache.join(&name);
+        staging.persist(&cached)?;
+        Ok(cached)
+    };
+    if let Err(e) = keep() {
+        tracing::warn!("cannot keep {name} in {}: {e}", cache.display());
+    }
+    Ok(sdist)
 }
 
 fn download_sdist(version: &Version, work: &Path) -> Result<PathBuf, BuildError> {
@@ -215,6 +244,27 @@ mod tests {
             "{err}"
         );
         assert!(source.fetch(&"8.2.0".parse().unwrap(), tmp.path()).is_ok());
+    }
+
+    #[test]
+    fn a_cached_sdist_is_used_without_pypi() {
+        // No jinlava 0.0.1 exists on PyPI: only the cache can answer.
+        let tmp = tempfile::tempdir().unwrap();
+        let checkout = tmp.path().join("jinlava-0.0.1");
+        fake_checkout(&checkout, "0.0.1");
+        let cache = tmp.path().join("cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        let gz = std::fs::File::create(cache.join("jinlava-0.0.1.tar.gz")).unwrap();
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(gz, Default::default()));
+        tar.append_dir_all("jinlava-0.0.1", &checkout).unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+
+        let version: Version = "0.0.1".parse().unwrap();
+        let work = tmp.path().join("work");
+        let sdist = pypi_sdist(&version, &work, Some(&cache)).unwrap();
+        assert_eq!(sdist, cache.join("jinlava-0.0.1.tar.gz"));
+        let root = unpack_sdist(&sdist, &work).unwrap();
+        SourceTree::open(&WorkerSource::Pypi, root, &version).unwrap();
     }
 
     #[test]

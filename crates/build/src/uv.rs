@@ -15,13 +15,10 @@ pub fn find_or_provision() -> Result<PathBuf, BuildError> {
     if let Some(uv) = on_path("uv") {
         return Ok(uv);
     }
-    let home = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .ok_or_else(|| {
-            BuildError::Tool("uv is not on PATH and neither HOME nor XDG_CACHE_HOME is set".into())
-        })?;
-    let venv = home.join("lava-dist").join(format!("uv-{UV_VERSION}"));
+    let cache = crate::cache_dir().ok_or_else(|| {
+        BuildError::Tool("uv is not on PATH and neither HOME nor XDG_CACHE_HOME is set".into())
+    })?;
+    let venv = cache.join(format!("uv-{UV_VERSION}"));
     let uv = venv.join("bin/uv");
     if uv.is_file() {
         return Ok(uv);
