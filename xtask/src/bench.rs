@@ -295,11 +295,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
 
 /// ~/.cache/lava-dist (or $XDG_CACHE_HOME/lava-dist).
 fn cache_dir() -> anyhow::Result<PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .context("neither XDG_CACHE_HOME nor HOME is set")?;
-    Ok(cache.join("lava-dist"))
+    lava_build::cache_dir().context("neither XDG_CACHE_HOME nor HOME is set")
 }
 
 /// The median of `values` (mean of the middle two for an even count).

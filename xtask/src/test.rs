@@ -54,13 +54,8 @@ pub(crate) fn provision(requirements: &Path) -> anyhow::Result<PathBuf> {
     let digest = hex::encode(&Sha256::digest(&text)[..6]);
     let base = match std::env::var_os("LAVA_TOOLS_VENV") {
         Some(dir) => PathBuf::from(dir),
-        None => {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .context("neither LAVA_TOOLS_VENV, XDG_CACHE_HOME nor HOME is set")?;
-            cache.join("lava-dist")
-        }
+        None => lava_build::cache_dir()
+            .context("neither LAVA_TOOLS_VENV, XDG_CACHE_HOME nor HOME is set")?,
     };
     let venv = base.join(format!("tools-{digest}"));
     let complete = venv.join(".lava-complete");

@@ -49,9 +49,10 @@ impl BuildError {
     }
 }
 
-/// `$XDG_CACHE_HOME/lava-dist` or `~/.cache/lava-dist`: what dist keeps
-/// between runs (uv, worker sdists); `None` when neither variable is set.
-pub(crate) fn cache_dir() -> Option<PathBuf> {
+/// `$XDG_CACHE_HOME/lava-dist` or `~/.cache/lava-dist`: what the toolchain
+/// keeps between runs (uv, worker sdists, the test tools, the bench's peers);
+/// `None` when neither variable is set.
+pub fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
