@@ -1,7 +1,8 @@
 //! A bundle built by `cargo xtask dist` boots with the lava-boot dist ships:
-//! dist's output directory is a code area, so `_boot_/bin/lava-boot-x86_64
+//! dist's output directory is a code area, so `_boot_/bin/lava-boot-<arch>
 //! apply --root` installs from it as a worker would from S3, and the
-//! installed lava-version runs.
+//! installed lava-version runs. The aarch64 lava-boot runs under qemu and
+//! installs the aarch64 bundle.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -13,10 +14,10 @@ use lava_boot::{Aws, Overrides, REALMS_TABLE};
 use lava_build::DistOptions;
 use lava_layout::{boot_binary_key, Arch, Component, Runtime, Sums};
 use lava_tests::moto::{sdk_config, Moto};
-use lava_tests::{build_dist, run};
+use lava_tests::{build_dist, command_for, run};
 
-#[tokio::test]
-async fn a_dist_bundle_installs_and_its_lava_version_runs() {
+/// An amzn2023 worker's root directory.
+fn worker_root() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir(root.path().join("etc")).unwrap();
     std::fs::write(
@@ -24,11 +25,51 @@ async fn a_dist_bundle_installs_and_its_lava_version_runs() {
         "ID=\"amzn\"\nVERSION_ID=\"2023\"\n",
     )
     .unwrap();
+    root
+}
+
+#[tokio::test]
+async fn a_dist_bundle_installs_and_its_lava_version_runs() {
+    let root = worker_root();
     // Only this host's runtime: the bundle's Python must run here.
     let host: Runtime = lava_boot::platform::detect(root.path(), &Overrides::default()).unwrap();
+    boot_from_dist(&root, &host).await;
+}
+
+#[tokio::test]
+async fn the_aarch64_lava_boot_installs_the_aarch64_bundle_under_qemu() {
+    let root = worker_root();
+    // This host's Python, so that the installed lava-version runs here too
+    // (it is pure Python; the bundle's compiled wheels are aarch64's).
+    let host: Runtime = lava_boot::platform::detect(root.path(), &Overrides::default()).unwrap();
+    let runtime: Runtime = format!("{}-py{}-aarch64", host.os, host.python)
+        .parse()
+        .unwrap();
+    boot_from_dist(&root, &runtime).await;
+    // The wheels installed are the aarch64 ones dist resolved.
+    let pylib = root.path().join("opt/lava/pylib");
+    let machines: std::collections::BTreeSet<Option<Arch>> = walkdir::WalkDir::new(&pylib)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".so"))
+        .map(|e| Arch::of_elf(&std::fs::read(e.path()).unwrap()))
+        .collect();
+    assert_eq!(
+        machines,
+        [Some(Arch::Aarch64)].into(),
+        "shared libraries in {}",
+        pylib.display()
+    );
+}
+
+/// Build `runtime`'s bundle and lava-boot with dist, then boot a worker of
+/// that runtime from dist's output with the lava-boot dist shipped for its
+/// architecture: `plan --json`, then `apply --root`.
+async fn boot_from_dist(root: &tempfile::TempDir, runtime: &Runtime) {
+    let (arch, host) = (runtime.arch, runtime);
     let (dist, built) = build_dist(DistOptions {
         only: vec![Component::Pkg, Component::Boot],
-        runtimes: Some(vec![host.clone()]),
+        runtimes: Some(vec![runtime.clone()]),
         ..Default::default()
     });
     let built = built.unwrap_or_else(|e| panic!("dist: {e}"));
@@ -66,17 +107,21 @@ async fn a_dist_bundle_installs_and_its_lava_version_runs() {
         .unwrap();
 
     // The shipped lava-boot, as a booting worker runs it: from the code area.
-    let boot = dist.path().join(boot_binary_key(Arch::X86_64));
+    let boot = dist.path().join(boot_binary_key(arch));
     let sums = std::fs::read_to_string(dist.path().join("_boot_/bin/SHA256SUMS")).unwrap();
     let (sums, malformed) = Sums::parse(&sums);
     assert!(malformed.is_empty(), "{malformed:?}");
     let shipped = built
         .iter()
-        .find(|a| a.key == boot_binary_key(Arch::X86_64))
+        .find(|a| a.key == boot_binary_key(arch))
         .expect("dist reports lava-boot");
-    assert_eq!(sums.get("lava-boot-x86_64"), Some(shipped.sha256.as_str()));
+    assert_eq!(
+        sums.get(&format!("lava-boot-{arch}")),
+        Some(shipped.sha256.as_str())
+    );
+    assert_eq!(Arch::of_elf(&std::fs::read(&boot).unwrap()), Some(arch));
     let lava_boot = |command: &str, extra: &[&str]| {
-        let out = run(Command::new(&boot)
+        let out = run(command_for(arch, &boot)
             .arg(command)
             .args(["--code-area", &format!("file://{}", dist.path().display())])
             .args(["--realm", "prod", "--worker", "core"])
@@ -99,9 +144,13 @@ async fn a_dist_bundle_installs_and_its_lava_version_runs() {
         plan["bundle"]["name"],
         format!("lava-{version}-{host}.tar.bz2")
     );
-    assert!(
-        plan["bundle"]["sha256"].is_string(),
-        "dist wrote no SHA256SUMS entry: {plan}"
+    let bundle = built
+        .iter()
+        .find(|a| a.key.ends_with(&format!("lava-{version}-{host}.tar.bz2")))
+        .expect("dist reports the bundle");
+    assert_eq!(
+        plan["bundle"]["sha256"], bundle.sha256,
+        "the plan's digest is not dist's SHA256SUMS entry: {plan}"
     );
 
     lava_boot("apply", &[]);

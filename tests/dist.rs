@@ -8,7 +8,7 @@ use std::process::Command;
 use lava_build::binaries::{self, Shipped};
 use lava_build::{DistOptions, Release};
 use lava_layout::{Arch, Component, PackageName};
-use lava_tests::{build_dist, default_dist, files_under, run, tool, workspace_root};
+use lava_tests::{build_dist, command_for, default_dist, files_under, run, tool, workspace_root};
 
 fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
@@ -25,21 +25,16 @@ fn layout_is_exactly_the_seed_code_area() {
         "_boot_/SHA256SUMS".into(),
         "_boot_/bin/SHA256SUMS".into(),
         "_boot_/bin/lava-boot-x86_64".into(),
+        "_boot_/bin/lava-boot-aarch64".into(),
         format!("_dist_/cfn/v{v}/SHA256SUMS"),
         format!("_dist_/framework/SHA256SUMS"),
         format!("_dist_/framework/lava-job-framework-{v}.zip"),
         "_dist_/pkg/amzn2023/SHA256SUMS".into(),
     ];
-    expected.push("_dist_/lambda/SHA256SUMS".into());
-    for f in ["dispatch", "metrics", "s3trigger", "stop"] {
-        expected.push(format!("_dist_/lambda/{f}-{v}.zip"));
-    }
-    // arm64 binaries where this machine can build them.
-    if binaries::missing_toolchain(&workspace_root(), Arch::Aarch64).is_none() {
-        expected.push("_boot_/bin/lava-boot-aarch64".into());
-        expected.push("_dist_/lambda/arm64/SHA256SUMS".into());
+    for dir in ["_dist_/lambda", "_dist_/lambda/arm64"] {
+        expected.push(format!("{dir}/SHA256SUMS"));
         for f in ["dispatch", "metrics", "s3trigger", "stop"] {
-            expected.push(format!("_dist_/lambda/arm64/{f}-{v}.zip"));
+            expected.push(format!("{dir}/{f}-{v}.zip"));
         }
     }
     for t in ["common", "realm", "worker"] {
@@ -312,40 +307,42 @@ fn worker_scripts_are_shellcheck_clean() {
 }
 
 #[test]
-fn lava_boot_runs_here_and_on_every_os_of_the_matrix() {
+fn lava_boot_of_each_arch_runs_on_every_os_of_the_matrix() {
     let (out, _) = default_dist();
-    let path = out.path().join("_boot_/bin/lava-boot-x86_64");
-    let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(Arch::of_elf(&bytes), Some(Arch::X86_64));
-    let needed = binaries::glibc_required(&bytes)
-        .unwrap()
-        .expect("linked against glibc");
     let bound = Shipped::Boot.runs_on(&Release::load(&workspace_root()).unwrap());
-    assert!(
-        needed <= bound.version,
-        "lava-boot needs GLIBC_{}.{}, {} have {}.{}",
-        needed.0,
-        needed.1,
-        bound.system,
-        bound.version.0,
-        bound.version.1
-    );
-    for here in [
-        binaries::cargo_home().unwrap(),
-        workspace_root().canonicalize().unwrap(),
-    ] {
-        let needle = here.to_string_lossy();
+    for arch in Arch::ALL {
+        let path = out.path().join(format!("_boot_/bin/lava-boot-{arch}"));
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(Arch::of_elf(&bytes), Some(arch));
+        let needed = binaries::glibc_required(&bytes)
+            .unwrap()
+            .expect("linked against glibc");
         assert!(
-            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
-            "lava-boot embeds {needle}"
+            needed <= bound.version,
+            "lava-boot-{arch} needs GLIBC_{}.{}, {} have {}.{}",
+            needed.0,
+            needed.1,
+            bound.system,
+            bound.version.0,
+            bound.version.1
         );
+        for here in [
+            binaries::cargo_home().unwrap(),
+            workspace_root().canonicalize().unwrap(),
+        ] {
+            let needle = here.to_string_lossy();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "lava-boot-{arch} embeds {needle}"
+            );
+        }
+        let mode = std::fs::metadata(&path).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o755
+        );
+        let help = run(command_for(arch, &path).arg("--help"));
+        assert!(help.status.success(), "lava-boot-{arch} --help");
+        assert!(String::from_utf8_lossy(&help.stdout).contains("run-scripts"));
     }
-    let mode = std::fs::metadata(&path).unwrap().permissions();
-    assert_eq!(
-        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
-        0o755
-    );
-    let help = run(Command::new(&path).arg("--help"));
-    assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("run-scripts"));
 }

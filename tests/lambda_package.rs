@@ -1,8 +1,8 @@
-//! The Lambda zips as `cargo xtask dist --only lambda` builds them: exactly the
-//! four keys, `bootstrap` alone at the root with mode 0755, an x86_64 ELF
-//! needing no glibc newer than provided.al2023's 2.34, no machine-specific
-//! paths inside, the same bytes when built again, and nothing written when
-//! the build fails.
+//! The Lambda zips as `cargo xtask dist --only lambda` builds them, for x86_64
+//! and arm64: exactly the four keys of each, `bootstrap` alone at the root
+//! with mode 0755, an ELF of the zip's architecture needing no glibc newer
+//! than provided.al2023's 2.34, no machine-specific paths inside, the same
+//! bytes when built again, and nothing written when the build fails.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -32,12 +32,9 @@ fn built() -> &'static (tempfile::TempDir, Vec<Artefact>) {
     BUILT.get_or_init(build)
 }
 
-fn zip_path(function: LambdaFunction) -> PathBuf {
+fn zip_path(function: LambdaFunction, arch: Arch) -> PathBuf {
     let version = Release::load(&workspace_root()).unwrap().version;
-    built()
-        .0
-        .path()
-        .join(lambda_key(function, &version, Arch::X86_64))
+    built().0.path().join(lambda_key(function, &version, arch))
 }
 
 /// The entries of a zip: name, unix mode and contents of each.
@@ -53,8 +50,15 @@ fn entries(zip: &Path) -> Vec<(String, Option<u32>, Vec<u8>)> {
         .collect()
 }
 
-fn bootstrap(function: LambdaFunction) -> Vec<u8> {
-    entries(&zip_path(function)).remove(0).2
+fn bootstrap(function: LambdaFunction, arch: Arch) -> Vec<u8> {
+    entries(&zip_path(function, arch)).remove(0).2
+}
+
+/// Every zip of the release: (function, architecture).
+fn every_zip() -> impl Iterator<Item = (LambdaFunction, Arch)> {
+    Arch::ALL
+        .into_iter()
+        .flat_map(|arch| LambdaFunction::ALL.map(|f| (f, arch)))
 }
 
 fn on_path(program: &str) -> bool {
@@ -66,17 +70,13 @@ fn on_path(program: &str) -> bool {
 fn exactly_the_four_keys_of_the_layout() {
     let (out, artefacts) = built();
     let version = Release::load(&workspace_root()).unwrap().version;
-    let mut archs = vec![Arch::X86_64];
-    if binaries::missing_toolchain(&workspace_root(), Arch::Aarch64).is_none() {
-        archs.push(Arch::Aarch64);
-    }
-    let mut expected: Vec<String> = archs
-        .iter()
-        .flat_map(|&a| LambdaFunction::ALL.map(|f| lambda_key(f, &version, a)))
+    let mut expected: Vec<String> = every_zip()
+        .map(|(f, a)| lambda_key(f, &version, a))
         .collect();
     let keys: Vec<&str> = artefacts.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(keys, expected);
-    for &arch in &archs {
+    assert!(keys.contains(&format!("_dist_/lambda/arm64/stop-{version}.zip").as_str()));
+    for arch in Arch::ALL {
         expected.push(format!("{}/{SHA256SUMS}", lambda_dir(arch)));
     }
     expected.sort();
@@ -85,8 +85,8 @@ fn exactly_the_four_keys_of_the_layout() {
 
 #[test]
 fn bootstrap_alone_at_the_root_executable() {
-    for function in LambdaFunction::ALL {
-        let zip = zip_path(function);
+    for (function, arch) in every_zip() {
+        let zip = zip_path(function, arch);
         let test = run(Command::new("unzip").arg("-t").arg(&zip));
         assert!(
             test.status.success(),
@@ -98,27 +98,27 @@ fn bootstrap_alone_at_the_root_executable() {
         let names: Vec<(&str, Option<u32>)> =
             entries.iter().map(|(n, m, _)| (n.as_str(), *m)).collect();
         // A regular file (S_IFREG) with rwxr-xr-x in the external attributes.
-        assert_eq!(names, [("bootstrap", Some(0o100755))], "{function}");
+        assert_eq!(names, [("bootstrap", Some(0o100755))], "{function} {arch}");
     }
 }
 
 #[test]
-fn bootstraps_are_x86_64_elf_for_glibc_2_34() {
+fn bootstraps_are_elf_of_their_arch_for_glibc_2_34() {
     let bound = Shipped::Lambda(LambdaFunction::Dispatch)
         .runs_on(&Release::load(&workspace_root()).unwrap())
         .version;
     let (max_major, max_minor) = bound;
     assert_eq!((max_major, max_minor), (2, 34));
     let readelf = on_path("readelf");
-    for function in LambdaFunction::ALL {
-        let bytes = bootstrap(function);
-        assert_eq!(Arch::of_elf(&bytes), Some(Arch::X86_64), "{function}");
+    for (function, arch) in every_zip() {
+        let bytes = bootstrap(function, arch);
+        assert_eq!(Arch::of_elf(&bytes), Some(arch), "{function} {arch}");
         let needed = binaries::glibc_required(&bytes)
             .unwrap()
             .expect("linked against glibc");
         assert!(
             needed <= (max_major, max_minor),
-            "{function} needs GLIBC_{}.{}: provided.al2023 has {max_major}.{max_minor}",
+            "{function} {arch} needs GLIBC_{}.{}: provided.al2023 has {max_major}.{max_minor}",
             needed.0,
             needed.1
         );
@@ -136,7 +136,11 @@ fn bootstraps_are_x86_64_elf_for_glibc_2_34() {
                     Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?))
                 })
                 .max();
-            assert_eq!(newest, Some(needed), "{function}: readelf -V disagrees");
+            assert_eq!(
+                newest,
+                Some(needed),
+                "{function} {arch}: readelf -V disagrees"
+            );
         }
     }
 }
@@ -145,13 +149,13 @@ fn bootstraps_are_x86_64_elf_for_glibc_2_34() {
 fn no_paths_of_this_machine_inside() {
     let home = binaries::cargo_home().expect("cargo home");
     let root = workspace_root().canonicalize().unwrap();
-    for function in LambdaFunction::ALL {
-        let bytes = bootstrap(function);
+    for (function, arch) in every_zip() {
+        let bytes = bootstrap(function, arch);
         for path in [&home, &root] {
             let needle = path.to_string_lossy();
             assert!(
                 !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                "{function} embeds {needle}: the zip would differ on another machine"
+                "{function} {arch} embeds {needle}: the zip would differ on another machine"
             );
         }
     }
@@ -161,9 +165,9 @@ fn no_paths_of_this_machine_inside() {
 fn rebuilding_gives_identical_zips() {
     let (first, _) = built();
     let (second, _) = build();
-    for function in LambdaFunction::ALL {
-        let version = Release::load(&workspace_root()).unwrap().version;
-        let key = lambda_key(function, &version, Arch::X86_64);
+    let version = Release::load(&workspace_root()).unwrap().version;
+    for (function, arch) in every_zip() {
+        let key = lambda_key(function, &version, arch);
         let (a, b) = (
             std::fs::read(first.path().join(&key)).unwrap(),
             std::fs::read(second.path().join(&key)).unwrap(),

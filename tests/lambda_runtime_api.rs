@@ -1,7 +1,8 @@
 //! Each built `bootstrap`, end to end: unpacked from its dist zip, started the
 //! way Lambda starts it (the Runtime API on a local port, the function's
 //! environment), its AWS endpoint pointed at moto, and invoked once; then the
-//! answer it posted and what it did in moto are checked.
+//! answer it posted and what it did in moto are checked. The arm64 bootstraps
+//! run under qemu and must answer as their x86_64 twins.
 
 use std::collections::HashMap;
 
@@ -10,9 +11,9 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
-use lava_layout::LambdaFunction;
+use lava_layout::{Arch, LambdaFunction};
 use lava_tests::moto::{sdk_config, Moto, REGION};
-use lava_tests::runtime_api::{invoke, response, Error, Outcome};
+use lava_tests::runtime_api::{invoke, invoke_on, response, Error, Outcome};
 use serde_json::{json, Value};
 
 const REALM: &str = "e2e";
@@ -458,4 +459,76 @@ async fn stop_posts_an_invocation_error_when_the_lifecycle_action_fails() {
         ssm_commands(&realm).await,
         [("lava-StopWorkerDaemons".to_string(), vec![instance])]
     );
+}
+
+/// What `function`'s bootstrap for `arch` answers to its usual event in a
+/// fresh realm, and the messages it left on core's queue, with the values
+/// that differ from run to run (run, instance and command IDs, times)
+/// replaced by placeholders.
+async fn answer_on(arch: Arch, function: LambdaFunction) -> (Value, Vec<Value>) {
+    let realm = Realm::new().await;
+    let mut instance = None;
+    let event = match function {
+        LambdaFunction::Dispatch => json!({"job_id": "load", "parameters": {"day": "2025-01-31"}}),
+        LambdaFunction::S3trigger => {
+            realm.s3trigger().await;
+            json!({"Records": [{
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+                "eventTime": "2025-01-31T10:20:30.123Z", "eventName": "ObjectCreated:Put",
+                "s3": {"s3SchemaVersion": "1.0", "configurationId": "lava",
+                       "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                       "object": {"key": "incoming/day%3D31.csv", "size": 1024, "eTag": "0123456789abcdef"}}
+            }]})
+        }
+        LambdaFunction::Metrics => {
+            realm.worker_group().await;
+            realm.send_to_core(2).await;
+            json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})
+        }
+        LambdaFunction::Stop => {
+            let id = realm.worker_group().await;
+            instance = Some(id.clone());
+            json!({"EC2InstanceId": id})
+        }
+    };
+    let run = invoke_on(arch, function, REALM, &realm.moto, &event, &[])
+        .unwrap_or_else(|e| panic!("{function} on {arch}: {e}"));
+    let mut text = response(&run).to_string();
+    let mut messages = realm.core_messages().await;
+    for message in &mut messages {
+        message["ts_dispatch"] = json!("<time>");
+        let run_id = message["run_id"].as_str().unwrap_or_default().to_string();
+        if !run_id.is_empty() {
+            text = text.replace(&run_id, "<run id>");
+            message["run_id"] = json!("<run id>");
+        }
+    }
+    if let Some(id) = instance {
+        text = text.replace(&id, "<instance>");
+    }
+    let mut answer: Value = serde_json::from_str(&text).unwrap();
+    if answer.get("command_id").is_some() {
+        answer["command_id"] = json!("<command id>");
+    }
+    (answer, messages)
+}
+
+#[tokio::test]
+async fn every_arm64_bootstrap_answers_as_its_x86_64_twin() {
+    for function in LambdaFunction::ALL {
+        let x86_64 = answer_on(Arch::X86_64, function).await;
+        let arm64 = answer_on(Arch::Aarch64, function).await;
+        assert_eq!(arm64, x86_64, "{function}: arm64 and x86_64 differ");
+        // The twins did their work: not two identical failures.
+        let (answer, messages) = &x86_64;
+        match function {
+            LambdaFunction::Dispatch | LambdaFunction::S3trigger => {
+                assert_eq!(messages.len(), 1, "{function}: {answer} {messages:?}")
+            }
+            LambdaFunction::Metrics => {
+                assert_eq!(answer["workers"]["core"]["messages"], 2, "{answer}")
+            }
+            LambdaFunction::Stop => assert_eq!(answer["wait"], "finished", "{answer}"),
+        }
+    }
 }

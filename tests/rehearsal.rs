@@ -88,6 +88,7 @@ fn dist(
         runtimes: Some(vec![host.clone()]),
         worker_source: source,
         out: out.to_path_buf(),
+        skip_archs: Vec::new(),
     };
     lava_build::plan(&release, &options)
         .and_then(|plan| lava_build::execute(&release, &plan, &Quiet))

@@ -5,11 +5,14 @@ pub mod moto;
 pub mod proxy;
 pub mod runtime_api;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use lava_build::toolchain::gnu_triple;
 use lava_build::{Artefact, DistOptions, Progress, Release, Step};
+use lava_layout::Arch;
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -33,6 +36,21 @@ pub fn tool(name: &str) -> PathBuf {
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// A command running `program`, an executable built for `arch`: itself on
+/// this host's architecture, else under qemu's user-mode emulator with that
+/// architecture's C library (both installed by `cargo xtask test`).
+pub fn command_for(arch: Arch, program: impl AsRef<OsStr>) -> Command {
+    if Arch::host() == Some(arch) {
+        return Command::new(program);
+    }
+    let mut command = Command::new(format!("qemu-{}-static", arch.uname()));
+    command
+        .arg("-L")
+        .arg(Path::new("/usr").join(gnu_triple(arch)))
+        .arg(program);
+    command
 }
 
 struct Quiet;

@@ -5,7 +5,6 @@
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -20,9 +19,9 @@ use crate::moto::Moto;
 /// its test instead of hanging it.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The `bootstrap` of `function`, unpacked from the zip `dist --only lambda`
-/// builds (once per test binary).
-pub fn bootstrap(function: LambdaFunction) -> PathBuf {
+/// The `bootstrap` of `function` for `arch`, unpacked from the zip `dist
+/// --only lambda` builds (both architectures, once per test binary).
+pub fn bootstrap(function: LambdaFunction, arch: Arch) -> PathBuf {
     static UNPACKED: OnceLock<tempfile::TempDir> = OnceLock::new();
     let dir = UNPACKED.get_or_init(|| {
         let (dist, result) = crate::build_dist(DistOptions {
@@ -34,18 +33,19 @@ pub fn bootstrap(function: LambdaFunction) -> PathBuf {
         let version = lava_build::Release::load(&crate::workspace_root())
             .expect("workspace release")
             .version;
-        for function in LambdaFunction::ALL {
-            let zip = dist
-                .path()
-                .join(lambda_key(function, &version, Arch::X86_64));
-            let out = dir.path().join(function.name());
-            std::fs::write(&out, read_bootstrap(&zip)).expect("write bootstrap");
-            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755))
-                .expect("chmod bootstrap");
+        for arch in Arch::ALL {
+            std::fs::create_dir(dir.path().join(arch.uname())).expect("mkdir");
+            for function in LambdaFunction::ALL {
+                let zip = dist.path().join(lambda_key(function, &version, arch));
+                let out = dir.path().join(arch.uname()).join(function.name());
+                std::fs::write(&out, read_bootstrap(&zip)).expect("write bootstrap");
+                std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755))
+                    .expect("chmod bootstrap");
+            }
         }
         dir
     });
-    dir.path().join(function.name())
+    dir.path().join(arch.uname()).join(function.name())
 }
 
 fn read_bootstrap(zip: &Path) -> Vec<u8> {
@@ -63,9 +63,9 @@ pub fn function_name(realm: &str, function: LambdaFunction) -> String {
     format!("lava-{realm}-{function}")
 }
 
-/// Invoke `function`'s bootstrap once with `event`, as realm `realm`'s
-/// function (`LAVA_REALM` set as the template sets it), talking to `moto`;
-/// `env` adds or overrides variables.
+/// Invoke `function`'s bootstrap of this host's architecture once with
+/// `event`, as realm `realm`'s function (`LAVA_REALM` set as the template sets
+/// it), talking to `moto`; `env` adds or overrides variables.
 pub fn invoke(
     function: LambdaFunction,
     realm: &str,
@@ -73,7 +73,20 @@ pub fn invoke(
     event: &Value,
     env: &[(&str, &str)],
 ) -> Result<Run, Error> {
-    let mut command = Command::new(bootstrap(function));
+    let host = Arch::host().expect("a supported host");
+    invoke_on(host, function, realm, moto, event, env)
+}
+
+/// `invoke` with the bootstrap built for `arch` (under qemu when foreign).
+pub fn invoke_on(
+    arch: Arch,
+    function: LambdaFunction,
+    realm: &str,
+    moto: &Moto,
+    event: &Value,
+    env: &[(&str, &str)],
+) -> Result<Run, Error> {
+    let mut command = crate::command_for(arch, bootstrap(function, arch));
     command
         .env_clear()
         .envs(moto.env())

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use lava_build::{DistOptions, Release, WorkerSource};
-use lava_layout::{Component, Runtime};
+use lava_layout::{Arch, Component, Runtime};
 
 use crate::progress::Reporter;
 use crate::{workspace_root, Failure};
@@ -22,17 +22,26 @@ use crate::{workspace_root, Failure};
 ///   _dist_/lambda/<fn>-<version>.zip        x86_64 functions, `bootstrap` inside
 ///   _dist_/lambda/arm64/<fn>-<version>.zip  arm64 functions
 ///   _boot_/bin/lava-boot-<uname -m>         what booting workers download
+/// The functions are built for both architectures (a realm's
+/// lambdaArchitecture picks), lava-boot for each architecture of the matrix.
 /// A function needing a glibc newer than provided.al2023's (2.34), or
-/// lava-boot one newer than the oldest os of the matrix, is refused. An
-/// architecture with no Rust target and linker here (aarch64 needs
-/// `rustup target add aarch64-unknown-linux-gnu` and
-/// CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER) is skipped, and dist says so.
+/// lava-boot one newer than the oldest os of the matrix, is refused.
+///
+/// Cross toolchains: the rustup target if installed, else another rustc on
+/// PATH with the target's standard library (Debian's rustc-web), plus a
+/// linker (CARGO_TARGET_<TRIPLE>_LINKER, else <arch>-linux-gnu-gcc). When
+/// one is missing, dist installs it first where it can, saying what and why
+/// (`rustup target add`, bounded in time; as root on Debian, apt-get), else
+/// exits 1 naming the commands. LAVA_TOOLCHAIN_AARCH64=<rustc> picks the
+/// compiler, =none says there is none. --skip-arch builds a release without
+/// an architecture, on purpose; the summary lists what it left out.
 ///
 /// Examples:
 ///   cargo xtask dist
 ///   cargo xtask dist --only lambda
 ///   cargo xtask dist --only pkg --runtime amzn2023-py3.11-aarch64
 ///   cargo xtask dist --worker-source ../lava --out /tmp/dist --json
+///   cargo xtask dist --skip-arch aarch64   (an x86_64-only release, on purpose)
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct DistArgs {
@@ -47,6 +56,10 @@ pub struct DistArgs {
     /// directory, or a jinlava sdist (.tar.gz); default: the release matrix.
     #[arg(long, value_name = "SRC")]
     worker_source: Option<String>,
+    /// Leave an architecture out of the release: its bundles, its Lambda zips
+    /// and its lava-boot (x86_64 or aarch64/arm64).
+    #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
+    skip_arch: Vec<Arch>,
     /// Output directory [default: dist/ in the workspace].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -59,12 +72,19 @@ fn parse_component(s: &str) -> Result<Component, String> {
     s.parse()
 }
 
+fn parse_arch(s: &str) -> Result<Arch, String> {
+    s.parse()
+        .map_err(|e: lava_layout::RuntimeError| e.to_string())
+}
+
 fn parse_runtime(s: &str) -> Result<Runtime, String> {
     s.parse()
         .map_err(|e: lava_layout::RuntimeError| e.to_string())
 }
 
-pub fn run(args: DistArgs) -> Result<(), Failure> {
+pub fn run(mut args: DistArgs) -> Result<(), Failure> {
+    args.skip_arch.sort();
+    args.skip_arch.dedup();
     let root = workspace_root();
     let release = Release::load(&root)?;
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
@@ -81,10 +101,14 @@ pub fn run(args: DistArgs) -> Result<(), Failure> {
             .out
             .map(|o| cwd.join(o))
             .unwrap_or_else(|| root.join("dist")),
+        skip_archs: args.skip_arch,
     };
     let plan = lava_build::plan(&release, &options)?;
     for why in &plan.skipped {
         tracing::warn!("{why}");
+    }
+    for line in plan.provisions() {
+        tracing::info!("{line}");
     }
     let reporter = Reporter::new(plan.steps.len());
     let artefacts = lava_build::execute(&release, &plan, &reporter)?;
@@ -113,6 +137,9 @@ pub fn run(args: DistArgs) -> Result<(), Failure> {
             );
         }
         println!("{} artefacts in {}", artefacts.len(), plan.out.display());
+        for why in &plan.skipped {
+            println!("skipped: {why}");
+        }
     }
     Ok(())
 }

@@ -6,6 +6,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use lava_build::toolchain;
+use lava_layout::Arch;
 use sha2::{Digest, Sha256};
 
 use crate::{workspace_root, Failure};
@@ -17,6 +19,11 @@ use crate::{workspace_root, Failure};
 /// $LAVA_TOOLS_VENV or ~/.cache/lava-dist/, then runs `cargo test --workspace`
 /// with LAVA_TOOLS pointing at the venv's bin/. The venv is rebuilt only when
 /// the requirements change.
+///
+/// The tests build and run the binaries of every architecture: like `dist`,
+/// this command first provides the toolchain of each (see `cargo xtask dist
+/// --help`), and qemu-user-static to run the foreign ones (as root on Debian,
+/// with apt-get; elsewhere it fails naming what to install).
 ///
 /// Examples:
 ///   cargo xtask test
@@ -32,6 +39,12 @@ pub struct TestArgs {
 pub fn run(args: TestArgs) -> Result<(), Failure> {
     let root = workspace_root();
     let tools = provision(&root.join("tests/tools-requirements.txt"))?;
+    for arch in Arch::ALL {
+        if Arch::host() != Some(arch) {
+            toolchain::ensure(&root, arch)?;
+            emulator(arch)?;
+        }
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&root)
@@ -79,6 +92,28 @@ pub(crate) fn provision(requirements: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(&complete, "")
         .with_context(|| format!("cannot write {}", complete.display()))?;
     Ok(venv)
+}
+
+/// qemu's user-mode emulator of `arch`, installed with Debian's
+/// qemu-user-static when it is missing.
+fn emulator(arch: Arch) -> Result<(), lava_build::BuildError> {
+    let program = format!("qemu-{}-static", arch.uname());
+    let found = || {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .any(|dir| dir.join(&program).is_file())
+    };
+    if found() {
+        return Ok(());
+    }
+    eprintln!("the tests run {arch} binaries with {program}: installing qemu-user-static");
+    toolchain::apt_install(&["qemu-user-static".to_string()])?;
+    if found() {
+        Ok(())
+    } else {
+        Err(lava_build::BuildError::Tool(format!(
+            "installing qemu-user-static gave no {program} on PATH"
+        )))
+    }
 }
 
 fn check(cmd: &mut Command) -> anyhow::Result<()> {

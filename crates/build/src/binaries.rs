@@ -10,6 +10,7 @@ use std::process::Command;
 use lava_layout::{Arch, LambdaFunction, Os};
 
 use crate::release::Release;
+use crate::toolchain::Toolchain;
 use crate::BuildError;
 
 /// A binary of the release.
@@ -89,52 +90,17 @@ fn names(wanted: &[Shipped]) -> String {
         .join(", ")
 }
 
-/// Why binaries for `arch` cannot be built on this machine, or `None` when its
-/// Rust target and a linker for it are installed.
-pub fn missing_toolchain(root: &Path, arch: Arch) -> Option<String> {
-    let target = arch.rust_target();
-    let why = format!("no {target} toolchain (rustup target add {target} and a cross linker)");
-    // rustup installs a target's standard library into the sysroot of the
-    // rustc cargo runs (which honours rust-toolchain files in the workspace);
-    // this also holds for toolchains rustup did not install.
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(rustc)
-        .current_dir(root)
-        .args(["--print", "sysroot"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let installed =
-        sysroot.is_some_and(|s| s.join("lib/rustlib").join(target).join("lib").is_dir());
-    if !installed || linker(arch).is_none() {
-        return Some(why);
-    }
-    None
-}
-
-/// The linker cargo will use for `arch`: the one configured through
-/// `CARGO_TARGET_<TRIPLE>_LINKER`, else the host's `cc` when it is native.
-fn linker(arch: Arch) -> Option<PathBuf> {
-    let var = format!(
-        "CARGO_TARGET_{}_LINKER",
-        arch.rust_target().to_uppercase().replace('-', "_")
-    );
-    match std::env::var_os(var) {
-        Some(linker) => find_program(Path::new(&linker)),
-        None if Arch::host() == Some(arch) => find_program(Path::new("cc")),
-        None => None,
-    }
-}
-
-fn find_program(name: &Path) -> Option<PathBuf> {
-    if name.components().count() > 1 {
-        return name.is_file().then(|| name.to_path_buf());
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
+/// Variables cargo sets for a program it runs, besides `CARGO_PKG_*` and
+/// `CARGO_BIN_EXE_*`.
+const CALLER_VARS: [&str; 7] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "OUT_DIR",
+];
 
 /// The binaries of one build, for one architecture.
 #[derive(Debug)]
@@ -148,15 +114,16 @@ impl Binaries {
     }
 }
 
-/// Build every shipped binary for `arch` with one cargo invocation (`$CARGO`
-/// if set), in the target directory cargo picks (CARGO_TARGET_DIR, config,
-/// or the workspace's `target/`), then check each against where it runs.
+/// Build every shipped binary for the toolchain's architecture with one cargo
+/// invocation (`$CARGO` if set) and that toolchain's compiler and linker, in
+/// the target directory cargo picks (CARGO_TARGET_DIR, config, or the
+/// workspace's `target/`), then check each against where it runs.
 ///
 /// Always all of them, whatever the caller needs: cargo unifies the features
 /// of shared dependencies across the packages of one build, so building a
 /// subset could give other bytes for the same binary.
-pub fn build(release: &Release, arch: Arch) -> Result<Binaries, BuildError> {
-    let (root, wanted) = (&release.root, &Shipped::ALL);
+pub fn build(release: &Release, toolchain: &Toolchain) -> Result<Binaries, BuildError> {
+    let (root, wanted, arch) = (&release.root, &Shipped::ALL, toolchain.arch);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -173,6 +140,20 @@ pub fn build(release: &Release, arch: Arch) -> Result<Binaries, BuildError> {
     for binary in wanted {
         command.args(["-p", binary.package()]);
     }
+    toolchain.configure(&mut command);
+    // What cargo sets for the program it runs (dist under `cargo run`, a test
+    // under `cargo test`) must not reach this build: build scripts that read
+    // CARGO_MANIFEST_DIR (ring's) would rebuild for every caller.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if CALLER_VARS.contains(&name.as_ref())
+            || ["CARGO_PKG_", "CARGO_BIN_EXE_"]
+                .iter()
+                .any(|p| name.starts_with(p))
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
     // Panic locations of dependencies embed their source paths under cargo's
     // home, which differs between machines (CI, developers): remapped, the
     // binaries are the same everywhere. Through --config, which adds to the
@@ -186,8 +167,9 @@ pub fn build(release: &Release, arch: Arch) -> Result<Binaries, BuildError> {
         ));
     }
     tracing::info!(
-        "building {} for {arch} (cargo build --release)",
-        names(wanted)
+        "building {} for {arch} (cargo build --release; {})",
+        names(wanted),
+        toolchain.describe()
     );
     let output = command
         .output()

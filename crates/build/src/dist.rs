@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::binaries::{self, Binaries, Shipped};
 use crate::release::Release;
 use crate::source::{SourceTree, WorkerSource};
+use crate::toolchain::{self, Missing, Toolchain};
 use crate::{bundle, cfn, lambda, uv, BuildError};
 
 /// Components `dist` builds; the others have their own commands.
@@ -35,6 +36,9 @@ pub struct DistOptions {
     pub runtimes: Option<Vec<Runtime>>,
     pub worker_source: Option<WorkerSource>,
     pub out: PathBuf,
+    /// Architectures deliberately left out of the release (`--skip-arch`):
+    /// their bundles, Lambda zips and lava-boot.
+    pub skip_archs: Vec<Arch>,
 }
 
 /// One unit of work of a plan.
@@ -48,6 +52,16 @@ pub enum Step {
     BootScripts(Vec<String>),
     /// `lava-boot` for workers of an architecture.
     BootBinary(Arch),
+}
+
+impl Step {
+    /// The architecture whose Rust binaries the step ships, if it ships any.
+    fn binary_arch(&self) -> Option<Arch> {
+        match self {
+            Step::Lambda(arch) | Step::BootBinary(arch) => Some(*arch),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Step {
@@ -70,6 +84,9 @@ pub struct Plan {
     pub out: PathBuf,
     pub source: WorkerSource,
     pub steps: Vec<Step>,
+    /// How each architecture's binaries are built: a toolchain found here, or
+    /// what `execute` installs first.
+    pub toolchains: BTreeMap<Arch, Result<Toolchain, Missing>>,
     /// Artefacts deliberately left out, each with why: reported, not errors.
     pub skipped: Vec<String>,
 }
@@ -100,14 +117,12 @@ impl Plan {
         }
     }
 
-    /// The architectures whose binaries the plan ships.
-    fn archs(&self) -> BTreeSet<Arch> {
-        self.steps
-            .iter()
-            .filter_map(|step| match step {
-                Step::Lambda(arch) | Step::BootBinary(arch) => Some(*arch),
-                _ => None,
-            })
+    /// What `execute` installs before it builds, one line per architecture.
+    pub fn provisions(&self) -> Vec<String> {
+        self.toolchains
+            .values()
+            .filter_map(|t| t.as_ref().err())
+            .map(|m| format!("{}: dist installs it before building", m.why()))
             .collect()
     }
 
@@ -144,35 +159,41 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
         }
     }
     let wanted = |c: Component| options.only.is_empty() || options.only.contains(&c);
-    let runtimes = options
-        .runtimes
-        .clone()
-        .unwrap_or_else(|| release.runtimes.clone());
+    let skip = |arch: Arch| options.skip_archs.contains(&arch);
+    let runtimes = match &options.runtimes {
+        Some(chosen) => {
+            if let Some(r) = chosen.iter().find(|r| skip(r.arch)) {
+                return Err(BuildError::Input(format!(
+                    "--runtime {r} is for {}, which --skip-arch leaves out",
+                    r.arch
+                )));
+            }
+            chosen.clone()
+        }
+        None => release.runtimes.clone(),
+    };
+    let (runtimes, left_out): (Vec<Runtime>, Vec<Runtime>) =
+        runtimes.into_iter().partition(|r| !skip(r.arch));
     let mut steps = Vec::new();
-    let mut skipped = Vec::new();
     if wanted(Component::Cfn) {
         steps.extend(CfnTemplate::ALL.into_iter().map(Step::Cfn));
     }
-    // Binaries are built for every architecture this machine has a
-    // toolchain for; the others are reported, not errors.
-    let toolchains: Vec<(Arch, Option<String>)> = Arch::ALL
-        .into_iter()
-        .map(|arch| (arch, binaries::missing_toolchain(&release.root, arch)))
-        .collect();
+    // Every realm picks its functions' architecture (lambdaArchitecture),
+    // whatever its workers run: the zips are built for both.
     if wanted(Component::Lambda) {
-        for (arch, missing) in &toolchains {
-            match missing {
-                None => steps.push(Step::Lambda(*arch)),
-                Some(why) => skipped.push(format!("{} Lambda zips skipped: {why}", arch.ami())),
-            }
-        }
+        steps.extend(
+            Arch::ALL
+                .into_iter()
+                .filter(|a| !skip(*a))
+                .map(Step::Lambda),
+        );
     }
     if wanted(Component::Pkg) {
         for r in &runtimes {
             r.wheel_platform()
                 .map_err(|e| BuildError::Input(format!("runtime {r}: {e}")))?;
         }
-        steps.extend(runtimes.into_iter().map(Step::Bundle));
+        steps.extend(runtimes.iter().cloned().map(Step::Bundle));
     }
     if wanted(Component::Framework) {
         steps.push(Step::Framework);
@@ -181,12 +202,45 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
         steps.push(Step::BootScripts(boot_scripts(
             &release.root.join("misc/boot"),
         )?));
-        for (arch, missing) in &toolchains {
-            match missing {
-                None => steps.push(Step::BootBinary(*arch)),
-                Some(why) => skipped.push(format!("lava-boot for {arch} skipped: {why}")),
+        let archs: BTreeSet<Arch> = runtimes.iter().map(|r| r.arch).collect();
+        steps.extend(archs.into_iter().map(Step::BootBinary));
+    }
+    let skipped = options
+        .skip_archs
+        .iter()
+        .map(|arch| {
+            let mut what = Vec::new();
+            if wanted(Component::Lambda) {
+                what.push(format!("{} Lambda zips", arch.ami()));
+            }
+            if wanted(Component::Boot) {
+                what.push(format!("lava-boot-{arch}"));
+            }
+            if wanted(Component::Pkg) {
+                what.extend(
+                    left_out
+                        .iter()
+                        .filter(|r| r.arch == *arch)
+                        .map(|r| format!("bundle {r}")),
+                );
+            }
+            format!("{arch} left out (--skip-arch {arch}): {}", what.join(", "))
+        })
+        .collect();
+    // Finding a toolchain reads only this machine; installing one waits for
+    // `execute`. One this machine cannot install fails the plan.
+    let mut toolchains = BTreeMap::new();
+    for arch in steps.iter().filter_map(Step::binary_arch) {
+        if toolchains.contains_key(&arch) {
+            continue;
+        }
+        let found = toolchain::find(&release.root, arch);
+        if let Err(missing) = &found {
+            if !missing.can_provision() {
+                return Err(missing.error());
             }
         }
+        toolchains.insert(arch, found);
     }
     Ok(Plan {
         version: release.version.clone(),
@@ -196,6 +250,7 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
             .clone()
             .unwrap_or_else(|| release.worker_source.clone()),
         steps,
+        toolchains,
         skipped,
     })
 }
@@ -224,10 +279,18 @@ pub fn execute(
     };
     let rendered = render_templates(release, plan)?;
     // Last of the checks, being the slowest: a compile error leaves `out` untouched.
-    let binaries = plan
-        .archs()
-        .into_iter()
-        .map(|arch| Ok((arch, binaries::build(release, arch)?)))
+    // Every missing toolchain is installed before the first (long) build.
+    let toolchains = plan
+        .toolchains
+        .values()
+        .map(|found| match found {
+            Ok(toolchain) => Ok(toolchain.clone()),
+            Err(missing) => toolchain::provision(&release.root, missing),
+        })
+        .collect::<Result<Vec<Toolchain>, BuildError>>()?;
+    let binaries = toolchains
+        .iter()
+        .map(|toolchain| Ok((toolchain.arch, binaries::build(release, toolchain)?)))
         .collect::<Result<BTreeMap<Arch, Binaries>, BuildError>>()?;
 
     // Artefacts are built in a staging directory beside `out` (the same file
@@ -499,7 +562,7 @@ mod tests {
     }
 
     #[test]
-    fn only_lambda_plans_the_zips_of_each_architecture_or_says_why_not() {
+    fn only_lambda_plans_the_zips_of_both_architectures() {
         let options = DistOptions {
             only: vec![Component::Lambda],
             out: "dist".into(),
@@ -508,29 +571,28 @@ mod tests {
         let release = release();
         let plan = plan(&release, &options).unwrap();
         let v = &release.version;
-        // x86_64 is this machine's own toolchain.
-        assert_eq!(plan.steps[0], Step::Lambda(Arch::X86_64));
+        assert_eq!(
+            plan.steps,
+            [Step::Lambda(Arch::X86_64), Step::Lambda(Arch::Aarch64)]
+        );
         assert_eq!(
             plan.outputs(&plan.steps[0]),
             ["dispatch", "metrics", "s3trigger", "stop"]
                 .map(|f| format!("_dist_/lambda/{f}-{v}.zip"))
         );
-        let arm64_built = plan.steps.contains(&Step::Lambda(Arch::Aarch64));
-        let arm64_skipped = plan
-            .skipped
-            .iter()
-            .any(|s| s.starts_with("arm64 Lambda zips skipped: no aarch64-unknown-linux-gnu"));
-        assert!(arm64_built != arm64_skipped, "{plan:?}");
-        if arm64_built {
-            assert_eq!(
-                plan.outputs(&Step::Lambda(Arch::Aarch64))[0],
-                format!("_dist_/lambda/arm64/dispatch-{v}.zip")
-            );
-        }
+        assert_eq!(
+            plan.outputs(&plan.steps[1])[0],
+            format!("_dist_/lambda/arm64/dispatch-{v}.zip")
+        );
+        assert_eq!(
+            plan.toolchains.keys().copied().collect::<Vec<_>>(),
+            Arch::ALL
+        );
+        assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
     }
 
     #[test]
-    fn only_boot_plans_the_scriptlets_and_lava_boot() {
+    fn only_boot_plans_the_scriptlets_and_lava_boot_of_each_matrix_arch() {
         let options = DistOptions {
             only: vec![Component::Boot],
             out: "dist".into(),
@@ -540,12 +602,76 @@ mod tests {
         assert!(
             matches!(&plan.steps[0], Step::BootScripts(names) if names.contains(&"50-lava.sh".to_string()))
         );
-        assert_eq!(plan.steps[1], Step::BootBinary(Arch::X86_64));
         assert_eq!(
-            plan.outputs(&plan.steps[1]),
-            ["_boot_/bin/lava-boot-x86_64"]
+            plan.steps[1..],
+            [
+                Step::BootBinary(Arch::X86_64),
+                Step::BootBinary(Arch::Aarch64)
+            ]
         );
-        assert!(plan.archs().contains(&Arch::X86_64));
+        assert_eq!(
+            plan.outputs(&plan.steps[2]),
+            ["_boot_/bin/lava-boot-aarch64"]
+        );
+        // An x86_64-only matrix ships x86_64's lava-boot alone.
+        let plan = super::plan(
+            &release(),
+            &DistOptions {
+                runtimes: Some(vec!["amzn2023-py3.12-x86_64".parse().unwrap()]),
+                ..options
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.steps[1..], [Step::BootBinary(Arch::X86_64)]);
+    }
+
+    #[test]
+    fn skip_arch_leaves_out_every_artefact_of_the_arch_and_says_so() {
+        let release = release();
+        let plan = plan(
+            &release,
+            &DistOptions {
+                out: "dist".into(),
+                skip_archs: vec![Arch::Aarch64],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let keys: Vec<String> = plan.steps.iter().flat_map(|s| plan.outputs(s)).collect();
+        assert!(
+            !keys
+                .iter()
+                .any(|k| k.contains("aarch64") || k.contains("arm64")),
+            "{keys:?}"
+        );
+        assert!(keys.contains(&"_boot_/bin/lava-boot-x86_64".to_string()));
+        assert_eq!(
+            plan.toolchains.keys().copied().collect::<Vec<_>>(),
+            [Arch::X86_64]
+        );
+        assert_eq!(
+            plan.skipped,
+            [
+                "aarch64 left out (--skip-arch aarch64): arm64 Lambda zips, lava-boot-aarch64, \
+              bundle amzn2023-py3.11-aarch64, bundle amzn2023-py3.12-aarch64"
+            ]
+        );
+        let err = super::plan(
+            &release,
+            &DistOptions {
+                runtimes: Some(vec!["amzn2023-py3.11-arm64".parse().unwrap()]),
+                skip_archs: vec![Arch::Aarch64],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            err.is_input()
+                && err
+                    .to_string()
+                    .contains("--runtime amzn2023-py3.11-aarch64 is for aarch64"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod dist;
 pub mod lambda;
 pub mod release;
 pub mod source;
+pub mod toolchain;
 pub mod uv;
 
 use std::path::{Path, PathBuf};

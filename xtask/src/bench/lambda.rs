@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use lava_build::binaries::{self, Shipped};
+use lava_build::toolchain;
 use lava_lambda_harness::{invoke_once, Outcome, Run};
 use lava_layout::{Arch, LambdaFunction};
 use serde_json::{json, Value};
@@ -46,8 +47,9 @@ fn rss_mib(runs: &[Run]) -> Vec<f64> {
 }
 
 pub fn bench(ctx: &Ctx, functions: &[LambdaFunction]) -> anyhow::Result<Vec<Section>> {
-    // As dist builds them: release, x86_64.
-    let binaries = binaries::build(&ctx.release, Arch::X86_64)?;
+    // As dist builds them: release, for this host (timed natively).
+    let host = Arch::host().context("this host's architecture has no lava binaries")?;
+    let binaries = binaries::build(&ctx.release, &toolchain::ensure(&ctx.release.root, host)?)?;
     let work = tempfile::tempdir().context("cannot create a temporary directory")?;
     let script = work.path().join("bench.py");
     std::fs::write(&script, BENCH_PY).context("cannot write bench.py")?;
