@@ -40,13 +40,18 @@ pub fn run(cmd: &mut Command) -> Output {
 
 /// A command running `program`, an executable built for `arch`: itself on
 /// this host's architecture, else under qemu's user-mode emulator with that
-/// architecture's C library (both installed by `cargo xtask test`).
+/// architecture's C library (both installed by `cargo xtask test`), killed
+/// after ten minutes.
 pub fn command_for(arch: Arch, program: impl AsRef<OsStr>) -> Command {
     if Arch::host() == Some(arch) {
         return Command::new(program);
     }
-    let mut command = Command::new(format!("qemu-{}-static", arch.uname()));
+    // Bounded: an emulated program that spins fails its test instead of
+    // hanging the run.
+    let mut command = Command::new("timeout");
     command
+        .args(["--kill-after=10", "600"])
+        .arg(format!("qemu-{}-static", arch.uname()))
         .arg("-L")
         .arg(Path::new("/usr").join(gnu_triple(arch)))
         .arg(program);
