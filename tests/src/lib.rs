@@ -54,6 +54,11 @@ pub fn command_for(arch: Arch, program: impl AsRef<OsStr>) -> Command {
         .arg(format!("qemu-{}-static", arch.uname()))
         .arg("-L")
         .arg(Path::new("/usr").join(gnu_triple(arch)))
+        // Only the cross C library: multiarch `:arm64` packages in
+        // /lib/<triple> (Debian's rustc route installs them) mixed into it
+        // make programs spin.
+        .arg("-E")
+        .arg(format!("LD_LIBRARY_PATH=/usr/{}/lib", gnu_triple(arch)))
         .arg(program);
     command
 }
