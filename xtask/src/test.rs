@@ -98,10 +98,7 @@ pub(crate) fn provision(requirements: &Path) -> anyhow::Result<PathBuf> {
 /// qemu-user-static when it is missing.
 fn emulator(arch: Arch) -> Result<(), lava_build::BuildError> {
     let program = format!("qemu-{}-static", arch.uname());
-    let found = || {
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .any(|dir| dir.join(&program).is_file())
-    };
+    let found = || lava_build::on_path(&program).is_some();
     if found() {
         return Ok(());
     }

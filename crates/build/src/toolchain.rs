@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use lava_layout::Arch;
 
-use crate::BuildError;
+use crate::{on_path, BuildError};
 
 /// `rustup target add` needs the network: a machine without it must not hang.
 const RUSTUP_TIMEOUT: Duration = Duration::from_secs(180);
@@ -365,17 +365,6 @@ fn cross_linker(arch: Arch) -> Result<PathBuf, String> {
             linker.display()
         )),
     }
-}
-
-/// `name` as a path: itself if it has a directory, else the first match on PATH.
-fn on_path(name: impl AsRef<Path>) -> Option<PathBuf> {
-    let name = name.as_ref();
-    if name.components().count() > 1 {
-        return name.is_file().then(|| name.to_path_buf());
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 /// apt-get can install packages: Debian or a derivative, and we are root.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::BuildError;
+use crate::{on_path, BuildError};
 
 /// The uv release provisioned when none is on PATH.
 const UV_VERSION: &str = "0.13.9";
@@ -25,12 +25,6 @@ pub fn find_or_provision() -> Result<PathBuf, BuildError> {
     }
     provision(&venv)?;
     Ok(uv)
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 /// Build the venv beside its final place and rename it in, so a concurrent or
