@@ -3,6 +3,7 @@
 //! through the Runtime API, wait for its answer, then stop it.
 
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -71,7 +72,9 @@ pub fn invoke_once(
         .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // Its own process group, so `stop` ends what it started too.
+        .process_group(0);
 
     let start = Instant::now();
     let mut child = command.spawn().map_err(|source| Error::Spawn {
@@ -118,7 +121,13 @@ pub fn invoke_once(
     })
 }
 
+/// Kill the function's whole process group: a wrapper (qemu under `timeout`
+/// for a foreign architecture) would otherwise leave the function running,
+/// holding the output pipes open forever.
 fn stop(child: &mut Child) {
+    if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -225,6 +234,31 @@ mod tests {
         assert!(run.init <= run.cold_start);
         assert!(run.peak_rss_kib.is_some_and(|kib| kib > 0));
         assert!(run.output.contains(r#"got {"n":1}"#), "{}", run.output);
+    }
+
+    #[test]
+    fn stopping_a_function_ends_what_it_started() {
+        // A wrapper's child, as qemu is under `timeout`.
+        let script = format!("sleep 300 </dev/null >/dev/null 2>&1 & echo \"started $!\"\n{ECHO}");
+        let run = invoke_once(
+            shell_function(&script),
+            "wrapped",
+            b"{}",
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        let pid = run
+            .output
+            .lines()
+            .find_map(|l| l.strip_prefix("started "))
+            .unwrap_or_else(|| panic!("no pid in {}", run.output));
+        // Gone, or a zombie waiting for init to reap it.
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.rsplit(") ").next().unwrap_or_default().chars().next());
+        assert!(
+            matches!(state, Err(_) | Ok(Some('Z'))),
+            "process {pid} outlived its function: {state:?}"
+        );
     }
 
     #[test]
