@@ -18,7 +18,7 @@ use lava_boot::{Applied, Aws, BootError, Overrides, Plan, Reason, Request, REALM
 use lava_layout::Runtime;
 use lava_store::Location;
 use lava_tests::moto::{sdk_config, Moto};
-use lava_tests::{run, workspace_root};
+use lava_tests::{run, tool, worker_root, workspace_root};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -215,18 +215,6 @@ fn hostile_bundle(name: &str, symlink_to: Option<&str>) -> Vec<u8> {
     bz.finish().unwrap()
 }
 
-/// A root directory that says it is Amazon Linux 2023.
-fn new_root() -> tempfile::TempDir {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join("etc")).unwrap();
-    std::fs::write(
-        root.path().join("etc/os-release"),
-        "NAME=\"Amazon Linux\"\nID=\"amzn\"\nVERSION_ID=\"2023\"\n",
-    )
-    .unwrap();
-    root
-}
-
 /// The platform a boot under `root` detects: amzn2023 with this host's
 /// python3 and architecture.
 fn platform(root: &Path) -> Runtime {
@@ -305,7 +293,7 @@ fn parasitic_realm(pin: &str) -> Value {
 #[tokio::test]
 async fn plan_then_apply_under_root_for_a_parasitic_worker() {
     let env = Env::start().await;
-    let root = new_root();
+    let root = worker_root();
     let r = root.path();
     let host = platform(r);
     let mut bundles: Vec<(String, Vec<u8>)> = ["8.1.0", "8.2.0", "8.3.0"]
@@ -388,7 +376,7 @@ async fn plan_then_apply_under_root_for_a_parasitic_worker() {
     ] {
         assert!(text.contains(needle), "plan text lacks {needle}:\n{text}");
     }
-    assert_eq!(names_in(r), ["etc"], "plan changed something");
+    assert_eq!(names_in(r), ["etc", "usr"], "plan changed something");
 
     let applied = lava_boot::apply(&plan, &env.aws).await.unwrap();
     assert_eq!(applied.installed.to_string(), "8.2.0");
@@ -441,7 +429,7 @@ async fn plan_then_apply_under_root_for_a_parasitic_worker() {
 async fn bad_bundles_abort_before_anything_is_installed() {
     let env = Env::start().await;
     env.realm(json!({"realm": REALM})).await;
-    let host = platform(new_root().path());
+    let host = platform(worker_root().path());
     let name = bundle_name("8.3.0", &host);
     let good = fake_bundle("8.3.0");
     let truncated = good[..good.len() / 2].to_vec();
@@ -513,7 +501,7 @@ async fn bad_bundles_abort_before_anything_is_installed() {
             sums.as_deref(),
         )
         .await;
-        let root = new_root();
+        let root = worker_root();
         let err = boot(&request(env.area(&prefix), root.path(), "core"), &env.aws)
             .await
             .map(|_| ())
@@ -525,7 +513,7 @@ async fn bad_bundles_abort_before_anything_is_installed() {
             names_in(root.path()).first().map(String::as_str),
             Some("etc")
         );
-        for untouched in ["opt", "usr", "home"] {
+        for untouched in ["opt", "usr/local/bin", "home"] {
             assert!(
                 !root.path().join(untouched).exists(),
                 "{case}: {untouched} created"
@@ -546,7 +534,7 @@ async fn bad_bundles_abort_before_anything_is_installed() {
         Some(&other),
     )
     .await;
-    let root = new_root();
+    let root = worker_root();
     let mut unlisted = request(env.area("unlisted"), root.path(), "core");
     let err = boot(&unlisted, &env.aws).await.map(|_| ()).unwrap_err();
     assert!(matches!(err, BootError::NotListed { .. }), "{err:?}");
@@ -559,7 +547,7 @@ async fn bad_bundles_abort_before_anything_is_installed() {
 #[tokio::test]
 async fn nothing_to_boot_aborts_naming_the_cause() {
     let env = Env::start().await;
-    let root = new_root();
+    let root = worker_root();
     let host = platform(root.path());
     let bundles = vec![(bundle_name("8.3.0", &host), fake_bundle("8.3.0"))];
     env.publish("lava", "amzn2023", &bundles, Some(&bundles))
@@ -607,7 +595,7 @@ async fn nothing_to_boot_aborts_naming_the_cause() {
         ),
         "{err:?}"
     );
-    assert_eq!(names_in(root.path()), ["etc"]);
+    assert_eq!(names_in(root.path()), ["etc", "usr"]);
 }
 
 /// A scriptlet that records its name, arguments and `LAVA_BOOT`, then exits.
@@ -748,7 +736,7 @@ fn shell(script: &str, env: &Env, root: &Path) -> Command {
 async fn root_boot_sh_boots_a_worker_through_lava_boot() {
     let env = Env::start().await;
     env.realm(parasitic_realm("8.3.0")).await;
-    let root = new_root();
+    let root = worker_root();
     let host = platform(root.path());
     let area = file_area(&host);
     let url = format!("file://{}", area.path().display());
@@ -776,7 +764,7 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["bundle"]["name"], bundle_name("8.3.0", &host));
     assert_eq!(plan["accounts"][1]["user"], "lava-core-bulk");
-    assert_eq!(names_in(root.path()), ["etc"]);
+    assert_eq!(names_in(root.path()), ["etc", "usr"]);
 
     // The boot as an instance runs it: root.boot.sh -> lava-boot run-scripts
     // -> 50-lava.sh -> lava-boot apply (LAVA_BOOT_ROOT keeps it in the root).
@@ -806,6 +794,22 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
         "{stderr}"
     );
 
+    // Not a lava AMI (nor a SAK one): 50-lava.sh aborts, as upstream's does.
+    let marker = root.path().join("usr/local/etc/ami-info");
+    std::fs::write(&marker, "AMI_TYPE=other\n").unwrap();
+    let out = run(shell("misc/boot/50-lava.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("AMI type is 'other'"), "{stderr}");
+    std::fs::remove_file(&marker).unwrap();
+    let rc_d = root.path().join("usr/local/etc/rc.d");
+    std::fs::create_dir_all(&rc_d).unwrap();
+    std::fs::write(rc_d.join("00_shell.sh"), "").unwrap();
+    let out = run(shell("misc/boot/50-lava.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("AMI type is SAK"), "{stderr}");
+
     // A lava-boot that does not match its SHA256SUMS is never run.
     let binary = area
         .path()
@@ -828,4 +832,202 @@ fn both_shell_callers_fetch_lava_boot_with_the_same_code() {
         text[start..end].to_string()
     };
     assert_eq!(block("misc/root.boot.sh"), block("misc/boot/50-lava.sh"));
+}
+
+/// The launch template's user data as the instance receives it: the worker
+/// template rendered by dist, its intrinsic functions resolved with
+/// `params` and the realm stack's `exports`.
+fn user_data(params: &BTreeMap<&str, String>, exports: &BTreeMap<String, String>) -> Value {
+    let source =
+        std::fs::read_to_string(workspace_root().join("cfn/lava-worker.cfn.yaml")).unwrap();
+    let rendered = lava_build::cfn::render(&source, "lava-worker.cfn.yaml", "8.3.0").unwrap();
+    let template: Value = serde_json::from_str(&rendered.json).unwrap();
+    let templates: Vec<&Value> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::EC2::LaunchTemplate")
+        .collect();
+    assert_eq!(templates.len(), 1, "one launch template");
+    let data = &templates[0]["Properties"]["LaunchTemplateData"]["UserData"];
+    let text = resolve(data, params, exports);
+    serde_json::from_str(text.as_str().unwrap())
+        .unwrap_or_else(|e| panic!("user data is not the AMI's JSON ({e}):\n{text}"))
+}
+
+/// The intrinsic functions the user data uses (Base64 is left undone: the
+/// instance sees the decoded text).
+fn resolve(
+    value: &Value,
+    params: &BTreeMap<&str, String>,
+    exports: &BTreeMap<String, String>,
+) -> Value {
+    let sub = |text: &str, vars: &BTreeMap<String, String>| -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let end = start + rest[start..].find('}').expect("closed ${");
+            let name = &rest[start + 2..end];
+            let value = vars
+                .get(name)
+                .cloned()
+                .or_else(|| params.get(name).cloned())
+                .unwrap_or_else(|| panic!("${{{name}}} has no value"));
+            out.push_str(&rest[..start]);
+            out.push_str(&value);
+            rest = &rest[end + 1..];
+        }
+        out + rest
+    };
+    let Some((function, arg)) = value.as_object().and_then(|o| o.iter().next()) else {
+        return value.clone();
+    };
+    match function.as_str() {
+        "Fn::Base64" => resolve(arg, params, exports),
+        "Ref" => json!(params[arg.as_str().unwrap()]),
+        "Fn::ImportValue" => {
+            let name = resolve(arg, params, exports);
+            json!(exports
+                .get(name.as_str().unwrap())
+                .unwrap_or_else(|| panic!("no export {name}")))
+        }
+        "Fn::Sub" => match arg {
+            Value::String(text) => json!(sub(text, &BTreeMap::new())),
+            Value::Array(parts) => {
+                let vars = parts[1]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = resolve(v, params, exports);
+                        (k.clone(), v.as_str().unwrap().to_string())
+                    })
+                    .collect();
+                json!(sub(parts[0].as_str().unwrap(), &vars))
+            }
+            other => panic!("Fn::Sub of {other}"),
+        },
+        other => panic!("unexpected {other} in the user data"),
+    }
+}
+
+/// Upload every file under `dir` to `<prefix>/<its path>`.
+async fn upload(env: &Env, dir: &Path, prefix: &str) {
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let key = entry.path().strip_prefix(dir).unwrap().to_str().unwrap();
+            env.put(
+                &format!("{prefix}/{key}"),
+                std::fs::read(entry.path()).unwrap(),
+            )
+            .await;
+        }
+    }
+}
+
+/// One start of an instance of the lava AMI: its rc.d runs the user data's
+/// `shell0`, then (after its own steps) `shell`, each through s3run, which
+/// fetches the script named by its first argument and runs it with the rest.
+/// Returns each command's stderr.
+async fn ami_start(env: &Env, user_data: &Value, root: &Path) -> Vec<String> {
+    let mut logs = Vec::new();
+    for key in ["shell0", "shell"] {
+        let command = user_data[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key}"));
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words[0], "/usr/local/bin/s3run", "{key}: {command}");
+        let (bucket, key_path) = words[1]
+            .strip_prefix("s3://")
+            .and_then(|s| s.split_once('/'))
+            .unwrap_or_else(|| panic!("{key}: not an S3 location: {}", words[1]));
+        let script = env
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key_path)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: s3run cannot fetch {}: {e:?}", words[1]))
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(key_path.rsplit('/').next().unwrap());
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let tools = tool("aws").parent().unwrap().to_path_buf();
+        let path_var = format!("{}:{}", tools.display(), std::env::var("PATH").unwrap());
+        let out = run(Command::new(&path)
+            .args(&words[2..])
+            .envs(env.moto.env())
+            .env("PATH", path_var)
+            .env("LAVA_BOOT_ROOT", root)
+            .env_remove("LAVA_BOOT")
+            // No extra volumes on this instance.
+            .env("LAVA_TMP_VOL", root.join("dev/xvdb"))
+            .env("LAVA_DOCKER_VOL", root.join("dev/xvdc")));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{key} ({command}) failed: {stderr}");
+        logs.push(stderr);
+    }
+    logs
+}
+
+#[tokio::test]
+async fn user_data_boots_the_worker_on_every_start_of_the_instance() {
+    let env = Env::start().await;
+    env.realm(parasitic_realm("8.3.0")).await;
+    let root = worker_root();
+    let host = platform(root.path());
+    let area = file_area(&host);
+    upload(&env, area.path(), "lava").await;
+    for script in ["root.boot0.sh", "root.boot.sh"] {
+        let bytes = std::fs::read(workspace_root().join("misc").join(script)).unwrap();
+        env.put(&format!("lava/{REALM}/core/{script}"), bytes).await;
+    }
+
+    let params = BTreeMap::from([
+        ("realm", REALM.to_string()),
+        ("worker", "core".to_string()),
+        ("swapSize", "2".to_string()),
+    ]);
+    let exports = BTreeMap::from([
+        (format!("lava:{REALM}:s3CodeBucket"), BUCKET.to_string()),
+        (format!("lava:{REALM}:s3CodePrefix"), "lava".to_string()),
+    ]);
+    let data = user_data(&params, &exports);
+    // The AMI's own steps: the realm's admins and the swap file.
+    assert_eq!(
+        data["import-users"],
+        json!({"users": "lava-prod-admin", "sudoers": "lava-prod-admin"})
+    );
+    assert_eq!(data["swap"], json!({"size": 2}));
+
+    // The first start, then a reboot (a security update, the common stack's
+    // reboot document): /tmp is gone and the AMI runs the user data again.
+    for start in ["first start", "after a reboot"] {
+        let logs = ami_start(&env, &data, root.path()).await;
+        assert!(
+            logs[0].contains("no ") && logs[0].contains("stays on the root volume"),
+            "{start}: root.boot0.sh: {}",
+            logs[0]
+        );
+        assert!(
+            logs[1].contains("running boot script 50-lava.sh")
+                && logs[1].contains("lava-boot apply"),
+            "{start}: root.boot.sh: {}",
+            logs[1]
+        );
+        assert_eq!(lava_version(root.path()), "8.3.0", "{start}");
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("home/lava-core-bulk/lava.start")).unwrap(),
+            start_script(root.path(), "core-bulk", 8),
+            "{start}"
+        );
+        std::fs::remove_dir_all(root.path().join("tmp")).unwrap();
+    }
 }

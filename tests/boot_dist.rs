@@ -14,19 +14,7 @@ use lava_boot::{Aws, Overrides, REALMS_TABLE};
 use lava_build::DistOptions;
 use lava_layout::{boot_binary_key, Arch, Component, Runtime, Sums};
 use lava_tests::moto::{sdk_config, Moto};
-use lava_tests::{build_dist, command_for, run};
-
-/// An amzn2023 worker's root directory.
-fn worker_root() -> tempfile::TempDir {
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join("etc")).unwrap();
-    std::fs::write(
-        root.path().join("etc/os-release"),
-        "ID=\"amzn\"\nVERSION_ID=\"2023\"\n",
-    )
-    .unwrap();
-    root
-}
+use lava_tests::{build_dist, command_for, run, worker_root};
 
 #[tokio::test]
 async fn a_dist_bundle_installs_and_its_lava_version_runs() {

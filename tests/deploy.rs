@@ -59,6 +59,7 @@ fn seed_keys() -> Vec<String> {
         "_ami_/oracle/instantclient-sqlplus-linux-arm64.zip",
         "_ami_/oracle/instantclient-sqlplus-linux-x64.zip",
         "_boot_/10-secupdate.sh",
+        "_boot_/20-cloudwatch.sh",
         "_boot_/50-lava.sh",
         "_boot_/90-motd.sh",
         "_boot_/bin/lava-boot-x86_64",
@@ -115,7 +116,12 @@ impl Fixture {
             keys.push((cfn_key(t, &version), 800));
             keys.push((cfn_doc_key(t, &version), 300));
         }
-        for script in ["10-secupdate.sh", "50-lava.sh", "90-motd.sh"] {
+        for script in [
+            "10-secupdate.sh",
+            "20-cloudwatch.sh",
+            "50-lava.sh",
+            "90-motd.sh",
+        ] {
             keys.push((boot_script_key(script), 200));
         }
         for p in [OraclePackage::Basiclite, OraclePackage::Sqlplus] {
@@ -745,6 +751,56 @@ async fn only_the_named_components(remote: Remote) {
     );
     // 4 zips of each architecture and their SHA256SUMS; 2 scripts x 3 workers.
     assert_eq!(keys.len(), 2 * (4 + 1) + 6);
+}
+
+/// Optional scriptlets named in `boot.optional` join `_boot_/` from
+/// misc/boot.optional, listed in its SHA256SUMS; a name that is not there is
+/// bad input naming what is.
+#[tokio::test]
+async fn optional_scriptlets_join_boot_with_their_sums() {
+    let remote = Remote::file();
+    let fixture = Fixture::new();
+    let optional = fixture.misc().join("boot.optional");
+    std::fs::create_dir_all(&optional).unwrap();
+    std::fs::write(optional.join("30-oracle.sh"), content("30-oracle.sh", 400)).unwrap();
+    std::fs::write(optional.join("40-extras.sh"), content("40-extras.sh", 400)).unwrap();
+    let with = |list: &str| {
+        let path = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
+        let yaml = std::fs::read_to_string(&path).unwrap().replace(
+            "  boot:\n    s3: lava/_boot_/\n",
+            &format!("  boot:\n    s3: lava/_boot_/\n    optional: {list}\n"),
+        );
+        std::fs::write(&path, yaml).unwrap();
+        path
+    };
+    let boot = ["boot".parse().unwrap()];
+
+    deploy(&fixture, &remote, &with("[30-oracle.sh]"), &boot, false)
+        .await
+        .unwrap();
+    let state = remote.state("code").await;
+    assert_eq!(
+        state["lava/_boot_/30-oracle.sh"],
+        content("30-oracle.sh", 400)
+    );
+    assert!(!state.contains_key("lava/_boot_/40-extras.sh"));
+    let sums = String::from_utf8_lossy(&state["lava/_boot_/SHA256SUMS"]).into_owned();
+    assert!(sums.contains("  30-oracle.sh\n"), "{sums}");
+    check_sums(&state);
+
+    let Err(err) = deploy(&fixture, &remote, &with("[50-oracle.sh]"), &boot, false).await else {
+        panic!("a missing optional scriptlet deployed");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("50-oracle.sh") && err.contains("30-oracle.sh, 40-extras.sh"),
+        "{err}"
+    );
+    assert_eq!(
+        remote.state("code").await,
+        state,
+        "bad input wrote something"
+    );
 }
 
 macro_rules! suite {

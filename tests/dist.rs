@@ -20,6 +20,7 @@ fn layout_is_exactly_the_seed_code_area() {
     let v = version();
     let mut expected = vec![
         "_boot_/10-secupdate.sh".to_string(),
+        "_boot_/20-cloudwatch.sh".into(),
         "_boot_/50-lava.sh".into(),
         "_boot_/90-motd.sh".into(),
         "_boot_/SHA256SUMS".into(),

@@ -382,13 +382,7 @@ async fn a_release_goes_from_dist_to_a_booted_worker_and_the_next_one_lands_besi
 
     // One runtime keeps the builds short: this machine's Python and arch
     // (the installed bundle must run here) on amzn2023.
-    let os_root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(os_root.path().join("etc")).unwrap();
-    std::fs::write(
-        os_root.path().join("etc/os-release"),
-        "ID=\"amzn\"\nVERSION_ID=\"2023\"\n",
-    )
-    .unwrap();
+    let os_root = lava_tests::worker_root();
     let host: Runtime = lava_boot::platform::detect(os_root.path(), &Overrides::default()).unwrap();
     let bundle_key = |v: &Version| {
         pkg_key(

@@ -17,18 +17,21 @@
 # Settings (edit here, or set in the environment):
 #   LAVA_SECUPDATE=yes|no         check for and apply updates (default yes)
 #   LAVA_SECUPDATE_REBOOT=no|yes  reboot after applying updates (default no).
-#                                 A marker file guards against a reboot loop:
-#                                 after a reboot for updates, no boot reboots
-#                                 again until one finishes without rebooting.
+#                                 /NO-REBOOT (upstream's guard file) guards
+#                                 against a reboot loop: after a reboot for
+#                                 updates, no boot reboots again until one
+#                                 finishes without rebooting.
 #   LAVA_SECUPDATE_FAIL_EXIT=2|1  status on failure: 2 (default) lets the boot
 #                                 go on, 1 makes root.boot.sh abort it.
+#   LAVA_SECUPDATE_MARKER=PATH    the guard file (default /NO-REBOOT).
 #
 # Messages go to stderr and to syslog (logger, facility local0).
 #
-# Exit status:
-#   0  no updates needed, or updates applied
-#   1  a reboot was started to apply updates (stops this boot run), or a
-#      failure when LAVA_SECUPDATE_FAIL_EXIT=1
+# Exit status (as upstream's):
+#   0  no updates needed, updates applied, or a reboot to apply them was
+#      started (the boot run goes on until the reboot ends it; the next boot
+#      runs every scriptlet again from the user data)
+#   1  failure, when LAVA_SECUPDATE_FAIL_EXIT=1
 #   2  failure (no dnf/yum, check or update failed, usage error); the boot
 #      goes on. Unexpected errors also exit 2, never 1.
 # ------------------------------------------------------------------------------
@@ -41,7 +44,7 @@ ENABLED=${LAVA_SECUPDATE:-yes}
 REBOOT=${LAVA_SECUPDATE_REBOOT:-no}
 FAIL_EXIT=${LAVA_SECUPDATE_FAIL_EXIT:-2}
 RETRY_SLEEPS=(0 5 10)
-REBOOT_MARKER=/var/lib/lava-secupdate.rebooted
+REBOOT_MARKER=${LAVA_SECUPDATE_MARKER:-/NO-REBOOT}
 
 usage() {
 	cat <<EOF
@@ -151,14 +154,13 @@ if [[ $REBOOT == yes ]]; then
 	[[ ! -e $REBOOT_MARKER ]] ||
 		fail "updates installed but the previous boot already rebooted for updates: not rebooting again"
 	touch -- "$REBOOT_MARKER" || fail "cannot create $REBOOT_MARKER: not rebooting"
-	info "rebooting to complete security updates; stopping this boot run"
+	info "rebooting to complete security updates"
 	if command -v systemctl >/dev/null 2>&1; then
 		systemctl reboot || fail "reboot failed"
 	else
 		reboot || fail "reboot failed"
 	fi
-	deliberate=yes
-	exit 1
+	exit 0
 fi
 
 # A boot that got this far without rebooting ends any reboot-loop guard.

@@ -9,8 +9,13 @@
 #
 # Usage: 50-lava.sh [-h] CODE-AREA REALM WORKER
 #
-# A thin caller of lava-boot, the Rust binary `cargo xtask dist` publishes as
-# <code-area>/_boot_/bin/lava-boot-<arch>. It runs
+# First, as upstream's scriptlet: it aborts unless the AMI is a lava AMI
+# (/usr/local/etc/ami-info says AMI_TYPE=lava) or a SAK AMI (has
+# /usr/local/etc/rc.d/00_shell.sh), and makes sure the SSM agent is enabled
+# and running (the stop function reaches the worker through SSM Run Command).
+#
+# Then it is a thin caller of lava-boot, the Rust binary `cargo xtask dist`
+# publishes as <code-area>/_boot_/bin/lava-boot-<arch>. It runs
 #
 #     lava-boot apply --code-area CODE-AREA --realm REALM --worker WORKER
 #
@@ -28,15 +33,17 @@
 #
 # For tests, CODE-AREA may be file:///absolute/dir, a local copy of the code
 # area, and LAVA_BOOT_ROOT=DIR makes lava-boot land everything below DIR
-# without touching accounts or starting daemons.
+# without touching accounts or starting daemons; the AMI type is then read
+# below DIR and the SSM agent left alone.
 #
 # Messages go to stderr and to syslog (logger, facility local0); lava-boot's
 # own go to stderr.
 #
 # Exit status (root.boot.sh aborts the boot on 1 and carries on otherwise):
 #   0  lava installed and its daemons started
-#   1  abort the boot: bad arguments, lava-boot missing or not matching its
-#      SHA256SUMS, or lava-boot apply failed (its message says why)
+#   1  abort the boot: bad arguments, not a lava or SAK AMI, lava-boot
+#      missing or not matching its SHA256SUMS, or lava-boot apply failed (its
+#      message says why)
 # ------------------------------------------------------------------------------
 
 set -euo pipefail
@@ -133,6 +140,32 @@ case $area in
 s3://?* | file:///?*) ;;
 *) abort "CODE-AREA must be s3://bucket/prefix or file:///dir, not '$1'" ;;
 esac
+
+# ami_type: lava, SAK or unknown, as upstream tells them apart.
+ami_type() {
+	local etc=${LAVA_BOOT_ROOT:-}/usr/local/etc AMI_TYPE=
+	if [[ -f $etc/ami-info ]]; then
+		# shellcheck disable=SC1091
+		. "$etc/ami-info"
+		echo "${AMI_TYPE:-unknown}"
+	elif [[ -f $etc/rc.d/00_shell.sh ]]; then
+		echo SAK
+	else
+		echo unknown
+	fi
+}
+
+ami=$(ami_type)
+case $ami in
+lava | SAK) info "AMI type is $ami" ;;
+*) abort "AMI type is '$ami', not lava or SAK: no ${LAVA_BOOT_ROOT:-}/usr/local/etc/ami-info with AMI_TYPE=lava" ;;
+esac
+
+if [[ -z ${LAVA_BOOT_ROOT:-} ]]; then
+	info "making sure the SSM agent runs"
+	systemctl enable amazon-ssm-agent >&2 || log ERROR "cannot enable amazon-ssm-agent"
+	systemctl start amazon-ssm-agent >&2 || log ERROR "cannot start amazon-ssm-agent"
+fi
 
 if [[ -n ${LAVA_BOOT:-} && -x $LAVA_BOOT ]]; then
 	boot=$LAVA_BOOT

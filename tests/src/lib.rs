@@ -32,6 +32,24 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
+/// A worker's root directory as the lava AMI leaves it for the boot:
+/// Amazon Linux 2023 (`etc/os-release`) with the AMI's marker
+/// (`usr/local/etc/ami-info`, which 50-lava.sh checks).
+pub fn worker_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, text: &str| {
+        let path = root.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "etc/os-release",
+        "NAME=\"Amazon Linux\"\nID=\"amzn\"\nVERSION_ID=\"2023\"\n",
+    );
+    write("usr/local/etc/ami-info", "AMI_TYPE=lava\n");
+    root
+}
+
 /// Run a command, panicking with its output if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output()

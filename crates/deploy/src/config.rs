@@ -7,13 +7,14 @@
 //!   _: {s3base: bucket[/prefix]}       # or s3://bucket/prefix, file:///dir
 //!   account_id: "123456789012"
 //!   <component>: {s3: <location>}      # s3://..., file:///..., or relative to _.s3base
+//!   boot: {s3: <location>, optional: [30-oracle.sh]}   # optional: from misc/boot.optional
 //!   root: {s3: <code area>, realms: {<realm>: [<worker>, ...]}}
 //! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lava_layout::{root_boot_key, Version, ROOT_BOOT_SCRIPTS};
+use lava_layout::{root_boot_key, Component, Version, ROOT_BOOT_SCRIPTS};
 use lava_store::Location;
 use serde_yaml::{Mapping, Value};
 
@@ -49,6 +50,9 @@ pub struct Environment {
     pub unconfigured: BTreeMap<Deployable, String>,
     /// `root.realms`: realm -> workers, each name checked as a key segment.
     pub realms: BTreeMap<String, Vec<String>>,
+    /// `boot.optional`: scriptlets of misc/boot.optional deployed into
+    /// `_boot_/` beside the standard ones (e.g. 30-oracle.sh for SAK AMIs).
+    pub optional_boot: Vec<String>,
 }
 
 impl Config {
@@ -187,6 +191,7 @@ impl Config {
         let mut targets = BTreeMap::new();
         let mut unconfigured = BTreeMap::new();
         let mut realms = BTreeMap::new();
+        let mut optional_boot = Vec::new();
         for component in Deployable::ALL {
             let key = component.name();
             let section = match settings.get(key) {
@@ -215,6 +220,9 @@ impl Config {
             let expanded = substitute(raw, subst).map_err(|e| bad(&s3key, raw, &e))?;
             let location =
                 resolve(&expanded, base.as_ref(), name).map_err(|e| bad(&s3key, raw, &e))?;
+            if component == Deployable::Area(Component::Boot) {
+                optional_boot = parse_optional(section, |k, v, why| bad(k, v, why))?;
+            }
             if component == Deployable::Root {
                 realms = parse_realms(section, |k, v, why| bad(k, v, why))?;
                 if realms.is_empty() {
@@ -231,8 +239,46 @@ impl Config {
             targets,
             unconfigured,
             realms,
+            optional_boot,
         })
     }
+}
+
+/// `boot.optional`: a list of scriptlet file names.
+fn parse_optional(
+    section: &Mapping,
+    bad: impl Fn(&str, &str, &str) -> DeployError,
+) -> Result<Vec<String>, DeployError> {
+    let names =
+        match section.get("optional") {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Sequence(list)) => list,
+            Some(v) => return Err(bad(
+                "boot.optional",
+                &show(v),
+                "expected a list of scriptlet names from misc/boot.optional, e.g. [30-oracle.sh]",
+            )),
+        };
+    let mut optional = Vec::new();
+    for name in names {
+        let text = scalar(name).unwrap_or_default();
+        let plain = !text.is_empty()
+            && !text.starts_with('.')
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !plain {
+            return Err(bad(
+                "boot.optional",
+                &show(name),
+                "expected the file name of a scriptlet in misc/boot.optional, e.g. 30-oracle.sh",
+            ));
+        }
+        optional.push(text);
+    }
+    optional.sort();
+    optional.dedup();
+    Ok(optional)
 }
 
 fn parse_realms(
@@ -421,6 +467,28 @@ demo:
             "not configured"
         );
         assert!(env.unconfigured.contains_key(&Deployable::Root));
+    }
+
+    #[test]
+    fn optional_boot_scriptlets() {
+        let yaml =
+            "dev:\n  boot:\n    s3: file:///tmp/x\n    optional: [40-extras.sh, 30-oracle.sh]\n";
+        let env = resolve_env(yaml, "dev").unwrap();
+        assert_eq!(env.optional_boot, ["30-oracle.sh", "40-extras.sh"]);
+        let none = resolve_env("dev:\n  boot: {s3: file:///tmp/x}\n", "dev").unwrap();
+        assert!(none.optional_boot.is_empty());
+        for (bad, value) in [
+            ("optional: 30-oracle.sh", "30-oracle.sh"),
+            ("optional: [../50-lava.sh]", "../50-lava.sh"),
+            ("optional: [.hidden]", ".hidden"),
+        ] {
+            let yaml = format!("dev:\n  boot:\n    s3: file:///tmp/x\n    {bad}\n");
+            let msg = message(resolve_env(&yaml, "dev"));
+            assert!(
+                msg.contains("dev.boot.optional") && msg.contains(value),
+                "{bad}: {msg}"
+            );
+        }
     }
 
     #[test]

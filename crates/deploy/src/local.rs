@@ -13,14 +13,15 @@ use lava_layout::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::{DeployError, Deployable};
+use crate::{DeployError, Deployable, Environment};
 
 /// Where artefacts are read from.
 #[derive(Debug, Clone)]
 pub struct Sources {
     /// The output of `cargo xtask dist`.
     pub dist: PathBuf,
-    /// The workspace's `misc/`, holding `root.boot.sh` and `root.boot0.sh`.
+    /// The workspace's `misc/`, holding `root.boot.sh`, `root.boot0.sh` and
+    /// the optional scriptlets in `boot.optional/`.
     pub misc: PathBuf,
 }
 
@@ -33,13 +34,13 @@ pub struct Artefact {
     pub sha256: String,
 }
 
-/// The artefacts of `component` at `version`; realms and workers only matter
-/// to the root boot scripts.
+/// The artefacts of `component` at `version`; of the environment, the realms
+/// and workers matter to the root boot scripts, `boot.optional` to boot.
 pub fn collect(
     component: Deployable,
     version: &Version,
     sources: &Sources,
-    realms: &BTreeMap<String, Vec<String>>,
+    env: &Environment,
 ) -> Result<Vec<Artefact>, DeployError> {
     let dist = &sources.dist;
     let mut keys: Vec<String> = match component {
@@ -63,7 +64,7 @@ pub fn collect(
             .flat_map(|p| Arch::ALL.map(|a| oracle_key(p, a)))
             .chain([oracle_manifest_key()])
             .collect(),
-        Deployable::Root => return root_scripts(&sources.misc, realms),
+        Deployable::Root => return root_scripts(&sources.misc, &env.realms),
     };
     keys.sort();
     keys.dedup();
@@ -73,6 +74,32 @@ pub fn collect(
         if path.is_file() {
             artefacts.push(describe(key, path)?);
         }
+    }
+    if component == Deployable::Area(Component::Boot) {
+        artefacts.extend(optional_scripts(&sources.misc, &env.optional_boot)?);
+    }
+    Ok(artefacts)
+}
+
+/// The optional scriptlets an environment names, from misc/boot.optional.
+fn optional_scripts(misc: &Path, names: &[String]) -> Result<Vec<Artefact>, DeployError> {
+    let dir = misc.join("boot.optional");
+    let mut artefacts = Vec::new();
+    for name in names {
+        let path = dir.join(name);
+        if !path.is_file() {
+            let available = files_in(&dir)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| n.ends_with(".sh"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(DeployError::Input(format!(
+                "boot.optional: {name}: no such scriptlet in {} (there: {available})",
+                dir.display()
+            )));
+        }
+        artefacts.push(describe(boot_script_key(name), path)?);
     }
     Ok(artefacts)
 }

@@ -92,7 +92,7 @@ pub fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
             continue;
         }
         let location = env.targets[&component].clone();
-        let artefacts = local::collect(component, version, &request.sources, &env.realms)?;
+        let artefacts = local::collect(component, version, &request.sources, env)?;
         if !artefacts.is_empty() {
             targets.push(Target {
                 component,

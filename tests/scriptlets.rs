@@ -1,0 +1,315 @@
+//! The `_boot_` scriptlets root.boot.sh runs on every start of a worker, run
+//! here with stand-ins for the system commands they call (first on PATH), so
+//! each case shows what they do and how they exit. The expected values are
+//! upstream's (misc/boot/ of jin-gizmo/lava): exit 1 aborts the boot, any
+//! other failure lets it go on.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use lava_tests::{run, workspace_root};
+use serde_json::{json, Value};
+
+/// Write an executable stand-in for `name` into `dir`.
+fn stand_in(dir: &Path, name: &str, script: &str) {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/bash\n{script}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn scriptlet(name: &str, bin: &Path) -> Command {
+    let mut cmd = Command::new(workspace_root().join("misc/boot").join(name));
+    cmd.args(["s3://lava-code/lava", "prod", "core"])
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env_remove("LAVA_SECUPDATE")
+        .env_remove("LAVA_SECUPDATE_REBOOT")
+        .env_remove("LAVA_SECUPDATE_FAIL_EXIT");
+    cmd
+}
+
+/// One 10-secupdate.sh case: what the package manager answers and what the
+/// scriptlet must do.
+struct Update {
+    case: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    /// `check-update --security` status: 0 nothing to do, 100 updates.
+    check: u8,
+    /// Statuses of successive `update --security` attempts.
+    updates: &'static str,
+    marker_before: bool,
+    exit: i32,
+    attempts: usize,
+    rebooted: bool,
+    marker_after: bool,
+}
+
+#[test]
+fn secupdate_applies_updates_and_reboots_as_upstream() {
+    let cases = [
+        Update {
+            case: "nothing to do ends a reboot guard",
+            env: &[],
+            check: 0,
+            updates: "",
+            marker_before: true,
+            exit: 0,
+            attempts: 0,
+            rebooted: false,
+            marker_after: false,
+        },
+        Update {
+            case: "updates applied, no reboot by default",
+            env: &[],
+            check: 100,
+            updates: "0",
+            marker_before: false,
+            exit: 0,
+            attempts: 1,
+            rebooted: false,
+            marker_after: false,
+        },
+        Update {
+            case: "a busy package database is retried",
+            env: &[],
+            check: 100,
+            updates: "1 1 0",
+            marker_before: false,
+            exit: 0,
+            attempts: 3,
+            rebooted: false,
+            marker_after: false,
+        },
+        Update {
+            case: "three failures: the boot goes on",
+            env: &[],
+            check: 100,
+            updates: "1 1 1",
+            marker_before: false,
+            exit: 2,
+            attempts: 3,
+            rebooted: false,
+            marker_after: false,
+        },
+        Update {
+            case: "three failures, FAIL_EXIT=1: the boot aborts",
+            env: &[("LAVA_SECUPDATE_FAIL_EXIT", "1")],
+            check: 100,
+            updates: "1 1 1",
+            marker_before: false,
+            exit: 1,
+            attempts: 3,
+            rebooted: false,
+            marker_after: false,
+        },
+        Update {
+            case: "the check fails",
+            env: &[],
+            check: 1,
+            updates: "",
+            marker_before: false,
+            exit: 2,
+            attempts: 0,
+            rebooted: false,
+            marker_after: false,
+        },
+        Update {
+            case: "reboot: guard set, exit 0",
+            env: &[("LAVA_SECUPDATE_REBOOT", "yes")],
+            check: 100,
+            updates: "0",
+            marker_before: false,
+            exit: 0,
+            attempts: 1,
+            rebooted: true,
+            marker_after: true,
+        },
+        Update {
+            case: "reboot loop refused",
+            env: &[("LAVA_SECUPDATE_REBOOT", "yes")],
+            check: 100,
+            updates: "0",
+            marker_before: true,
+            exit: 2,
+            attempts: 1,
+            rebooted: false,
+            marker_after: true,
+        },
+        Update {
+            case: "disabled",
+            env: &[("LAVA_SECUPDATE", "no")],
+            check: 100,
+            updates: "0",
+            marker_before: false,
+            exit: 0,
+            attempts: 0,
+            rebooted: false,
+            marker_after: false,
+        },
+    ];
+    for c in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let log = dir.path().join("calls");
+        let marker = dir.path().join("NO-REBOOT");
+        stand_in(
+            &bin,
+            "dnf",
+            r#"echo "dnf $*" >> "$FAKE_LOG"
+case " $* " in
+*" check-update "*) exit "$FAKE_CHECK" ;;
+*" update "*)
+    statuses=($FAKE_UPDATES)
+    n=$(grep -c '^dnf .* update ' "$FAKE_LOG")
+    exit "${statuses[n-1]:-0}" ;;
+esac"#,
+        );
+        stand_in(&bin, "systemctl", r#"echo "systemctl $*" >> "$FAKE_LOG""#);
+        stand_in(&bin, "sleep", r#"echo "sleep $*" >> "$FAKE_LOG""#);
+        if c.marker_before {
+            std::fs::write(&marker, "").unwrap();
+        }
+        let out = run(scriptlet("10-secupdate.sh", &bin)
+            .env("FAKE_LOG", &log)
+            .env("FAKE_CHECK", c.check.to_string())
+            .env("FAKE_UPDATES", c.updates)
+            .env("LAVA_SECUPDATE_MARKER", &marker)
+            .envs(c.env.iter().copied()));
+        let calls = std::fs::read_to_string(&log).unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let case = c.case;
+        assert_eq!(out.status.code(), Some(c.exit), "{case}: {stderr}\n{calls}");
+        let attempts = calls
+            .lines()
+            .filter(|l| l.contains(" update --security"))
+            .count();
+        assert_eq!(attempts, c.attempts, "{case}: {calls}");
+        assert_eq!(
+            calls.contains("systemctl reboot"),
+            c.rebooted,
+            "{case}: {calls}"
+        );
+        assert_eq!(marker.exists(), c.marker_after, "{case}");
+        // Retries wait 5 then 10 seconds, as upstream's backoff.
+        if c.attempts == 3 {
+            let sleeps: Vec<&str> = calls.lines().filter(|l| l.starts_with("sleep")).collect();
+            assert_eq!(sleeps, ["sleep 5", "sleep 10"], "{case}");
+        }
+    }
+}
+
+/// The lava AMI's agent configuration (upstream's
+/// ami/resources/amazon-cloudwatch-agent/config.json, its logs part).
+fn agent_config() -> Value {
+    json!({
+        "agent": {"metrics_collection_interval": 60, "run_as_user": "root"},
+        "logs": {"logs_collected": {"files": {"collect_list": [
+            {"file_path": "/var/log/messages", "log_group_name": "/var/log/messages", "log_stream_name": "{instance_id}"}
+        ]}}}
+    })
+}
+
+#[test]
+fn cloudwatch_ships_the_lava_log_once_across_reboots() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = dir.path().join("agent");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(agent.join("etc")).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(agent.join("bin")).unwrap();
+    let log = dir.path().join("calls");
+    stand_in(
+        &agent.join("bin"),
+        "amazon-cloudwatch-agent-ctl",
+        r#"echo "ctl $*" >> "$FAKE_LOG"; exit "${FAKE_CTL:-0}""#,
+    );
+    let conf = agent.join("etc/config.json");
+    let cloudwatch = |env: &[(&str, &str)]| {
+        let out = run(scriptlet("20-cloudwatch.sh", &bin)
+            .env("LAVA_CWAGENT_DIR", &agent)
+            .env("FAKE_LOG", &log)
+            .envs(env.iter().copied()));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+
+    // No agent configuration: not a lava AMI; the boot goes on (2).
+    let (code, stderr) = cloudwatch(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no CloudWatch Agent configuration"),
+        "{stderr}"
+    );
+
+    let original = serde_json::to_string_pretty(&agent_config()).unwrap();
+    std::fs::write(&conf, &original).unwrap();
+    let lava = json!({"file_path": "/var/log/lava", "log_group_name": "/var/log/lava/prod", "log_stream_name": "core/{instance_id}"});
+    let mut expected = agent_config();
+    expected["logs"]["logs_collected"]["files"]["collect_list"]
+        .as_array_mut()
+        .unwrap()
+        .push(lava);
+    // The first start, then a reboot: the entry is there once.
+    for start in ["first start", "after a reboot"] {
+        let (code, stderr) = cloudwatch(&[]);
+        assert_eq!(code, Some(0), "{start}: {stderr}");
+        let conf_now: Value = serde_json::from_slice(&std::fs::read(&conf).unwrap()).unwrap();
+        assert_eq!(conf_now, expected, "{start}");
+        assert_eq!(
+            std::fs::read_to_string(conf.with_extension("json.orig")).unwrap(),
+            original
+        );
+    }
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let reload = format!("ctl -a fetch-config -m ec2 -c file:{} -s", conf.display());
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        [reload.as_str(), reload.as_str()]
+    );
+
+    // A failed reload lets the boot go on (2, never 1).
+    let (code, stderr) = cloudwatch(&[("FAKE_CTL", "1")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("reload failed"), "{stderr}");
+
+    // Bad arguments: 2 as well.
+    let out =
+        run(Command::new(workspace_root().join("misc/boot/20-cloudwatch.sh")).arg("only-one"));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Every scriptlet of `_boot_` (misc/boot) and misc/boot.optional accepts
+/// `-h` and refuses a wrong number of arguments: with 1, aborting the boot,
+/// where upstream's aborts on bad arguments (those installing what the
+/// workers need), else with 2, letting the boot go on.
+#[test]
+fn scriptlets_keep_the_argument_contract() {
+    let mut statuses = BTreeMap::new();
+    for dir in ["misc/boot", "misc/boot.optional"] {
+        for entry in std::fs::read_dir(workspace_root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "sh") {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let help = run(Command::new(&path).arg("-h"));
+                assert!(help.status.success(), "{name} -h");
+                assert!(
+                    String::from_utf8_lossy(&help.stdout).contains("Usage:"),
+                    "{name} -h"
+                );
+                let wrong = run(Command::new(&path).args(["a", "b"]));
+                statuses.insert(name, wrong.status.code());
+            }
+        }
+    }
+    for (name, status) in &statuses {
+        let aborts = ["30-oracle.sh", "40-extras.sh", "50-lava.sh"].contains(&name.as_str());
+        let expected = if aborts { Some(1) } else { Some(2) };
+        assert_eq!(*status, expected, "{name} with two arguments");
+    }
+    assert!(
+        statuses.contains_key("30-oracle.sh") && statuses.contains_key("40-extras.sh"),
+        "{statuses:?}"
+    );
+}
