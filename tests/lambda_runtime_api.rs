@@ -388,8 +388,8 @@ async fn metrics_publishes_the_backlog_of_each_worker() {
     );
 }
 
-/// The stop document's commands moto holds, as (document, instances).
-async fn ssm_commands(realm: &Realm) -> Vec<(String, Vec<String>)> {
+/// The commands moto holds, as (document, instances, parameters).
+async fn ssm_commands(realm: &Realm) -> Vec<(String, Vec<String>, HashMap<String, Vec<String>>)> {
     let ssm = aws_sdk_ssm::Client::new(&realm.config);
     let listed = ssm.list_commands().send().await.unwrap();
     listed
@@ -399,66 +399,87 @@ async fn ssm_commands(realm: &Realm) -> Vec<(String, Vec<String>)> {
             (
                 c.document_name().unwrap().to_string(),
                 c.instance_ids().to_vec(),
+                c.parameters().cloned().unwrap_or_default(),
             )
         })
         .collect()
 }
 
-#[tokio::test]
-async fn stop_runs_lava_stop_on_the_instance() {
-    let realm = Realm::new().await;
-    let instance = realm.worker_group().await;
-    let run = invoke(
-        LambdaFunction::Stop,
-        REALM,
-        &realm.moto,
-        &json!({"EC2InstanceId": instance}),
-        &[],
-    )
-    .unwrap();
-    let answer = response(&run);
-    assert_eq!(answer["instance_id"], instance.as_str(), "{answer}");
-    assert_eq!(answer["document"], "lava-StopWorkerDaemons", "{answer}");
-    assert_eq!(answer["wait"], "finished", "{answer}");
-    assert_eq!(answer["lifecycle_action"], "none", "{answer}");
-    assert_eq!(
-        ssm_commands(&realm).await,
-        [("lava-StopWorkerDaemons".to_string(), vec![instance])]
-    );
-}
-
-#[tokio::test]
-async fn stop_posts_an_invocation_error_when_the_lifecycle_action_fails() {
-    let realm = Realm::new().await;
-    let instance = realm.worker_group().await;
-    let detail = json!({
+/// The lifecycle action detail of the worker template's terminate rule.
+fn terminating(instance: &str) -> Value {
+    json!({
         "Origin": "AutoScalingGroup", "Destination": "EC2",
         "LifecycleHookName": "terminate",
         "AutoScalingGroupName": format!("lava-{REALM}-core"),
         "LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
         "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
         "EC2InstanceId": instance,
-    });
+    })
+}
+
+#[tokio::test]
+async fn stop_hands_a_720_minute_wait_to_lava_stop_and_answers() {
+    let realm = Realm::new().await;
+    let instance = realm.worker_group().await;
+    // The realm template's environment at workerStopMinutes 720: the function
+    // answers within its harness timeout (a minute) all the same, because the
+    // wait is lava-stop's, on the instance.
+    let run = invoke(
+        LambdaFunction::Stop,
+        REALM,
+        &realm.moto,
+        &terminating(&instance),
+        &[
+            ("WAIT_TIME", "720m"),
+            ("LIFECYCLE_HEARTBEAT", "5m"),
+            ("LOGLEVEL", "info"),
+        ],
+    )
+    .unwrap();
+    let answer = response(&run);
+    assert_eq!(answer["document"], "AWS-RunShellScript", "{answer}");
+    let commands = ssm_commands(&realm).await;
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    let (document, instances, parameters) = &commands[0];
+    assert_eq!(
+        (document.as_str(), instances),
+        ("AWS-RunShellScript", &vec![instance.clone()])
+    );
+    let command = &parameters["commands"][0];
+    for part in [
+        format!("--instance-id {instance} "),
+        "--wait 720m ".to_string(),
+        format!("--auto-scaling-group-name lava-{REALM}-core --lifecycle-heartbeat 5m "),
+        "--lifecycle-action-token 87654321-4321-4321-4321-210987654321 ".to_string(),
+        "--lifecycle-hook-name terminate ".to_string(),
+    ] {
+        assert!(command.contains(&part), "{part:?} not in {command}");
+    }
+    assert!(
+        command.starts_with("nohup lava-stop ") && command.ends_with(" &"),
+        "{command}"
+    );
+}
+
+#[tokio::test]
+async fn stop_fails_the_invocation_for_another_realms_group() {
+    let realm = Realm::new().await;
+    let instance = realm.worker_group().await;
+    let mut detail = terminating(&instance);
+    detail["AutoScalingGroupName"] = json!("lava-other-core");
     let run = invoke(LambdaFunction::Stop, REALM, &realm.moto, &detail, &[]).unwrap();
-    // moto 5.2.5 does not implement CompleteLifecycleAction: the handler's
-    // error reaches the Runtime API as lambda_runtime reports it.
     match &run.outcome {
-        Outcome::Error { error_type, body } => {
-            assert_eq!(error_type.as_deref(), Some("unhandled"));
+        Outcome::Error { body, .. } => {
             let body: Value = serde_json::from_slice(body).unwrap();
             let message = body["errorMessage"].as_str().unwrap_or_default();
-            assert!(message.contains("CompleteLifecycleAction"), "{body}");
+            assert!(message.contains("realm name mismatch"), "{body}");
         }
         other => panic!(
             "expected an invocation error, got {other:?}\n{}",
             run.output
         ),
     }
-    // The command went out before the failure.
-    assert_eq!(
-        ssm_commands(&realm).await,
-        [("lava-StopWorkerDaemons".to_string(), vec![instance])]
-    );
+    assert_eq!(ssm_commands(&realm).await, []);
 }
 
 /// What `function`'s bootstrap for `arch` answers to its usual event in a
@@ -528,7 +549,9 @@ async fn every_arm64_bootstrap_answers_as_its_x86_64_twin() {
             LambdaFunction::Metrics => {
                 assert_eq!(answer["workers"]["core"]["messages"], 2, "{answer}")
             }
-            LambdaFunction::Stop => assert_eq!(answer["wait"], "finished", "{answer}"),
+            LambdaFunction::Stop => {
+                assert_eq!(answer["document"], "AWS-RunShellScript", "{answer}")
+            }
         }
     }
 }

@@ -1,32 +1,26 @@
 //! The stop function's handler against a local moto: a real auto scaling group
-//! with a terminate lifecycle hook, the SSM command read back from moto, and
-//! the lifecycle calls as the SDK put them on the wire.
+//! with a terminate lifecycle hook, and the SSM command read back from moto
+//! and as the SDK put it on the wire (moto does not return
+//! CloudWatchOutputConfig from ListCommands).
 //!
-//! What moto 5.2.5 can and cannot show:
-//! - SendCommand / ListCommands / GetCommandInvocation work, but every command
-//!   is `Success` at once, so the heartbeat loop never runs against moto (its
-//!   timing is unit-tested in lambda/stop/src/lib.rs).
-//! - moto ignores CloudWatchOutputConfig (ListCommands does not return it).
-//! - CompleteLifecycleAction and RecordLifecycleActionHeartbeat are not
-//!   implemented: moto answers HTTP 500 (its NotImplementedError for the
-//!   action). An interceptor on the auto scaling client records each request
-//!   body as sent to moto, so the call and its parameters are asserted; its
-//!   effect cannot be.
+//! The function only starts `lava-stop` on the instance, as upstream's does:
+//! the wait (`workerStopMinutes`, up to 720), the lifecycle heartbeats and the
+//! completion are lava-stop's, on the instance. So the command must carry the
+//! lifecycle action's details and the handler must make no other request.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use aws_sdk_autoscaling::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_autoscaling::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_autoscaling::error::BoxError;
-use lava_stop::{StopSettings, Stopper, DETAIL_TYPE, STOP_DOCUMENT};
+use aws_sdk_ssm::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ssm::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ssm::error::BoxError;
+use lava_stop::{StopSettings, Stopper, DOCUMENT};
 use lava_tests::moto::{sdk_config, Moto};
 use serde_json::{json, Value};
 
-/// Auto Scaling Query API requests (form bodies) as the client sent them.
+/// SSM requests (JSON bodies with their X-Amz-Target) as the client sent them.
 #[derive(Debug, Clone, Default)]
-struct Sent(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
+struct Sent(Arc<Mutex<Vec<(String, Value)>>>);
 
 impl Intercept for Sent {
     fn name(&self) -> &'static str {
@@ -39,53 +33,13 @@ impl Intercept for Sent {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let body = context.request().body().bytes().unwrap_or_default();
-        let form = String::from_utf8_lossy(body)
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (decode(k), decode(v)))
-            .collect();
-        self.0.lock().unwrap().push(form);
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        let body = serde_json::from_slice(request.body().bytes().unwrap_or_default())
+            .unwrap_or(Value::Null);
+        self.0.lock().unwrap().push((target.to_string(), body));
         Ok(())
     }
-}
-
-impl Sent {
-    fn actions(&self) -> Vec<BTreeMap<String, String>> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|f| {
-                f.get("Action")
-                    .is_some_and(|a| a.contains("LifecycleAction"))
-            })
-            .cloned()
-            .collect()
-    }
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 struct Aws {
@@ -98,26 +52,27 @@ impl Aws {
     async fn new(moto: &Moto) -> Aws {
         let config = sdk_config(&moto.endpoint()).await;
         let sent = Sent::default();
-        // No retries: moto's "not implemented" would otherwise be sent three times.
-        let autoscaling = aws_sdk_autoscaling::Client::from_conf(
-            aws_sdk_autoscaling::config::Builder::from(&config)
+        let ssm = aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&config)
                 .interceptor(sent.clone())
-                .retry_config(aws_config::retry::RetryConfig::disabled())
                 .build(),
         );
         Aws {
-            ssm: aws_sdk_ssm::Client::new(&config),
-            autoscaling,
+            ssm,
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
             sent,
         }
     }
 
+    /// The realm template's largest stop: workerStopMinutes 720, heartbeat
+    /// every 5 minutes.
     fn stopper(&self) -> Stopper {
-        // The realm template's values: WAIT_TIME 5m, LIFECYCLE_HEARTBEAT 5m.
-        let settings = StopSettings::new(Some("5m"), Some("5m"), None)
-            .unwrap()
-            .with_poll_interval(Duration::from_millis(10));
-        Stopper::from_clients(self.ssm.clone(), self.autoscaling.clone(), settings)
+        let settings = StopSettings {
+            wait: "720m".into(),
+            heartbeat: "5m".into(),
+            ..StopSettings::default()
+        };
+        Stopper::from_client(self.ssm.clone(), settings)
     }
 
     /// A worker group of one instance with the worker template's terminate
@@ -212,257 +167,179 @@ fn detail(group: &str, instance: &str) -> Value {
     })
 }
 
-fn envelope(detail: Value) -> Value {
-    json!({
-        "version": "0",
-        "id": "12345678-1234-1234-1234-123456789012",
-        "detail-type": DETAIL_TYPE,
-        "source": "aws.autoscaling",
-        "account": "123456789012",
-        "time": "2025-01-01T00:00:00Z",
-        "region": "us-east-1",
-        "resources": ["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:x:autoScalingGroupName/lava-test-core"],
-        "detail": detail
-    })
-}
-
-fn expected_parameters() -> BTreeMap<String, Vec<String>> {
-    [
-        ("ExecutionTimeout", "420"), // 5m wait + 2m to kill and report
-        ("LogLevel", "info"),
-        ("Signal", "SIGHUP"),
-        ("StopDispatch", "yes"),
-        ("Wait", "5m"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
-    .collect()
-}
-
-/// moto does not check commands against their document, so the test does:
-/// every parameter sent must be declared by the common stack's
-/// lava-StopWorkerDaemons and satisfy its allowed values or pattern.
-#[test]
-fn parameters_fit_the_common_stacks_document() {
-    let path = lava_tests::workspace_root().join("cfn/lava-common.cfn.yaml");
-    let template: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let resources = template["Resources"].as_mapping().unwrap();
-    let document = resources
-        .values()
-        .find(|r| r["Properties"]["Name"].as_str() == Some(STOP_DOCUMENT))
-        .expect("the common stack defines the stop document");
-    assert_eq!(
-        document["Properties"]["DocumentType"].as_str(),
-        Some("Command")
-    );
-    let declared = &document["Properties"]["Content"]["parameters"];
-    for (name, values) in expected_parameters() {
-        let spec = &declared[name.as_str()];
-        assert!(
-            spec.is_mapping(),
-            "{STOP_DOCUMENT} declares no parameter {name}"
-        );
-        let value = &values[0];
-        if let Some(allowed) = spec["allowedValues"].as_sequence() {
-            assert!(
-                allowed.iter().any(|a| a.as_str() == Some(value)),
-                "{name}={value} not in {allowed:?}"
-            );
-        }
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        match spec["allowedPattern"].as_str() {
-            None => {}
-            Some("^[0-9]+$") => assert!(digits(value), "{name}={value}"),
-            Some("^[0-9]+[hms]?$") => {
-                let n = value.trim_end_matches(['h', 'm', 's']);
-                assert!(digits(n) && value.len() - n.len() <= 1, "{name}={value}");
-            }
-            Some(other) => {
-                panic!("{name}: pattern {other} is new to this test: check {value} by hand")
-            }
-        }
-    }
-}
-
 #[tokio::test]
-async fn lifecycle_detail_runs_the_stop_document_then_completes_the_action() {
+async fn a_720_minute_stop_is_handed_to_lava_stop_on_the_instance() {
     let moto = Moto::start();
     let aws = Aws::new(&moto).await;
     let instance = aws.worker_group("lava-test-core").await;
 
-    let result = aws
+    let command_id = aws
         .stopper()
-        .handle("test", &detail("lava-test-core", &instance), None)
-        .await;
+        .handle(
+            "test",
+            "lava-test-stop",
+            &detail("lava-test-core", &instance),
+        )
+        .await
+        .unwrap();
 
+    // What upstream's stop.py sends for this event, read from its code.
+    let command = format!(
+        "nohup lava-stop --no-dispatch --signal SIGHUP --instance-id {instance} \
+         --log @local0 --level info --wait 720m \
+         --auto-scaling-group-name lava-test-core --lifecycle-heartbeat 5m \
+         --lifecycle-action-token 87654321-4321-4321-4321-210987654321 \
+         --lifecycle-hook-name terminate > /tmp/lava/__stop__ 2>&1 &"
+    );
     assert_eq!(
         aws.commands().await,
         vec![(
-            STOP_DOCUMENT.to_string(),
+            DOCUMENT.to_string(),
             vec![instance.clone()],
             "lava-stop".to_string(),
             60,
-            expected_parameters()
+            BTreeMap::from([("commands".to_string(), vec![command])]),
         )]
     );
-    let completion: BTreeMap<String, String> = [
-        ("Action", "CompleteLifecycleAction"),
-        ("Version", "2011-01-01"),
-        ("AutoScalingGroupName", "lava-test-core"),
-        ("LifecycleHookName", "terminate"),
-        (
-            "LifecycleActionToken",
-            "87654321-4321-4321-4321-210987654321",
-        ),
-        ("InstanceId", instance.as_str()),
-        ("LifecycleActionResult", "CONTINUE"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    // moto's commands succeed at the first poll: no heartbeat, one completion.
-    assert_eq!(aws.sent.actions(), vec![completion]);
-    match result {
-        // moto 5.2.5 fails the call (see the top of this file); a moto that
-        // implements it lets the handler report the completion.
-        Ok(out) => assert_eq!(out["lifecycle_action"], "completed", "{out}"),
-        Err(e) => {
-            let e = e.to_string();
-            assert!(
-                e.starts_with("Auto Scaling CompleteLifecycleAction failed: ")
-                    && e.contains("500 Internal Server Error"),
-                "{e}"
-            );
-        }
-    }
-}
-
-#[tokio::test]
-async fn whole_eventbridge_event_and_direct_invocation() {
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    let instance = aws.worker_group("lava-test-core").await;
-    let _ = aws
-        .stopper()
-        .handle("test", &envelope(detail("lava-test-core", &instance)), None)
-        .await;
-    assert_eq!(aws.commands().await.len(), 1);
-    assert_eq!(aws.sent.actions().len(), 1);
-    assert_eq!(aws.sent.actions()[0]["Action"], "CompleteLifecycleAction");
-
-    // Just an instance (upstream accepts it): stop the daemons, no lifecycle calls.
-    let out = aws
-        .stopper()
-        .handle("test", &json!({"EC2InstanceId": instance}), None)
-        .await
-        .expect("direct invocation");
-    let command_id = out["command_id"].as_str().unwrap().to_string();
+    // One request, SendCommand, with its output to CloudWatch; the function
+    // neither polls the command nor touches the lifecycle action.
+    let sent = aws.sent.0.lock().unwrap().clone();
+    let targets: Vec<&str> = sent.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(targets, ["AmazonSSM.SendCommand", "AmazonSSM.ListCommands"]);
     assert_eq!(
-        out,
-        json!({
-            "instance_id": instance,
-            "command_id": command_id,
-            "document": "lava-StopWorkerDaemons",
-            "command_status": "Success",
-            "wait": "finished",
-            "heartbeats": 0,
-            "lifecycle_action": "none",
-        })
+        sent[0].1["CloudWatchOutputConfig"],
+        json!({"CloudWatchOutputEnabled": true})
     );
-    let commands = aws.commands().await;
-    assert_eq!(commands.len(), 2);
-    assert_eq!(commands[1].0, STOP_DOCUMENT);
-    assert_eq!(commands[1].4, expected_parameters());
-    assert_eq!(aws.sent.actions().len(), 1, "no further lifecycle call");
+    let listed = aws.ssm.list_commands().send().await.unwrap();
+    assert_eq!(listed.commands()[0].command_id(), Some(command_id.as_str()));
 }
 
 #[tokio::test]
-async fn bad_events_are_refused_before_anything_is_sent() {
+async fn what_upstream_refuses_fails_the_invocation_and_sends_nothing() {
     let moto = Moto::start();
     let aws = Aws::new(&moto).await;
     let instance = aws.worker_group("lava-test-core").await;
-    let s3_event = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}}}]});
-    let mut launching = detail("lava-test-core", &instance);
-    launching["LifecycleTransition"] = json!("autoscaling:EC2_INSTANCE_LAUNCHING");
-    let state_change = json!({
-        "source": "aws.ec2",
-        "detail-type": "EC2 Instance State-change Notification",
-        "detail": {"instance-id": instance, "state": "shutting-down"}
-    });
-    for (event, error) in [
-        (s3_event, "unsupported event: no EC2InstanceId"),
+    for (event, function, error) in [
         (
-            launching,
-            "unsupported event: lifecycle transition autoscaling:EC2_INSTANCE_LAUNCHING",
+            json!({"Records": [{"eventSource": "aws:s3"}]}),
+            "lava-test-stop",
+            "Missing keys: EC2InstanceId",
         ),
-        (
-            state_change,
-            "unsupported event: EventBridge event from Some(\"aws.ec2\")",
-        ),
-        (json!("i-0123"), "unsupported event: expected a JSON object"),
         (
             detail("lava-prod-core", &instance),
-            "lava configuration error: realm name mismatch: auto scaling group \"lava-prod-core\"",
+            "lava-test-stop",
+            "Lava configuration error: realm name mismatch",
+        ),
+        (
+            detail("lava-test-core", &instance),
+            "lava-prod-stop",
+            "Lava configuration error: realm name mismatch",
         ),
     ] {
         let err = aws
             .stopper()
-            .handle("test", &event, None)
+            .handle("test", function, &event)
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with(error), "{err}");
+        assert!(err.starts_with(error), "{event}: {err}");
     }
     assert_eq!(aws.commands().await, vec![]);
-    assert_eq!(aws.sent.actions(), vec![]);
 }
 
 #[tokio::test]
-async fn invocation_deadline_leaves_the_action_to_the_hook_timeout() {
-    let moto = Moto::start();
-    let aws = Aws::new(&moto).await;
-    let instance = aws.worker_group("lava-test-core").await;
-    // No time left at all: the command is sent, then the function stops
-    // watching without completing the action.
-    let out = aws
-        .stopper()
+async fn a_failed_send_fails_the_invocation() {
+    // SSM unreachable: a loopback port nothing listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = sdk_config(&format!("http://127.0.0.1:{port}")).await;
+    let ssm = aws_sdk_ssm::Client::from_conf(
+        aws_sdk_ssm::config::Builder::from(&config)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let err = Stopper::from_client(ssm, StopSettings::default())
         .handle(
             "test",
-            &detail("lava-test-core", &instance),
-            Some(Duration::ZERO),
+            "lava-test-stop",
+            &json!({"EC2InstanceId": "i-1234567890abcdef0"}),
         )
         .await
-        .expect("out of time is not an error");
-    let command_id = out["command_id"].as_str().unwrap().to_string();
-    assert_eq!(
-        out,
-        json!({
-            "instance_id": instance,
-            "command_id": command_id,
-            "document": "lava-StopWorkerDaemons",
-            "command_status": "Pending",
-            "wait": "out-of-time",
-            "heartbeats": 1,
-            "lifecycle_action": "left-to-hook-timeout",
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("SSM SendCommand failed: "), "{err}");
+}
+
+/// `--option value` pairs of a lava-stop command line (quotes removed).
+fn options(command: &str) -> BTreeMap<String, String> {
+    let words: Vec<&str> = command
+        .split_whitespace()
+        .skip_while(|w| *w != "lava-stop")
+        .skip(1)
+        .take_while(|w| *w != ">")
+        .map(|w| w.trim_matches('\''))
+        .collect();
+    let mut pairs = BTreeMap::new();
+    for (i, word) in words.iter().enumerate() {
+        if let Some(option) = word.strip_prefix("--") {
+            let value = words.get(i + 1).filter(|v| !v.starts_with("--"));
+            pairs.insert(option.to_string(), value.unwrap_or(&"").to_string());
+        }
+    }
+    pairs
+}
+
+/// The SSM document shipped for running lava-stop by hand
+/// (misc/ssm/lava-stop-command.yaml, as upstream ships one) runs what the
+/// function starts on the instance, given the same lifecycle action.
+#[test]
+fn the_shipped_stop_document_runs_what_the_function_runs() {
+    let instance = "i-1234567890abcdef0";
+    let event = detail("lava-test-core", instance);
+    let settings = StopSettings {
+        wait: "720m".into(),
+        ..StopSettings::default()
+    };
+    let function = lava_stop::stop_command(&event, &settings, "test", "lava-test-stop").unwrap();
+
+    let path = lava_tests::workspace_root().join("misc/ssm/lava-stop-command.yaml");
+    let document: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut values: BTreeMap<String, String> = document["parameters"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let default = v["default"].as_str().unwrap_or_default();
+            (k.as_str().unwrap().to_string(), default.to_string())
         })
-    );
-    assert_eq!(aws.commands().await.len(), 1);
-    // One last heartbeat restarts the hook's timeout (moto fails it: not
-    // implemented; the function logs that and carries on). No completion.
-    let heartbeat: BTreeMap<String, String> = [
-        ("Action", "RecordLifecycleActionHeartbeat"),
-        ("Version", "2011-01-01"),
-        ("AutoScalingGroupName", "lava-test-core"),
-        ("LifecycleHookName", "terminate"),
-        (
-            "LifecycleActionToken",
-            "87654321-4321-4321-4321-210987654321",
-        ),
-        ("InstanceId", instance.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    assert_eq!(aws.sent.actions(), vec![heartbeat]);
+        .collect();
+    for (name, value) in [
+        ("Wait", "720m"),
+        ("InstanceId", instance),
+        ("AsgName", "lava-test-core"),
+        ("LifecycleToken", "87654321-4321-4321-4321-210987654321"),
+        ("LifecycleHook", "terminate"),
+    ] {
+        assert!(values.contains_key(name), "the document has no {name}");
+        values.insert(name.to_string(), value.to_string());
+    }
+    let step = &document["mainSteps"][0];
+    assert_eq!(step["action"].as_str(), Some("aws:runShellScript"));
+    let mut command = step["inputs"]["runCommand"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (name, value) in &values {
+        command = command.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    assert!(!command.contains("{{"), "unfilled parameter: {command}");
+
+    let mut expected = options(&function.command);
+    // The heartbeat interval is the function's to give; lava-stop has a default.
+    expected.remove("lifecycle-heartbeat");
+    assert_eq!(options(&command), expected);
 }

@@ -10,8 +10,8 @@ implementations run against.
 
 import json
 import os
+import shlex
 import sys
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -23,9 +23,6 @@ REALM = os.environ["LAVA_REALM"]
 JOBS = f"lava.{REALM}.jobs"
 TRIGGERS = f"lava.{REALM}.s3triggers"
 BUCKET = "bench-landing"
-# What the realm template gives the stop function, and its margin.
-STOP_DOCUMENT = "lava-StopWorkerDaemons"
-DEADLINE_MARGIN_MS = 10_000
 
 
 def setup():
@@ -150,28 +147,22 @@ def metrics_handler():
 
 
 def stop_handler():
+    """Upstream's stop.py: one AWS-RunShellScript command starting lava-stop."""
     ssm = boto3.client("ssm")
 
     def handle(event, deadline_ms):
         instance = event["EC2InstanceId"]
-        command = ssm.send_command(
-            InstanceIds=[instance], DocumentName=STOP_DOCUMENT, TimeoutSeconds=60,
+        command = " ".join([
+            "nohup", "lava-stop", "--no-dispatch", "--signal", "SIGHUP",
+            "--instance-id", shlex.quote(instance), "--log @local0", "--level", "info",
+            "--wait", "2m", "> /tmp/lava/__stop__ 2>&1 &",
+        ])
+        response = ssm.send_command(
+            InstanceIds=[instance], DocumentName="AWS-RunShellScript", TimeoutSeconds=60,
             Comment="lava-stop", CloudWatchOutputConfig={"CloudWatchOutputEnabled": True},
-            Parameters={"Signal": ["SIGHUP"], "StopDispatch": ["yes"], "Wait": ["2m"],
-                        "LogLevel": ["info"], "ExecutionTimeout": ["240"]},
-        )["Command"]
-        wait = "finished"
-        while True:
-            if deadline_ms - time.time() * 1000 <= DEADLINE_MARGIN_MS:
-                wait = "out-of-time"
-                break
-            time.sleep(10)
-            status = ssm.get_command_invocation(
-                CommandId=command["CommandId"], InstanceId=instance)["Status"]
-            if status not in ("Pending", "InProgress", "Delayed"):
-                break
-        return {"instance_id": instance, "command_id": command["CommandId"],
-                "document": STOP_DOCUMENT, "wait": wait, "lifecycle_action": "none"}
+            Parameters={"commands": [command]},
+        )
+        return {"document": "AWS-RunShellScript", "command_id": response["Command"]["CommandId"]}
     return handle
 
 

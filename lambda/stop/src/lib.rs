@@ -1,53 +1,45 @@
-//! `lava-<realm>-stop`: graceful stop of a worker instance that auto scaling is
-//! terminating.
+//! `lava-<realm>-stop`: starts the graceful stop of a worker instance that
+//! auto scaling is terminating.
 //!
-//! Upstream lava (`lambda/stop/stop.py`) takes the lifecycle action details
-//! that EventBridge delivers (the worker template's rule passes `$.detail`) and
-//! runs `lava-stop` on the instance through SSM Run Command. Here the command is
-//! the common stack's `lava-StopWorkerDaemons` document (its parameters are
-//! the ones upstream passes on the `lava-stop` command line: signal SIGHUP,
-//! stop dispatches, `WAIT_TIME`) and this function, not the instance, keeps the
-//! lifecycle action alive: it polls the command invocation, records a
-//! lifecycle heartbeat every `LIFECYCLE_HEARTBEAT` while it runs, and completes
-//! the action with CONTINUE when it has finished or its time limit has passed.
-
-use std::time::{Duration, Instant};
+//! The division of work is upstream's (`lambda/stop/stop.py`): the function
+//! sends one SSM Run Command (`AWS-RunShellScript`) that starts `lava-stop`
+//! in the background on the instance, and returns. `lava-stop` (part of the
+//! worker bundle) stops the dispatchers, signals the daemons, waits up to
+//! `WAIT_TIME` for their jobs, records a lifecycle heartbeat every
+//! `LIFECYCLE_HEARTBEAT` and completes the lifecycle action itself. So a
+//! worker gets its whole `workerStopMinutes` (up to 720), which no Lambda
+//! invocation (15 minutes at most) could wait for.
 
 use aws_config::SdkConfig;
-use aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationError;
-use aws_sdk_ssm::types::{CloudWatchOutputConfig, CommandInvocationStatus};
-use serde_json::{json, Value};
-use tracing::{info, warn};
+use aws_sdk_ssm::types::CloudWatchOutputConfig;
+use serde_json::{Map, Value};
+use tracing::info;
 
-/// The common stack's command document (cfn/lava-common.cfn.yaml).
-pub const STOP_DOCUMENT: &str = "lava-StopWorkerDaemons";
+/// The document upstream's function runs.
+pub const DOCUMENT: &str = "AWS-RunShellScript";
 /// Upstream's SendCommand comment.
 pub const COMMAND_COMMENT: &str = "lava-stop";
-/// Seconds SSM may take to deliver the command (upstream's COMMAND_TIMEOUT).
+/// Seconds SSM may take to start the command (upstream's COMMAND_TIMEOUT):
+/// the command only starts lava-stop in the background.
 pub const DELIVERY_TIMEOUT_SECS: i32 = 60;
-/// The EventBridge detail type of the worker template's terminating rule.
-pub const DETAIL_TYPE: &str = "EC2 Instance-terminate Lifecycle Action";
-pub const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
 
-/// Upstream defaults when the template gives no WAIT_TIME / LIFECYCLE_HEARTBEAT.
+/// Upstream's defaults when the function's environment gives none.
 const DEFAULT_WAIT: &str = "2m";
 const DEFAULT_HEARTBEAT: &str = "1m";
-/// lava-stop kills what is still running once the wait is over; this is the
-/// time allowed for that and for the command to report back.
-const DEFAULT_GRACE: Duration = Duration::from_secs(120);
-const DEFAULT_POLL: Duration = Duration::from_secs(10);
+const DEFAULT_LOG_LEVEL: &str = "info";
 
 #[derive(thiserror::Error)]
 pub enum StopError {
-    #[error("lava configuration error: {0}")]
-    Config(String),
+    /// Upstream's ValueError from `dict_check`.
+    #[error("Missing keys: {0}")]
+    MissingKeys(String),
     #[error("unsupported event: {0}")]
     Event(String),
-    #[error("{operation} failed: {message}")]
-    Aws {
-        operation: &'static str,
-        message: String,
-    },
+    /// Upstream's exception for a realm mismatch or a malformed lava name.
+    #[error("Lava configuration error: {0}")]
+    Config(String),
+    #[error("SSM SendCommand failed: {0}")]
+    Send(String),
 }
 
 // A failed `main` prints its error with Debug: make that the readable message.
@@ -57,415 +49,187 @@ impl std::fmt::Debug for StopError {
     }
 }
 
-fn aws_error<E>(operation: &'static str) -> impl FnOnce(E) -> StopError
-where
-    E: std::error::Error,
-{
-    move |e| StopError::Aws {
-        operation,
-        message: aws_sdk_ssm::error::DisplayErrorContext(e).to_string(),
-    }
-}
-
-/// A duration in the notation the document's `Wait` parameter allows
-/// (`^[0-9]+[hms]?$`, bare numbers are seconds), e.g. the template's `5m`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let (digits, unit) = match text.char_indices().last()? {
-        (i, c @ ('h' | 'm' | 's')) => (&text[..i], c),
-        _ => (text, 's'),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    let scale = match unit {
-        'h' => 3600,
-        'm' => 60,
-        _ => 1,
-    };
-    Some(Duration::from_secs(n.checked_mul(scale)?))
-}
-
-/// How the function waits for the stop command.
-#[derive(Debug, Clone)]
+/// What goes on the `lava-stop` command line, from the function's environment
+/// (the realm template sets WAIT_TIME and LIFECYCLE_HEARTBEAT from
+/// `workerStopMinutes` and `autoscalingHeartbeatMinutes`). Passed on as
+/// given, as upstream does: lava-stop reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopSettings {
-    /// `WAIT_TIME` as given: passed unchanged as the document's `Wait`.
     pub wait: String,
-    pub wait_time: Duration,
-    /// `LIFECYCLE_HEARTBEAT`.
-    pub heartbeat: Duration,
-    /// The document's `LogLevel` (upstream passes LAVA_LOGLEVEL, default info).
+    pub heartbeat: String,
+    /// lava's LAVA_LOGLEVEL (upstream's `lava.config.LOGLEVEL`).
     pub log_level: String,
-    pub poll_interval: Duration,
-    pub grace: Duration,
 }
 
 impl StopSettings {
-    /// From the function's environment (cfn/lava-realm.cfn.yaml sets
-    /// WAIT_TIME and LIFECYCLE_HEARTBEAT).
-    pub fn from_env() -> Result<StopSettings, StopError> {
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        StopSettings::new(
-            var("WAIT_TIME").as_deref(),
-            var("LIFECYCLE_HEARTBEAT").as_deref(),
-            var("LAVA_LOGLEVEL").as_deref(),
-        )
-    }
-
-    pub fn new(
-        wait: Option<&str>,
-        heartbeat: Option<&str>,
-        log_level: Option<&str>,
-    ) -> Result<StopSettings, StopError> {
-        let wait = wait.unwrap_or(DEFAULT_WAIT).trim().to_string();
-        let wait_time = parse_duration(&wait).ok_or_else(|| {
-            StopError::Config(format!(
-                "WAIT_TIME {wait:?} is not a duration like 300, 300s, 5m or 1h"
-            ))
-        })?;
-        let heartbeat_text = heartbeat.unwrap_or(DEFAULT_HEARTBEAT).trim();
-        let heartbeat = parse_duration(heartbeat_text)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                StopError::Config(format!(
-                    "LIFECYCLE_HEARTBEAT {heartbeat_text:?} is not a positive duration like 60, 60s, 1m"
-                ))
-            })?;
-        // The document only accepts these; anything else would fail SendCommand.
-        let log_level = match log_level.map(str::to_ascii_lowercase) {
-            Some(l) if ["debug", "info", "warning"].contains(&l.as_str()) => l,
-            Some(other) => {
-                warn!(
-                    "LAVA_LOGLEVEL {other:?} is not debug, info or warning: lava-stop logs at info"
-                );
-                "info".to_string()
-            }
-            None => "info".to_string(),
-        };
-        Ok(StopSettings {
-            wait,
-            wait_time,
-            heartbeat,
-            log_level,
-            poll_interval: DEFAULT_POLL,
-            grace: DEFAULT_GRACE,
-        })
-    }
-
-    pub fn with_poll_interval(mut self, poll_interval: Duration) -> StopSettings {
-        self.poll_interval = poll_interval.max(Duration::from_millis(1));
-        self
-    }
-
-    pub fn with_grace(mut self, grace: Duration) -> StopSettings {
-        self.grace = grace;
-        self
-    }
-
-    /// The document's ExecutionTimeout: lava-stop's wait plus the time to kill
-    /// what is left, so SSM never cuts a long wait short.
-    pub fn execution_timeout(&self) -> Duration {
-        self.wait_time + self.grace
-    }
-
-    /// After this the command has overrun: delivery, wait and kill included.
-    pub fn command_limit(&self) -> Duration {
-        Duration::from_secs(DELIVERY_TIMEOUT_SECS as u64) + self.execution_timeout()
+    pub fn from_env() -> StopSettings {
+        let var = |name, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
+        StopSettings {
+            wait: var("WAIT_TIME", DEFAULT_WAIT),
+            heartbeat: var("LIFECYCLE_HEARTBEAT", DEFAULT_HEARTBEAT),
+            log_level: var("LAVA_LOGLEVEL", DEFAULT_LOG_LEVEL),
+        }
     }
 }
 
-/// The lifecycle action to keep alive and complete.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LifecycleAction {
-    pub auto_scaling_group: String,
-    pub hook: String,
-    pub token: Option<String>,
+impl Default for StopSettings {
+    fn default() -> StopSettings {
+        StopSettings {
+            wait: DEFAULT_WAIT.into(),
+            heartbeat: DEFAULT_HEARTBEAT.into(),
+            log_level: DEFAULT_LOG_LEVEL.into(),
+        }
+    }
 }
 
-/// What the event asks for.
+/// The command to run on one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StopRequest {
+pub struct StopCommand {
     pub instance_id: String,
-    /// None for a direct invocation with just `EC2InstanceId` (upstream
-    /// accepts that too): the daemons are stopped, no lifecycle calls made.
-    pub lifecycle: Option<LifecycleAction>,
+    /// The shell command line, as upstream builds it.
+    pub command: String,
 }
 
-/// Accepts the lifecycle action detail (what the worker template's rule sends,
-/// `InputPath: $.detail`, and upstream's documented shape) or the whole
-/// EventBridge event.
-pub fn parse_event(event: &Value) -> Result<StopRequest, StopError> {
-    let Some(object) = event.as_object() else {
-        return Err(StopError::Event(format!(
-            "expected a JSON object, got {}",
-            short(event)
-        )));
-    };
-    let detail = if object.contains_key("detail-type") || object.contains_key("detail") {
-        let detail_type = object.get("detail-type").and_then(Value::as_str);
-        let source = object.get("source").and_then(Value::as_str);
-        if detail_type != Some(DETAIL_TYPE) || source != Some("aws.autoscaling") {
-            return Err(StopError::Event(format!(
-                "EventBridge event from {source:?} of type {detail_type:?}: only aws.autoscaling {DETAIL_TYPE:?} events stop workers"
-            )));
-        }
-        object
-            .get("detail")
-            .and_then(Value::as_object)
-            .ok_or_else(|| StopError::Event("EventBridge event without a detail object".into()))?
-    } else {
-        object
-    };
-    let text = |key: &str| -> Result<Option<String>, StopError> {
-        match detail.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(StopError::Event(format!(
-                "{key} must be a string, got {}",
-                short(other)
-            ))),
-        }
-    };
-    let Some(instance_id) = text("EC2InstanceId")? else {
-        return Err(StopError::Event(format!(
-            "no EC2InstanceId: not an auto scaling lifecycle action: {}",
-            short(event)
-        )));
-    };
-    if let Some(transition) = text("LifecycleTransition")? {
-        if transition != TERMINATING {
-            return Err(StopError::Event(format!(
-                "lifecycle transition {transition}: only {TERMINATING} stops workers"
-            )));
-        }
+/// Python's `shlex.quote`: unchanged when made only of `[A-Za-z0-9_@%+=:,./-]`,
+/// else single-quoted with each `'` as `'"'"'`.
+pub fn shell_quote(text: &str) -> String {
+    if text.is_empty() {
+        return "''".into();
     }
-    let lifecycle = match (text("AutoScalingGroupName")?, text("LifecycleHookName")?) {
-        (Some(auto_scaling_group), Some(hook)) => Some(LifecycleAction {
-            auto_scaling_group,
-            hook,
-            token: text("LifecycleActionToken")?,
-        }),
-        (Some(group), None) => {
-            warn!(
-                group,
-                "no LifecycleHookName: the lifecycle action cannot be completed"
-            );
-            None
-        }
-        _ => None,
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if text.chars().all(safe) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\"'\"'"))
+    }
+}
+
+/// The realm of a lava name `lava-<realm>-...` (upstream's
+/// `realm_from_lava_id`: the second `-` separated part).
+pub fn realm_of(lava_id: &str) -> Result<&str, StopError> {
+    let mut parts = lava_id.split('-');
+    match (parts.next(), parts.next()) {
+        (Some("lava"), Some(realm)) if !realm.is_empty() => Ok(realm),
+        _ => Err(StopError::Config(format!("Bad lava identifier: {lava_id}"))),
+    }
+}
+
+/// A value of the event as text: absent, null and "" count as not given (as
+/// Python's truth test upstream applies); anything but a string is refused.
+fn text<'a>(event: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, StopError> {
+    match event.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(StopError::Event(format!(
+            "{key} must be a string, got {other}"
+        ))),
+    }
+}
+
+/// The command for the lifecycle action detail `event` (what the worker
+/// template's rule delivers; a direct invocation may give just
+/// `EC2InstanceId`). With an auto scaling group, the realms of LAVA_REALM,
+/// the group and the function name must agree, as upstream requires.
+pub fn stop_command(
+    event: &Value,
+    settings: &StopSettings,
+    realm: &str,
+    function_name: &str,
+) -> Result<StopCommand, StopError> {
+    let Some(event) = event.as_object() else {
+        return Err(StopError::Event(format!(
+            "expected the lifecycle action detail (a JSON object), got {event}"
+        )));
     };
-    Ok(StopRequest {
+    if !event.contains_key("EC2InstanceId") {
+        return Err(StopError::MissingKeys("EC2InstanceId".into()));
+    }
+    let instance_id = match event.get("EC2InstanceId") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(StopError::Event(format!(
+                "EC2InstanceId must be a string, got {other}"
+            )))
+        }
+        None => unreachable!("checked above"),
+    };
+    let mut words = vec![
+        "nohup".to_string(),
+        "lava-stop".into(),
+        // The dispatchers on the node stop while the daemons do.
+        "--no-dispatch".into(),
+        "--signal".into(),
+        "SIGHUP".into(),
+        "--instance-id".into(),
+        shell_quote(&instance_id),
+        "--log @local0".into(),
+        "--level".into(),
+        shell_quote(&settings.log_level),
+        "--wait".into(),
+        shell_quote(&settings.wait),
+    ];
+    if let Some(group) = text(event, "AutoScalingGroupName")? {
+        let (group_realm, function_realm) = (realm_of(group)?, realm_of(function_name)?);
+        if realm != group_realm || group_realm != function_realm {
+            return Err(StopError::Config(format!(
+                "realm name mismatch (LAVA_REALM {realm}, auto scaling group {group}, function {function_name})"
+            )));
+        }
+        words.extend([
+            "--auto-scaling-group-name".into(),
+            shell_quote(group),
+            "--lifecycle-heartbeat".into(),
+            shell_quote(&settings.heartbeat),
+        ]);
+    }
+    if let Some(token) = text(event, "LifecycleActionToken")? {
+        words.extend(["--lifecycle-action-token".into(), shell_quote(token)]);
+    }
+    if let Some(hook) = text(event, "LifecycleHookName")? {
+        words.extend(["--lifecycle-hook-name".into(), shell_quote(hook)]);
+    }
+    words.push("> /tmp/lava/__stop__ 2>&1 &".into());
+    Ok(StopCommand {
         instance_id,
-        lifecycle,
+        command: words.join(" "),
     })
-}
-
-fn short(value: &Value) -> String {
-    let mut text = value.to_string();
-    if text.len() > 200 {
-        let mut end = 200;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str("...");
-    }
-    text
-}
-
-/// Upstream refuses instances of another realm's auto scaling group and a
-/// LAVA_REALM that disagrees with the function name `lava-<realm>-...`.
-pub fn check_function_name(realm: &str, function_name: &str) -> Result<(), StopError> {
-    if function_name.starts_with(&format!("lava-{realm}-")) {
-        Ok(())
-    } else {
-        Err(StopError::Config(format!(
-            "realm name mismatch: LAVA_REALM is {realm:?} but the function is {function_name:?} (expected lava-{realm}-...)"
-        )))
-    }
-}
-
-fn check_group_realm(realm: &str, group: &str) -> Result<(), StopError> {
-    if group.starts_with(&format!("lava-{realm}-")) {
-        Ok(())
-    } else {
-        Err(StopError::Config(format!(
-            "realm name mismatch: auto scaling group {group:?} is not a worker of realm {realm:?} (lava-{realm}-...)"
-        )))
-    }
-}
-
-/// How waiting for the command ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WaitOutcome {
-    /// The command reached this final status.
-    Finished(String),
-    /// The command limit passed with the command still running (last status).
-    Overran(String),
-    /// The Lambda invocation would end before the command limit.
-    OutOfTime(String),
-}
-
-/// Poll `status` every `poll` until it reports a final status (`Some(true)`
-/// beside the status text), calling `beat` every `heartbeat` meanwhile. Stops
-/// at `command_limit`, or earlier at `budget` (what the invocation has left).
-/// Bounded in time and in the number of polls.
-pub async fn wait_for_command<S, SF, B, BF>(
-    mut status: S,
-    mut beat: B,
-    poll: Duration,
-    heartbeat: Duration,
-    command_limit: Duration,
-    budget: Option<Duration>,
-) -> (WaitOutcome, u32)
-where
-    S: FnMut() -> SF,
-    SF: std::future::Future<Output = (String, bool)>,
-    B: FnMut() -> BF,
-    BF: std::future::Future<Output = ()>,
-{
-    let started = Instant::now();
-    let limit = budget.map_or(command_limit, |b| b.min(command_limit));
-    let max_polls = limit.as_millis() / poll.as_millis().max(1) + 2;
-    let mut next_beat = heartbeat;
-    let mut beats = 0;
-    let mut last = String::from("Pending");
-    for _ in 0..max_polls {
-        let elapsed = started.elapsed();
-        if elapsed >= limit {
-            break;
-        }
-        tokio::time::sleep(poll.min(limit - elapsed)).await;
-        let (text, done) = status().await;
-        if done {
-            return (WaitOutcome::Finished(text), beats);
-        }
-        last = text;
-        let elapsed = started.elapsed();
-        if elapsed >= limit {
-            break;
-        }
-        if elapsed >= next_beat {
-            beat().await;
-            beats += 1;
-            next_beat = elapsed + heartbeat;
-        }
-    }
-    if limit < command_limit {
-        (WaitOutcome::OutOfTime(last), beats)
-    } else {
-        (WaitOutcome::Overran(last), beats)
-    }
 }
 
 pub struct Stopper {
     ssm: aws_sdk_ssm::Client,
-    autoscaling: aws_sdk_autoscaling::Client,
     settings: StopSettings,
 }
 
 impl Stopper {
     pub fn new(config: &SdkConfig, settings: StopSettings) -> Stopper {
-        Stopper::from_clients(
-            aws_sdk_ssm::Client::new(config),
-            aws_sdk_autoscaling::Client::new(config),
-            settings,
-        )
+        Stopper::from_client(aws_sdk_ssm::Client::new(config), settings)
     }
 
-    pub fn from_clients(
-        ssm: aws_sdk_ssm::Client,
-        autoscaling: aws_sdk_autoscaling::Client,
-        settings: StopSettings,
-    ) -> Stopper {
-        Stopper {
-            ssm,
-            autoscaling,
-            settings,
-        }
+    pub fn from_client(ssm: aws_sdk_ssm::Client, settings: StopSettings) -> Stopper {
+        Stopper { ssm, settings }
     }
 
-    pub fn settings(&self) -> &StopSettings {
-        &self.settings
-    }
-
-    /// The Lambda handler. `budget` is how long the invocation may still run
-    /// (None: no limit beyond the command's own).
+    /// The Lambda handler: sends the command and returns the SSM command ID.
+    /// Every failure fails the invocation, as upstream's do, so Lambda's
+    /// retries and alarms see it.
     pub async fn handle(
         &self,
         realm: &str,
+        function_name: &str,
         event: &Value,
-        budget: Option<Duration>,
-    ) -> Result<Value, StopError> {
-        let request = parse_event(event)?;
-        if let Some(action) = &request.lifecycle {
-            check_group_realm(realm, &action.auto_scaling_group)?;
-        }
-        let instance = request.instance_id.as_str();
-        let command_id = self.send_command(instance).await?;
-        info!(instance, command_id, "sent {STOP_DOCUMENT}");
-
-        let (outcome, mut heartbeats) = wait_for_command(
-            || self.invocation_status(&command_id, instance),
-            || self.heartbeat(&request),
-            self.settings.poll_interval,
-            self.settings.heartbeat,
-            self.settings.command_limit(),
-            budget,
-        )
-        .await;
-
-        let (status, ended) = match &outcome {
-            WaitOutcome::Finished(s) => (s.as_str(), "finished"),
-            WaitOutcome::Overran(s) => (s.as_str(), "overran"),
-            WaitOutcome::OutOfTime(s) => (s.as_str(), "out-of-time"),
-        };
-        let lifecycle = match (&request.lifecycle, &outcome) {
-            (None, _) => "none",
-            // Completing now would terminate the instance while lava-stop still
-            // waits for jobs. A last heartbeat restarts the hook's timeout,
-            // whose DefaultResult (CONTINUE) then ends the wait: the worker
-            // gets the longest grace the hook allows. Not an error either:
-            // a retried invocation would signal the daemons again, which they
-            // take as a hard stop.
-            (Some(_), WaitOutcome::OutOfTime(_)) => {
-                warn!(
-                    instance,
-                    command_id,
-                    "the function's timeout is shorter than WAIT_TIME: the lifecycle action is left to the hook's heartbeat timeout"
-                );
-                self.heartbeat(&request).await;
-                heartbeats += 1;
-                "left-to-hook-timeout"
-            }
-            (Some(action), _) => {
-                self.complete(&request.instance_id, action).await?;
-                "completed"
-            }
-        };
+    ) -> Result<String, StopError> {
+        let stop = stop_command(event, &self.settings, realm, function_name)?;
         info!(
-            instance,
-            command_id, status, ended, lifecycle, heartbeats, "done"
+            instance = stop.instance_id,
+            command = stop.command,
+            "sending {DOCUMENT}"
         );
-        Ok(json!({
-            "instance_id": instance,
-            "command_id": command_id,
-            "document": STOP_DOCUMENT,
-            "command_status": status,
-            "wait": ended,
-            "heartbeats": heartbeats,
-            "lifecycle_action": lifecycle,
-        }))
-    }
-
-    async fn send_command(&self, instance: &str) -> Result<String, StopError> {
-        let s = &self.settings;
         let out = self
             .ssm
             .send_command()
-            .instance_ids(instance)
-            .document_name(STOP_DOCUMENT)
+            .instance_ids(&stop.instance_id)
+            .document_name(DOCUMENT)
             .timeout_seconds(DELIVERY_TIMEOUT_SECS)
             .comment(COMMAND_COMMENT)
             .cloud_watch_output_config(
@@ -473,288 +237,185 @@ impl Stopper {
                     .cloud_watch_output_enabled(true)
                     .build(),
             )
-            .parameters("Signal", vec!["SIGHUP".to_string()])
-            .parameters("StopDispatch", vec!["yes".to_string()])
-            .parameters("Wait", vec![s.wait.clone()])
-            .parameters("LogLevel", vec![s.log_level.clone()])
-            .parameters(
-                "ExecutionTimeout",
-                vec![s.execution_timeout().as_secs().to_string()],
-            )
+            .parameters("commands", vec![stop.command])
             .send()
             .await
-            .map_err(aws_error("SSM SendCommand"))?;
-        out.command()
+            .map_err(|e| StopError::Send(aws_sdk_ssm::error::DisplayErrorContext(e).to_string()))?;
+        let command_id = out
+            .command()
             .and_then(|c| c.command_id())
-            .map(str::to_string)
-            .ok_or_else(|| StopError::Aws {
-                operation: "SSM SendCommand",
-                message: "no command ID in the response".into(),
-            })
-    }
-
-    /// The invocation's status and whether it is final. Errors are transient
-    /// as far as waiting goes: right after SendCommand the invocation may not
-    /// exist yet.
-    async fn invocation_status(&self, command_id: &str, instance: &str) -> (String, bool) {
-        let result = self
-            .ssm
-            .get_command_invocation()
-            .command_id(command_id)
-            .instance_id(instance)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let status = out
-                    .status()
-                    .cloned()
-                    .unwrap_or(CommandInvocationStatus::Pending);
-                let done = matches!(
-                    status,
-                    CommandInvocationStatus::Success
-                        | CommandInvocationStatus::Failed
-                        | CommandInvocationStatus::Cancelled
-                        | CommandInvocationStatus::TimedOut
-                );
-                (status.as_str().to_string(), done)
-            }
-            Err(e) => {
-                if !matches!(
-                    e.as_service_error(),
-                    Some(GetCommandInvocationError::InvocationDoesNotExist(_))
-                ) {
-                    warn!(
-                        command_id,
-                        "GetCommandInvocation failed: {}",
-                        aws_sdk_ssm::error::DisplayErrorContext(e)
-                    );
-                }
-                ("Pending".to_string(), false)
-            }
-        }
-    }
-
-    async fn heartbeat(&self, request: &StopRequest) {
-        let Some(action) = &request.lifecycle else {
-            return;
-        };
-        let result = self
-            .autoscaling
-            .record_lifecycle_action_heartbeat()
-            .auto_scaling_group_name(&action.auto_scaling_group)
-            .lifecycle_hook_name(&action.hook)
-            .set_lifecycle_action_token(action.token.clone())
-            .instance_id(&request.instance_id)
-            .send()
-            .await;
-        // A missed heartbeat is not fatal: the next one may succeed, and the
-        // hook's timeout is far longer than the interval.
-        if let Err(e) = result {
-            warn!(
-                instance = request.instance_id,
-                "RecordLifecycleActionHeartbeat failed: {}",
-                aws_sdk_autoscaling::error::DisplayErrorContext(e)
-            );
-        }
-    }
-
-    async fn complete(&self, instance: &str, action: &LifecycleAction) -> Result<(), StopError> {
-        self.autoscaling
-            .complete_lifecycle_action()
-            .auto_scaling_group_name(&action.auto_scaling_group)
-            .lifecycle_hook_name(&action.hook)
-            .set_lifecycle_action_token(action.token.clone())
-            .instance_id(instance)
-            .lifecycle_action_result("CONTINUE")
-            .send()
-            .await
-            .map_err(aws_error("Auto Scaling CompleteLifecycleAction"))?;
-        Ok(())
+            .unwrap_or_default()
+            .to_string();
+        info!(instance = stop.instance_id, command_id, "sent");
+        Ok(command_id)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
+    use serde_json::json;
 
+    /// Python's shlex.quote on the same inputs.
     #[test]
-    fn durations_in_the_documents_notation() {
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-        for bad in ["", "m", "5 m", "1d", "-1m", "1.5m", "5mm"] {
-            assert_eq!(parse_duration(bad), None, "{bad:?}");
+    fn quoting_as_shlex() {
+        for (text, quoted) in [
+            ("i-0123456789abcdef0", "i-0123456789abcdef0"),
+            ("lava-dev-core", "lava-dev-core"),
+            ("5m", "5m"),
+            ("", "''"),
+            ("a b", "'a b'"),
+            ("it's", "'it'\"'\"'s'"),
+            ("$(reboot)", "'$(reboot)'"),
+            ("a;b", "'a;b'"),
+            ("x@y%z+1=2:3,4./-_", "x@y%z+1=2:3,4./-_"),
+            ("é", "'é'"),
+        ] {
+            assert_eq!(shell_quote(text), quoted, "{text:?}");
         }
     }
 
     #[test]
-    fn settings_defaults_and_errors() {
-        let s = StopSettings::new(None, None, None).unwrap();
-        assert_eq!(s.wait, "2m");
-        assert_eq!(s.heartbeat, Duration::from_secs(60));
-        assert_eq!(s.log_level, "info");
-        assert_eq!(s.execution_timeout(), Duration::from_secs(240));
-        let s = StopSettings::new(Some("15m"), Some("5m"), Some("DEBUG")).unwrap();
-        assert_eq!((s.wait_time.as_secs(), s.heartbeat.as_secs()), (900, 300));
-        assert_eq!(s.log_level, "debug");
-        assert_eq!(
-            StopSettings::new(None, None, Some("error"))
-                .unwrap()
-                .log_level,
-            "info"
-        );
-        let err = StopSettings::new(Some("5 minutes"), None, None).unwrap_err();
-        assert!(err.to_string().contains("WAIT_TIME"), "{err}");
-        let err = StopSettings::new(None, Some("0"), None).unwrap_err();
-        assert!(err.to_string().contains("LIFECYCLE_HEARTBEAT"), "{err}");
+    fn realms_of_lava_names() {
+        for (id, realm) in [
+            ("lava-dev-core", Ok("dev")),
+            ("lava-dev-stop", Ok("dev")),
+            ("lava-dev", Ok("dev")),
+            ("lava-my-realm-core", Ok("my")),
+            ("lava", Err(())),
+            ("lava--core", Err(())),
+            ("other-dev-core", Err(())),
+        ] {
+            assert_eq!(realm_of(id).map_err(|_| ()), realm, "{id}");
+        }
     }
 
-    const MS: Duration = Duration::from_millis(1);
+    const INSTANCE: &str = "i-1234567890abcdef0";
 
-    #[tokio::test]
-    async fn heartbeats_while_the_command_runs() {
-        let polls = Cell::new(0);
-        let beats = Cell::new(0);
-        let (outcome, n) = wait_for_command(
-            || {
-                polls.set(polls.get() + 1);
-                let done = polls.get() >= 12;
-                async move {
-                    (
-                        if done { "Success" } else { "InProgress" }.to_string(),
-                        done,
-                    )
-                }
-            },
-            || {
-                beats.set(beats.get() + 1);
-                async {}
-            },
-            5 * MS,
-            20 * MS,
-            Duration::from_secs(10),
-            None,
-        )
-        .await;
-        assert_eq!(outcome, WaitOutcome::Finished("Success".into()));
-        assert_eq!(polls.get(), 12);
-        assert_eq!(n, beats.get());
-        // About 60 ms of polling with a beat every 20 ms.
-        assert!((1..=3).contains(&n), "{n} heartbeats");
+    fn settings() -> StopSettings {
+        StopSettings {
+            wait: "720m".into(),
+            heartbeat: "5m".into(),
+            log_level: "info".into(),
+        }
     }
 
-    #[tokio::test]
-    async fn gives_up_at_the_command_limit() {
-        let (outcome, _) = wait_for_command(
-            || async { ("InProgress".to_string(), false) },
-            || async {},
-            5 * MS,
-            Duration::from_secs(60),
-            40 * MS,
-            None,
-        )
-        .await;
-        assert_eq!(outcome, WaitOutcome::Overran("InProgress".into()));
-    }
-
-    #[tokio::test]
-    async fn gives_up_when_the_invocation_runs_out_of_time() {
-        let started = Instant::now();
-        let (outcome, _) = wait_for_command(
-            || async { ("Pending".to_string(), false) },
-            || async {},
-            5 * MS,
-            Duration::from_secs(60),
-            Duration::from_secs(3600),
-            Some(30 * MS),
-        )
-        .await;
-        assert_eq!(outcome, WaitOutcome::OutOfTime("Pending".into()));
-        assert!(started.elapsed() < Duration::from_secs(2));
-    }
-
-    #[tokio::test]
-    async fn polls_are_bounded_in_number() {
-        // A status source that never advances time still stops.
-        let polls = Cell::new(0u32);
-        let (outcome, _) = wait_for_command(
-            || {
-                polls.set(polls.get() + 1);
-                async { ("InProgress".to_string(), false) }
-            },
-            || async {},
-            10 * MS,
-            Duration::from_secs(60),
-            50 * MS,
-            None,
-        )
-        .await;
-        assert!(matches!(outcome, WaitOutcome::Overran(_)));
-        assert!(polls.get() <= 7, "{} polls", polls.get());
-    }
-
+    /// Events and the command upstream's function builds for them, read from
+    /// stop.py: the lifecycle part only with an auto scaling group, token
+    /// and hook each when given.
     #[test]
-    fn event_shapes() {
-        let detail = json!({
-            "LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
-            "AutoScalingGroupName": "lava-dev-core",
-            "LifecycleHookName": "terminate",
-            "EC2InstanceId": "i-1234567890abcdef0",
-            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-            "NotificationMetadata": "{\"realm\": \"dev\"}",
-            "Origin": "AutoScalingGroup",
-            "Destination": "EC2"
-        });
-        let expected = StopRequest {
-            instance_id: "i-1234567890abcdef0".into(),
-            lifecycle: Some(LifecycleAction {
-                auto_scaling_group: "lava-dev-core".into(),
-                hook: "terminate".into(),
-                token: Some("87654321-4321-4321-4321-210987654321".into()),
-            }),
-        };
-        assert_eq!(parse_event(&detail).unwrap(), expected);
-        let envelope = json!({
-            "version": "0", "id": "x", "source": "aws.autoscaling",
-            "detail-type": DETAIL_TYPE, "detail": detail
-        });
-        assert_eq!(parse_event(&envelope).unwrap(), expected);
-        let bare = parse_event(&json!({"EC2InstanceId": "i-1"})).unwrap();
-        assert_eq!(bare.lifecycle, None);
-
-        for (bad, says) in [
-            (json!([1]), "expected a JSON object"),
-            (json!({"Records": []}), "no EC2InstanceId"),
+    fn commands_as_upstream_builds_them() {
+        let base = format!(
+            "nohup lava-stop --no-dispatch --signal SIGHUP --instance-id {INSTANCE} \
+             --log @local0 --level info --wait 720m"
+        );
+        let tail = "> /tmp/lava/__stop__ 2>&1 &";
+        for (event, expected) in [
             (
-                json!({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}}),
-                "only aws.autoscaling",
+                json!({
+                    "LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
+                    "AutoScalingGroupName": "lava-dev-core",
+                    "LifecycleHookName": "terminate",
+                    "EC2InstanceId": INSTANCE,
+                    "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+                }),
+                format!(
+                    "{base} --auto-scaling-group-name lava-dev-core --lifecycle-heartbeat 5m \
+                     --lifecycle-action-token 87654321-4321-4321-4321-210987654321 \
+                     --lifecycle-hook-name terminate {tail}"
+                ),
+            ),
+            (json!({"EC2InstanceId": INSTANCE}), format!("{base} {tail}")),
+            (
+                json!({"EC2InstanceId": INSTANCE, "AutoScalingGroupName": "", "LifecycleHookName": "h"}),
+                format!("{base} --lifecycle-hook-name h {tail}"),
+            ),
+        ] {
+            let stop = stop_command(&event, &settings(), "dev", "lava-dev-stop").unwrap();
+            assert_eq!(stop.instance_id, INSTANCE);
+            assert_eq!(stop.command, expected, "{event}");
+        }
+        // Values reach the shell quoted.
+        let stop = stop_command(
+            &json!({"EC2InstanceId": "i-1; reboot"}),
+            &settings(),
+            "dev",
+            "lava-dev-stop",
+        )
+        .unwrap();
+        assert!(
+            stop.command.contains("--instance-id 'i-1; reboot' "),
+            "{}",
+            stop.command
+        );
+    }
+
+    /// The invocations upstream fails, with its messages.
+    #[test]
+    fn refused_as_upstream_refuses() {
+        let with_group =
+            |group: &str| json!({"EC2InstanceId": INSTANCE, "AutoScalingGroupName": group});
+        for (event, realm, function, says) in [
+            (
+                json!({"AutoScalingGroupName": "lava-dev-core"}),
+                "dev",
+                "lava-dev-stop",
+                "Missing keys: EC2InstanceId",
             ),
             (
-                json!({"EC2InstanceId": "i-1", "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"}),
-                "only autoscaling:EC2_INSTANCE_TERMINATING",
+                json!({"detail": {"EC2InstanceId": INSTANCE}}),
+                "dev",
+                "lava-dev-stop",
+                "Missing keys: EC2InstanceId",
+            ),
+            (
+                json!([INSTANCE]),
+                "dev",
+                "lava-dev-stop",
+                "unsupported event",
+            ),
+            (
+                with_group("lava-prod-core"),
+                "dev",
+                "lava-dev-stop",
+                "realm name mismatch",
+            ),
+            (
+                with_group("lava-dev-core"),
+                "dev",
+                "lava-prod-stop",
+                "realm name mismatch",
+            ),
+            (
+                with_group("lava-dev-core"),
+                "prod",
+                "lava-dev-stop",
+                "realm name mismatch",
+            ),
+            (
+                with_group("workers"),
+                "dev",
+                "lava-dev-stop",
+                "Bad lava identifier: workers",
             ),
             (
                 json!({"EC2InstanceId": 7}),
+                "dev",
+                "lava-dev-stop",
                 "EC2InstanceId must be a string",
             ),
         ] {
-            let err = parse_event(&bad).unwrap_err().to_string();
-            assert!(
-                err.starts_with("unsupported event: ") && err.contains(says),
-                "{err}"
-            );
+            let err = stop_command(&event, &settings(), realm, function).unwrap_err();
+            assert!(err.to_string().contains(says), "{event}: {err}");
         }
-    }
-
-    #[test]
-    fn realm_checks() {
-        assert!(check_function_name("dev", "lava-dev-stop").is_ok());
-        assert!(check_function_name("dev", "lava-prod-stop").is_err());
-        assert!(check_group_realm("dev", "lava-dev-core").is_ok());
-        let err = check_group_realm("dev", "lava-prod-core").unwrap_err();
-        assert!(err.to_string().contains("realm name mismatch"), "{err}");
+        // Without a group, the names are not checked (upstream checks them
+        // only for lifecycle events).
+        assert!(stop_command(
+            &json!({"EC2InstanceId": INSTANCE}),
+            &settings(),
+            "dev",
+            "other"
+        )
+        .is_ok());
     }
 }

@@ -18,9 +18,7 @@ use super::{median, paired_ratio, times, Ctx, Section};
 /// The Python side: handlers, Runtime API loop and the moto set-up.
 const BENCH_PY: &str = include_str!("../bench.py");
 const REALM: &str = "bench";
-/// The functions' timeout. Short enough that stop, whose handler keeps a
-/// 10 s margin from the deadline, sends its SSM command but does not wait for
-/// it to finish (which would time moto's polling interval, not the function).
+/// The functions' timeout: ample for one event on a loaded machine.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One function's runs, Rust and Python alternating.
