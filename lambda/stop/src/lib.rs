@@ -142,17 +142,14 @@ pub fn stop_command(
             "expected the lifecycle action detail (a JSON object), got {event}"
         )));
     };
-    if !event.contains_key("EC2InstanceId") {
-        return Err(StopError::MissingKeys("EC2InstanceId".into()));
-    }
     let instance_id = match event.get("EC2InstanceId") {
+        None => return Err(StopError::MissingKeys("EC2InstanceId".into())),
         Some(Value::String(s)) => s.clone(),
         Some(other) => {
             return Err(StopError::Event(format!(
                 "EC2InstanceId must be a string, got {other}"
             )))
         }
-        None => unreachable!("checked above"),
     };
     let mut words = vec![
         "nohup".to_string(),
