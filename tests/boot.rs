@@ -428,7 +428,8 @@ async fn plan_then_apply_under_root_for_a_parasitic_worker() {
 #[tokio::test]
 async fn bad_bundles_abort_before_anything_is_installed() {
     let env = Env::start().await;
-    env.realm(json!({"realm": REALM})).await;
+    env.realm(json!({"realm": REALM, "x-workers": {"_": {"verify": "required"}}}))
+        .await;
     let host = platform(worker_root().path());
     let name = bundle_name("8.3.0", &host);
     let good = fake_bundle("8.3.0");
@@ -448,9 +449,12 @@ async fn bad_bundles_abort_before_anything_is_installed() {
             Sums::Of(b"other bytes".to_vec()),
             |e| matches!(e, BootError::Mismatch { .. }),
         ),
-        ("no SHA256SUMS", good.clone(), Sums::Missing, |e| {
-            matches!(e, BootError::NoSums { .. })
-        }),
+        (
+            "no SHA256SUMS, verify required",
+            good.clone(),
+            Sums::Missing,
+            |e| matches!(e, BootError::NoSums { setting, .. } if setting == "x-workers._.verify"),
+        ),
         ("truncated", truncated, Sums::True, |e| {
             matches!(
                 e,
@@ -541,6 +545,10 @@ async fn bad_bundles_abort_before_anything_is_installed() {
     unlisted.verify = false;
     let (plan, _) = boot(&unlisted, &env.aws).await.unwrap();
     assert_eq!(plan.bundle.sha256, None);
+    assert!(
+        plan.to_string().contains("NOT VERIFIED: no entry in"),
+        "{plan}"
+    );
     assert_eq!(lava_version(root.path()), "8.3.0");
 }
 
@@ -823,15 +831,70 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
     assert!(stderr.contains("does not match SHA256SUMS"), "{stderr}");
 }
 
+#[tokio::test]
+async fn a_code_area_without_sha256sums_boots_with_a_warning_unless_the_realm_requires_it() {
+    // As upstream's deploy.sh leaves a package directory: bundles, no SHA256SUMS.
+    let env = Env::start().await;
+    let root = worker_root();
+    let host = platform(root.path());
+    let area = file_area(&host);
+    std::fs::remove_file(area.path().join("_dist_/pkg/amzn2023/SHA256SUMS")).unwrap();
+    let url = format!("file://{}", area.path().display());
+
+    env.realm(json!({"realm": REALM})).await;
+    let out = run(shell("misc/root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "root.boot.sh: {stderr}");
+    let sums_url = format!("{url}/_dist_/pkg/amzn2023/SHA256SUMS");
+    assert!(
+        stderr.contains(&format!("WARNING: {sums_url} is missing"))
+            && stderr.contains("UNVERIFIED"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("NOT VERIFIED"), "{stderr}");
+    assert_eq!(lava_version(root.path()), "8.3.0");
+
+    // The realm's setting turns the warning into an abort, before any change.
+    env.realm(json!({"realm": REALM, "x-workers": {"_": {"verify": "required"}}}))
+        .await;
+    let root = worker_root();
+    let out = run(shell("misc/root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{sums_url} is missing"))
+            && stderr.contains("x-workers._.verify is \"required\""),
+        "{stderr}"
+    );
+    for untouched in ["opt", "home", "usr/local/bin/lava-version"] {
+        assert!(!root.path().join(untouched).exists(), "{untouched} created");
+    }
+}
+
 #[test]
-fn both_shell_callers_fetch_lava_boot_with_the_same_code() {
-    let block = |script: &str| -> String {
+fn shared_shell_blocks_are_identical_in_every_script() {
+    // Each script is fetched and run on its own, so shared code is copied;
+    // these copies must not drift.
+    let block = |script: &str, name: &str| -> String {
         let text = std::fs::read_to_string(workspace_root().join(script)).unwrap();
-        let start = text.find("# ---- begin fetch_lava_boot").unwrap();
-        let end = text.find("# ---- end fetch_lava_boot").unwrap();
+        let start = text.find(&format!("# ---- begin {name}")).unwrap();
+        let end = text.find(&format!("# ---- end {name}")).unwrap();
         text[start..end].to_string()
     };
-    assert_eq!(block("misc/root.boot.sh"), block("misc/boot/50-lava.sh"));
+    assert_eq!(
+        block("misc/root.boot.sh", "fetch_lava_boot"),
+        block("misc/boot/50-lava.sh", "fetch_lava_boot")
+    );
+    for script in [
+        "misc/boot.optional/30-oracle.sh",
+        "misc/boot.optional/40-extras.sh",
+    ] {
+        assert_eq!(
+            block(script, "ami_type"),
+            block("misc/boot/50-lava.sh", "ami_type"),
+            "{script}"
+        );
+    }
 }
 
 /// The launch template's user data as the instance receives it: the worker

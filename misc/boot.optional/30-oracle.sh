@@ -71,9 +71,10 @@ abort() {
 tmp=
 trap '[[ -z $tmp ]] || rm -rf -- "$tmp"' EXIT
 
+# ---- begin ami_type: keep identical in boot/50-lava.sh and boot.optional/*.sh
 # ami_type: lava, SAK or unknown, as upstream tells them apart.
 ami_type() {
-	local etc=$ROOT/usr/local/etc AMI_TYPE=
+	local etc=${LAVA_BOOT_ROOT:-}/usr/local/etc AMI_TYPE=
 	if [[ -f $etc/ami-info ]]; then
 		# shellcheck disable=SC1091
 		. "$etc/ami-info"
@@ -84,6 +85,7 @@ ami_type() {
 		echo unknown
 	fi
 }
+# ---- end ami_type
 
 # package_manager: dnf (Amazon Linux 2023) or yum.
 package_manager() {

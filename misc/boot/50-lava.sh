@@ -141,6 +141,7 @@ s3://?* | file:///?*) ;;
 *) abort "CODE-AREA must be s3://bucket/prefix or file:///dir, not '$1'" ;;
 esac
 
+# ---- begin ami_type: keep identical in boot/50-lava.sh and boot.optional/*.sh
 # ami_type: lava, SAK or unknown, as upstream tells them apart.
 ami_type() {
 	local etc=${LAVA_BOOT_ROOT:-}/usr/local/etc AMI_TYPE=
@@ -154,6 +155,7 @@ ami_type() {
 		echo unknown
 	fi
 }
+# ---- end ami_type
 
 ami=$(ami_type)
 case $ami in

@@ -77,7 +77,11 @@ fn install(plan: &Plan, work: &Path, path: &Path) -> Result<Version, BootError> 
             }
             tracing::info!("{}: sha256 matches SHA256SUMS", plan.bundle.name);
         }
-        None => tracing::warn!("{}: not verified (--no-verify)", plan.bundle.name),
+        None => tracing::warn!(
+            "{}: NOT VERIFIED: {}",
+            plan.bundle.name,
+            plan.bundle.unverified.as_deref().unwrap_or("no digest")
+        ),
     }
     let installer = bundle::scan(path).map_err(|source| BootError::Bundle {
         url: url.clone(),

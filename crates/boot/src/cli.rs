@@ -17,6 +17,11 @@ use crate::{Aws, Request};
 /// host from the code area, and start the worker daemons the realms table
 /// (lava.realms, x-workers) asks for.
 ///
+/// The bundle is checked against its directory's SHA256SUMS. A directory
+/// without one (as upstream's deploy.sh leaves it) is installed with a
+/// warning, unless the realm sets x-workers._.verify (or the worker's own
+/// entry) to "required"; then the boot aborts.
+///
 /// Exit status: 0 done; 1 the boot is aborted (the cause is printed); 2 bad
 /// arguments.
 ///
@@ -86,7 +91,9 @@ struct Target {
     /// The architecture instead of uname -m's (x86_64, aarch64 and aliases).
     #[arg(long)]
     arch: Option<Arch>,
-    /// Install a bundle that has no SHA256SUMS entry (a listed one must still match).
+    /// Install a bundle that SHA256SUMS does not list, or that has no SHA256SUMS
+    /// although the realm requires it (x-workers.<worker>|_.verify: required);
+    /// a listed bundle must still match.
     #[arg(long)]
     no_verify: bool,
 }

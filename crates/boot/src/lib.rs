@@ -45,8 +45,12 @@ pub enum BootError {
     Select(#[from] SelectError),
     #[error(transparent)]
     Store(#[from] lava_store::StoreError),
-    #[error("{url} is missing, so {name} cannot be verified (deploy the SHA256SUMS dist wrote, or pass --no-verify)")]
-    NoSums { url: String, name: String },
+    #[error("{url} is missing, so {name} cannot be verified, and {setting} is \"required\" (deploy the release with cargo xtask deploy, which writes SHA256SUMS, or pass --no-verify)")]
+    NoSums {
+        url: String,
+        name: String,
+        setting: String,
+    },
     #[error("{url} has no entry for {name}, so it cannot be verified (deploy the SHA256SUMS dist wrote, or pass --no-verify)")]
     NotListed { url: String, name: String },
     #[error("{url} is gone: it was listed a moment ago")]

@@ -79,8 +79,11 @@ pub struct Bundle {
     pub version: Version,
     pub reason: Reason,
     pub why: String,
-    /// The digest SHA256SUMS gives; `None` only with verification off.
+    /// The digest SHA256SUMS gives.
     pub sha256: Option<String>,
+    /// Why there is no digest to check: no SHA256SUMS in the directory, or
+    /// no entry in it with `--no-verify`.
+    pub unverified: Option<String>,
 }
 
 /// How the bundle is installed.
@@ -159,25 +162,44 @@ pub async fn plan(request: &Request, aws: &Aws) -> Result<Plan, BootError> {
     // The listed name, not a re-formatted one: an alias such as arm64 must be fetched as is.
     let key = format!("{dir}/{}", selection.name);
     let sums_key = format!("{dir}/{SHA256SUMS}");
-    let sha256 = match store.get(&sums_key).await? {
-        Some(bytes) => Sums::parse(&String::from_utf8_lossy(&bytes))
+    let sums_url = store.url(&sums_key);
+    let (sha256, unverified) = match store.get(&sums_key).await? {
+        Some(bytes) => match Sums::parse(&String::from_utf8_lossy(&bytes))
             .0
             .get(&selection.name)
-            .map(str::to_string),
-        None if request.verify => {
-            return Err(BootError::NoSums {
-                url: store.url(&sums_key),
-                name: selection.name,
-            })
-        }
-        None => None,
+        {
+            Some(sha) => (Some(sha.to_string()), None),
+            None if request.verify => {
+                return Err(BootError::NotListed {
+                    url: sums_url,
+                    name: selection.name,
+                })
+            }
+            None => (None, Some(format!("no entry in {sums_url} (--no-verify)"))),
+        },
+        // A code area deployed by upstream's deploy.sh has no SHA256SUMS:
+        // it must keep booting, unless the realm asks for verification.
+        None => match &settings.require_sums {
+            Some(from) if request.verify => {
+                return Err(BootError::NoSums {
+                    url: sums_url,
+                    name: selection.name,
+                    setting: format!("x-workers.{from}.verify"),
+                })
+            }
+            _ => {
+                tracing::warn!(
+                    "WARNING: {sums_url} is missing: {} will be installed UNVERIFIED. \
+                     Deploy the release with cargo xtask deploy (it writes SHA256SUMS), \
+                     and set x-workers._.verify to \"required\" in the realm's {} item \
+                     to refuse unverified bundles.",
+                    selection.name,
+                    crate::REALMS_TABLE,
+                );
+                (None, Some(format!("{sums_url} is missing")))
+            }
+        },
     };
-    if sha256.is_none() && request.verify {
-        return Err(BootError::NotListed {
-            url: store.url(&sums_key),
-            name: selection.name,
-        });
-    }
 
     let version = selection.package.version().clone();
     let root = request.root.as_deref();
@@ -244,6 +266,7 @@ pub async fn plan(request: &Request, aws: &Aws) -> Result<Plan, BootError> {
             reason: selection.reason,
             why: selection.reason.to_string(),
             sha256,
+            unverified,
         },
         skipped,
         install: Install { base, bindir, args },
@@ -319,9 +342,13 @@ impl fmt::Display for Plan {
         writeln!(f, "  bundle     {}", b.name)?;
         writeln!(f, "    why      {}", b.why)?;
         writeln!(f, "    from     {}", b.url)?;
-        match &b.sha256 {
-            Some(sha) => writeln!(f, "    sha256   {sha} (SHA256SUMS)")?,
-            None => writeln!(f, "    sha256   not verified (--no-verify)")?,
+        match (&b.sha256, &b.unverified) {
+            (Some(sha), _) => writeln!(f, "    sha256   {sha} (SHA256SUMS)")?,
+            (None, why) => writeln!(
+                f,
+                "    sha256   NOT VERIFIED: {}",
+                why.as_deref().unwrap_or("no digest")
+            )?,
         }
         for s in &self.skipped {
             writeln!(f, "  skipped    {}: {}", s.name, s.reason)?;

@@ -21,6 +21,8 @@ pub enum SettingsError {
     BadVersion { worker: String, value: String },
     #[error("x-workers.{worker}.workers: names no worker")]
     NoWorkers { worker: String },
+    #[error("x-workers.{worker}.verify: {value:?} is not a verification mode (expected required or if-present)")]
+    BadVerify { worker: String, value: String },
 }
 
 /// The daemons to start for one worker name.
@@ -42,6 +44,10 @@ pub struct WorkerSettings {
     pub daemons: Vec<Daemon>,
     /// Env entries dropped because their name or value cannot be exported safely.
     pub dropped_env: Vec<String>,
+    /// `x-workers.<worker|_>.verify: required`, and where it came from: a
+    /// package directory without `SHA256SUMS` aborts the boot instead of
+    /// installing with a warning (upstream's deploy.sh writes none).
+    pub require_sums: Option<String>,
 }
 
 impl WorkerSettings {
@@ -56,6 +62,17 @@ impl WorkerSettings {
                     value,
                 })?;
                 Some((version, from))
+            }
+            None => None,
+        };
+        let require_sums = match lookup(x_workers, worker, "verify") {
+            Some((value, from)) if value == "required" => Some(from),
+            Some((value, _)) if value == "if-present" => None,
+            Some((value, from)) => {
+                return Err(SettingsError::BadVerify {
+                    worker: from,
+                    value,
+                })
             }
             None => None,
         };
@@ -85,6 +102,7 @@ impl WorkerSettings {
             pin,
             daemons,
             dropped_env,
+            require_sums,
         })
     }
 }
@@ -225,5 +243,32 @@ mod tests {
         let item = json!({"x-workers": {"_": {"version": "latest"}}});
         let err = WorkerSettings::resolve(&item, "core").unwrap_err();
         assert!(err.to_string().contains("x-workers._.version"), "{err}");
+    }
+
+    #[test]
+    fn verify_is_required_or_if_present() {
+        let cases: &[(Value, Result<Option<&str>, &str>)] = &[
+            (json!({}), Ok(None)),
+            (json!({"_": {"verify": "required"}}), Ok(Some("_"))),
+            (
+                json!({"_": {"verify": "required"}, "core": {"verify": "if-present"}}),
+                Ok(None),
+            ),
+            (json!({"core": {"verify": "required"}}), Ok(Some("core"))),
+            (
+                json!({"_": {"verify": "yes"}}),
+                Err("x-workers._.verify: \"yes\" is not a verification mode (expected required or if-present)"),
+            ),
+        ];
+        for (x_workers, expected) in cases {
+            let item = json!({"realm": "prod", "x-workers": x_workers});
+            let got = WorkerSettings::resolve(&item, "core")
+                .map(|s| s.require_sums)
+                .map_err(|e| e.to_string());
+            let expected = expected
+                .map(|o| o.map(str::to_string))
+                .map_err(str::to_string);
+            assert_eq!(got, expected, "{x_workers}");
+        }
     }
 }
