@@ -36,18 +36,24 @@ fn normal(value: &Value) -> Value {
     }
 }
 
+/// The actions of a policy document; those of a statement under `Fn::If`
+/// read `<action> if <condition>`.
 fn actions(document: &Value) -> Value {
     let mut all = BTreeSet::new();
     for statement in document["Statement"].as_array().into_iter().flatten() {
-        match &statement["Action"] {
-            Value::String(a) => {
-                all.insert(a.clone());
-            }
-            Value::Array(list) => {
-                all.extend(list.iter().filter_map(|a| a.as_str().map(String::from)))
-            }
-            _ => {}
-        }
+        let (statement, suffix) = match statement.get("Fn::If") {
+            Some(branches) => (
+                &branches[1],
+                format!(" if {}", branches[0].as_str().unwrap_or_default()),
+            ),
+            None => (statement, String::new()),
+        };
+        let named = match &statement["Action"] {
+            Value::String(a) => vec![a.as_str()],
+            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        all.extend(named.into_iter().map(|a| format!("{a}{suffix}")));
     }
     json!(all)
 }
