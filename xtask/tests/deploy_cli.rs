@@ -152,7 +152,10 @@ fn a_version_without_artefacts_is_refused() {
         &["-e", "local", "-v", "9.9.9"],
         &["9.9.9", "cargo xtask dist"],
     );
-    f.refused(&["-e", "local", "-v", "8.3"], &["\"8.3\""]);
+    f.refused(
+        &["-e", "local", "-v", "8.3.0-rc1"],
+        &["\"8.3.0-rc1\"", "PEP 440"],
+    );
     // Asked for by name, a component with nothing to deploy is an error too.
     f.config(
         "more.yaml",

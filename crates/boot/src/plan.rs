@@ -206,7 +206,7 @@ pub async fn plan(request: &Request, aws: &Aws) -> Result<Plan, BootError> {
     // Lava 8 installs in its own tree; earlier installers wanted /usr/local.
     let base = host_path(
         root,
-        if version >= Version::new(8, 0, 0) {
+        if at_least(&version, "8.0.0") {
             "/opt/lava"
         } else {
             "/usr/local"
@@ -224,7 +224,7 @@ pub async fn plan(request: &Request, aws: &Aws) -> Result<Plan, BootError> {
     args.push(selection.name.clone());
 
     // lava-worker has taken --log-json since 7.1.
-    let log_json = version >= Version::new(7, 1, 0);
+    let log_json = at_least(&version, "7.1.0");
     let mut accounts = Vec::new();
     let mut daemons = Vec::new();
     for daemon in &settings.daemons {
@@ -276,6 +276,14 @@ pub async fn plan(request: &Request, aws: &Aws) -> Result<Plan, BootError> {
         daemons,
         dropped_env: settings.dropped_env,
     })
+}
+
+/// `version` is `release` or later, counting its pre-, post- and
+/// dev-releases: upstream compares the X.Y.Z part only, so 8.0.0rc1 is lava 8.
+fn at_least(version: &Version, release: &str) -> bool {
+    // X.Y.Z.dev0 sorts below every other release of X.Y.Z.
+    let first: Version = format!("{release}.dev0").parse().expect("a release version");
+    *version >= first
 }
 
 /// Single-quoted for bash.
@@ -442,6 +450,23 @@ mod tests {
         };
         let text = start_script_text(Path::new("/usr/local/bin"), "prod", &old, false);
         assert!(text.ends_with("--level info\n"), "{text}");
+    }
+
+    #[test]
+    fn feature_thresholds_count_every_release_of_x_y_z() {
+        for (version, release, expected) in [
+            ("8.0.0", "8.0.0", true),
+            ("8.0.0rc1", "8.0.0", true),
+            ("8.0.0.dev3", "8.0.0", true),
+            ("8.0.0a1.dev1", "8.0.0", true),
+            ("7.9.9.post2", "8.0.0", false),
+            ("7.1.0b2", "7.1.0", true),
+            ("7.0.9", "7.1.0", false),
+            ("8.3.1", "7.1.0", true),
+        ] {
+            let v: Version = version.parse().unwrap();
+            assert_eq!(at_least(&v, release), expected, "{version} >= {release}");
+        }
     }
 
     #[test]

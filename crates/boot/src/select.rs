@@ -1,5 +1,5 @@
 //! Which worker bundle a booting worker installs: the seed's selection sequence,
-//! with an old-style name meaning exactly `lava-<X.Y.Z>.tar.bz2`.
+//! with an old-style name meaning exactly `lava-<VERSION>.tar.bz2`.
 
 use std::fmt;
 

@@ -17,7 +17,7 @@ pub enum SettingsError {
         key: &'static str,
         value: String,
     },
-    #[error("x-workers.{worker}.version: {value:?} is not a lava version (expected e.g. 8.3.0)")]
+    #[error("x-workers.{worker}.version: {value:?} is not a lava version (expected a PEP 440 version such as 8.3.0 or 8.3.0rc1)")]
     BadVersion { worker: String, value: String },
     #[error("x-workers.{worker}.workers: names no worker")]
     NoWorkers { worker: String },

@@ -40,6 +40,13 @@ const ORDERING: &[&str] = &[
     "lava-8.10.0-amzn2023-py3.11-x86_64.tar.bz2",
 ];
 
+/// PEP 440 pre-, post- and dev-releases of one platform.
+const PEP440: &[&str] = &[
+    "lava-8.3.0-amzn2023-py3.11-x86_64.tar.bz2",
+    "lava-8.3.1rc1-amzn2023-py3.11-x86_64.tar.bz2",
+    "lava-8.3.0.post1-amzn2023-py3.11-x86_64.tar.bz2",
+];
+
 const CASES: &[Case] = &[
     // Pinned.
     Case {
@@ -139,13 +146,133 @@ const CASES: &[Case] = &[
     },
     // Unpinned.
     Case {
-        name: "unpinned highest is semver not lexical",
+        name: "unpinned highest is numeric not lexical",
         listing: ORDERING,
         platform: X11,
         pin: None,
         want: Pick(
             "lava-9.0.0-amzn2023-py3.11-x86_64.tar.bz2",
             Reason::HighestNew,
+        ),
+        skipped: 0,
+    },
+    // PEP 440 ordering. Upstream's `sort -r --version-sort` on the file names
+    // agrees on these new-style names...
+    Case {
+        name: "unpinned rc of the next release beats a post-release",
+        listing: PEP440,
+        platform: X11,
+        pin: None,
+        want: Pick(
+            "lava-8.3.1rc1-amzn2023-py3.11-x86_64.tar.bz2",
+            Reason::HighestNew,
+        ),
+        skipped: 0,
+    },
+    Case {
+        name: "unpinned post-release beats its release",
+        listing: &[
+            "lava-8.3.0.post1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-8.3.0-amzn2023-py3.11-x86_64.tar.bz2",
+        ],
+        platform: X11,
+        pin: None,
+        want: Pick(
+            "lava-8.3.0.post1-amzn2023-py3.11-x86_64.tar.bz2",
+            Reason::HighestNew,
+        ),
+        skipped: 0,
+    },
+    Case {
+        name: "unpinned release beats its pre-releases",
+        listing: &[
+            "lava-8.3.1b1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-8.3.1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-8.3.1rc1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-8.3.1a1-amzn2023-py3.11-x86_64.tar.bz2",
+        ],
+        platform: X11,
+        pin: None,
+        want: Pick(
+            "lava-8.3.1-amzn2023-py3.11-x86_64.tar.bz2",
+            Reason::HighestNew,
+        ),
+        skipped: 0,
+    },
+    // ...but not on these: `sort -V` ranks 8.3.1.dev2 above 8.3.1 (and
+    // 8.3.1rc1.dev1 above 8.3.1rc1), and in old-style names 8.3.1rc1 above 8.3.1.
+    Case {
+        name: "unpinned dev release loses to its release",
+        listing: &[
+            "lava-8.3.1.dev2-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-8.3.1-amzn2023-py3.11-x86_64.tar.bz2",
+        ],
+        platform: X11,
+        pin: None,
+        want: Pick(
+            "lava-8.3.1-amzn2023-py3.11-x86_64.tar.bz2",
+            Reason::HighestNew,
+        ),
+        skipped: 0,
+    },
+    Case {
+        name: "unpinned dev release of an rc loses to the rc",
+        listing: &[
+            "lava-8.3.1rc1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-8.3.1rc1.dev1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-8.3.1.dev2-amzn2023-py3.11-x86_64.tar.bz2",
+        ],
+        platform: X11,
+        pin: None,
+        want: Pick(
+            "lava-8.3.1rc1-amzn2023-py3.11-x86_64.tar.bz2",
+            Reason::HighestNew,
+        ),
+        skipped: 0,
+    },
+    Case {
+        name: "unpinned old-style release beats its rc",
+        listing: &[
+            "lava-8.3.1rc1.tar.bz2",
+            "lava-8.3.1.tar.bz2",
+            "lava-8.3.0.post1.tar.bz2",
+        ],
+        platform: X11,
+        pin: None,
+        want: Pick("lava-8.3.1.tar.bz2", Reason::HighestOld),
+        skipped: 0,
+    },
+    Case {
+        name: "pinned rc is that rc, not its release",
+        listing: &[
+            "lava-8.3.1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-8.3.1rc1-amzn2023-py3.11-x86_64.tar.bz2",
+        ],
+        platform: X11,
+        pin: Some("8.3.1rc1"),
+        want: Pick(
+            "lava-8.3.1rc1-amzn2023-py3.11-x86_64.tar.bz2",
+            Reason::PinnedNew,
+        ),
+        skipped: 0,
+    },
+    Case {
+        name: "pinned post-release missing",
+        listing: PEP440,
+        platform: X11,
+        pin: Some("8.3.0.post2"),
+        want: PinnedMissing,
+        skipped: 0,
+    },
+    // PEP 440 equality: 8.3 is 8.3.0 (upstream looks the pin up by exact name).
+    Case {
+        name: "pinned 8.3 is 8.3.0",
+        listing: PEP440,
+        platform: X11,
+        pin: Some("8.3"),
+        want: Pick(
+            "lava-8.3.0-amzn2023-py3.11-x86_64.tar.bz2",
+            Reason::PinnedNew,
         ),
         skipped: 0,
     },
@@ -356,7 +483,7 @@ const CASES: &[Case] = &[
         name: "malformed names skipped",
         listing: &[
             "lava-latest.tar.bz2",
-            "lava-8.1.tar.bz2",
+            "lava-08.1.0.tar.bz2",
             "README.md",
             "lava-8.1.0-amzn2023-py3.11-x86_64.tar.bz2",
         ],
@@ -380,12 +507,28 @@ const CASES: &[Case] = &[
         skipped: 1,
     },
     Case {
-        name: "pre-release suffix is malformed",
+        name: "dash pre-release spelling is malformed",
         listing: &["lava-9.0.0-rc1.tar.bz2", "lava-8.0.0.tar.bz2"],
         platform: X11,
         pin: None,
         want: Pick("lava-8.0.0.tar.bz2", Reason::HighestOld),
         skipped: 1,
+    },
+    Case {
+        name: "non-canonical pre-release spellings are malformed",
+        listing: &[
+            "lava-9.0.0RC1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-9.0.0.rc1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-9.0.0c1-amzn2023-py3.11-x86_64.tar.bz2",
+            "lava-8.0.0-amzn2023-py3.11-x86_64.tar.bz2",
+        ],
+        platform: X11,
+        pin: None,
+        want: Pick(
+            "lava-8.0.0-amzn2023-py3.11-x86_64.tar.bz2",
+            Reason::HighestNew,
+        ),
+        skipped: 3,
     },
     Case {
         name: "only malformed -> abort",

@@ -1,5 +1,8 @@
-//! The release being built: the workspace version and the matrix in
-//! `[workspace.metadata.lava]` of the workspace `Cargo.toml`.
+//! The release being built: its version and the matrix in
+//! `[workspace.metadata.lava]` of the workspace `Cargo.toml`. The version is
+//! `[workspace.metadata.lava] version` when set (any PEP 440 version, such as
+//! 8.3.0rc1, which Cargo's semver `[workspace.package] version` cannot hold),
+//! else `[workspace.package] version`.
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +46,7 @@ struct Metadata {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Matrix {
+    version: Option<String>,
     runtimes: Vec<MatrixRuntime>,
     worker_source: String,
 }
@@ -68,11 +72,11 @@ impl Release {
         let manifest: Manifest = toml::from_str(text)
             .map_err(|e| bad(format!("[workspace.metadata.lava]: {}", e.message())))?;
         let ws = manifest.workspace;
-        let version: Version = ws
-            .package
-            .version
-            .parse()
-            .map_err(|e| bad(format!("[workspace.package] version: {e}")))?;
+        let (key, version) = match &ws.metadata.lava.version {
+            Some(v) => ("[workspace.metadata.lava] version", v),
+            None => ("[workspace.package] version", &ws.package.version),
+        };
+        let version: Version = version.parse().map_err(|e| bad(format!("{key}: {e}")))?;
         let mut runtimes = Vec::new();
         for (i, r) in ws.metadata.lava.runtimes.iter().enumerate() {
             let runtime: Runtime = format!("{}-py{}-{}", r.os, r.python, r.arch)
@@ -131,6 +135,43 @@ mod tests {
             "{names:?}"
         );
         assert_eq!(release.worker_source, WorkerSource::Pypi);
+    }
+
+    const MATRIX: &str = "worker-source = \"pypi\"\nruntimes = [{ os = \"amzn2023\", python = \"3.11\", arch = \"x86_64\" }]\n";
+
+    fn versions(package: &str, lava: Option<&str>) -> Result<Release, BuildError> {
+        let lava = lava.map_or(String::new(), |v| format!("version = \"{v}\"\n"));
+        let text = format!(
+            "[workspace.package]\nversion = \"{package}\"\n[workspace.metadata.lava]\n{lava}{MATRIX}"
+        );
+        Release::parse(Path::new("/ws"), Path::new("/ws/Cargo.toml"), &text)
+    }
+
+    #[test]
+    fn the_lava_version_key_overrides_the_package_version() {
+        let version = |package, lava| versions(package, lava).unwrap().version.to_string();
+        assert_eq!(version("8.3.0", None), "8.3.0");
+        assert_eq!(version("8.3.0", Some("8.3.0rc1")), "8.3.0rc1");
+        assert_eq!(version("8.3.0", Some("8.3.0.post1")), "8.3.0.post1");
+        assert_eq!(version("8.3.0-rc.1", Some("8.3.1.dev2")), "8.3.1.dev2");
+    }
+
+    #[test]
+    fn a_bad_release_version_names_its_key() {
+        let msg = |package, lava| versions(package, lava).unwrap_err().to_string();
+        let err = msg("8.3.0", Some("8.3.0-rc1"));
+        assert!(
+            err.contains("[workspace.metadata.lava] version: bad version \"8.3.0-rc1\"")
+                && err.contains("PEP 440"),
+            "{err}"
+        );
+        // A semver pre-release is legal for Cargo but not a lava version.
+        let err = msg("8.3.0-rc.1", None);
+        assert!(
+            err.contains("[workspace.package] version: bad version \"8.3.0-rc.1\""),
+            "{err}"
+        );
+        assert!(versions("8.3.0", Some("")).unwrap_err().is_input());
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl SourceTree {
             })?;
         if found != version.to_string() {
             return Err(bad(format!(
-                "it is lava {found}, but the release is {version} ([workspace.package] version)"
+                "it is lava {found}, but the release is {version} (the release version in Cargo.toml)"
             )));
         }
         Ok(SourceTree { root })

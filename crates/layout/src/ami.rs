@@ -5,8 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::area::ORACLE_PREFIX;
-use crate::names::{OraclePackage, Version};
+use crate::names::OraclePackage;
 use crate::runtime::{Arch, PythonVersion, Runtime, RuntimeError};
+use crate::version::Version;
 
 /// Why a name is not an Oracle download or a lava AMI name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,7 +184,7 @@ impl fmt::Display for BuildTime {
     }
 }
 
-/// A lava AMI name, `lava-<X.Y.Z>-<os>-py<M.m>-<arch>-<build time>`, e.g.
+/// A lava AMI name, `lava-<VER>-<os>-py<M.m>-<arch>-<build time>`, e.g.
 /// `lava-8.1.0-amzn2023-py3.11-arm64-2025-07-02T08-43-48Z`. The architecture
 /// is written as AMI names spell it (`arm64`, `x86_64`); parsing takes any alias.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -351,6 +352,12 @@ mod tests {
         assert_eq!(alias.unwrap(), parsed);
         let older = AmiName::parse("lava-8.1.0-amzn2023-py3.11-arm64-2024-12-31T23-59-59Z");
         assert!(older.unwrap().built < parsed.built);
+        for version in ["8.3.0rc1", "8.3.0.post1", "8.3.1.dev2", "8.3"] {
+            let name = format!("lava-{version}-amzn2023-py3.11-arm64-2025-07-02T08-43-48Z");
+            let parsed = AmiName::parse(&name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(parsed.version.to_string(), version);
+            assert_eq!(parsed.to_string(), name);
+        }
     }
 
     #[test]
@@ -358,8 +365,8 @@ mod tests {
         for (name, why) in [
             ("amzn2023-ami-2025", "\"lava-\""),
             (
-                "lava-8.1-amzn2023-py3.11-arm64-2025-07-02T08-43-48Z",
-                "bad version",
+                "lava-8.1.0RC1-amzn2023-py3.11-arm64-2025-07-02T08-43-48Z",
+                "bad version \"8.1.0RC1\"",
             ),
             ("lava-8.1.0-amzn2023-py3.11-arm64", "expected lava-"),
             (

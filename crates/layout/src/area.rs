@@ -5,9 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::names::{
-    framework_name, CfnTemplate, LambdaFunction, NameError, OraclePackage, PackageName, Version,
+    framework_name, CfnTemplate, LambdaFunction, NameError, OraclePackage, PackageName,
 };
 use crate::runtime::{Arch, Os};
+use crate::version::Version;
 
 /// The checksum file in every directory of the code area that dist writes.
 pub const SHA256SUMS: &str = "SHA256SUMS";
@@ -59,7 +60,7 @@ impl Component {
     pub fn description(self) -> &'static str {
         match self {
             Component::Ami => {
-                "Oracle instant-client zips the lava AMI build bakes in (not the AMI itself)."
+                "What the lava AMI build reads from S3 (_ami_/, e.g. the Oracle instant-client zips; not the AMI itself)."
             }
             Component::Boot => "Worker boot scriptlets and the lava-boot binary (not root.boot*).",
             Component::Cfn => "CloudFormation templates and their generated documents.",
@@ -231,6 +232,30 @@ mod tests {
         assert_eq!(
             root_boot_key("prod", "core", "root.boot.sh").unwrap(),
             "prod/core/root.boot.sh"
+        );
+    }
+
+    #[test]
+    fn keys_carry_pep_440_versions_as_written() {
+        let version: Version = "8.3.0rc1".parse().unwrap();
+        assert_eq!(cfn_dir(&version), "_dist_/cfn/v8.3.0rc1");
+        assert_eq!(
+            cfn_key(CfnTemplate::Realm, &version),
+            "_dist_/cfn/v8.3.0rc1/lava-realm.cfn.json"
+        );
+        let version: Version = "8.3.0.post1".parse().unwrap();
+        assert_eq!(
+            lambda_key(LambdaFunction::Metrics, &version, Arch::Aarch64),
+            "_dist_/lambda/arm64/metrics-8.3.0.post1.zip"
+        );
+        let version: Version = "8.3.1.dev2".parse().unwrap();
+        assert_eq!(
+            framework_key(&version),
+            "_dist_/framework/lava-job-framework-8.3.1.dev2.zip"
+        );
+        assert_eq!(
+            Component::Cfn.deploy_dir(&version),
+            "_dist_/cfn/v8.3.1.dev2"
         );
     }
 

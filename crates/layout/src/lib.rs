@@ -10,6 +10,7 @@ mod area;
 mod names;
 mod runtime;
 mod sums;
+mod version;
 
 pub use ami::{
     oracle_manifest_key, python_of_full_version, AmiName, AmiNameError, BuildTime, OracleDownload,
@@ -22,7 +23,8 @@ pub use area::{
 };
 pub use area::{Component, CFN_PREFIX, FRAMEWORK_PREFIX, LAMBDA_PREFIX, PKG_PREFIX, SHA256SUMS};
 pub use names::{
-    framework_name, CfnTemplate, LambdaFunction, NameError, OraclePackage, PackageName, Version,
+    framework_name, CfnTemplate, LambdaFunction, NameError, OraclePackage, PackageName,
 };
 pub use runtime::{Arch, Os, PythonVersion, Runtime, RuntimeError};
 pub use sums::Sums;
+pub use version::Version;

@@ -1,20 +1,18 @@
 //! Artefact names: worker packages (new and old style), Lambda zips, CloudFormation
 //! templates, the job framework zip and Oracle instant-client zips.
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
 use crate::runtime::{Arch, Runtime, RuntimeError};
+use crate::version::Version;
 
 /// Why a name is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     #[error("{name:?} is not a lava package: {reason}")]
     Package { name: String, reason: String },
-    #[error("bad version {0:?}: expected MAJOR.MINOR.PATCH, e.g. 8.3.0")]
+    #[error("bad version {0:?}: expected a PEP 440 public version such as 8.3.0, 8.3.0rc1, 8.3.0.post1 or 8.3.1.dev2")]
     Version(String),
     #[error("unknown Lambda function {0:?}: expected dispatch, metrics, s3trigger or stop")]
     Lambda(String),
@@ -22,79 +20,15 @@ pub enum NameError {
     Oracle(String),
 }
 
-/// A lava release version. Lava names carry plain `MAJOR.MINOR.PATCH`; ordering
-/// is semver, so 8.10.0 sorts above 8.9.1.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Version(semver::Version);
-
-impl Version {
-    pub fn new(major: u64, minor: u64, patch: u64) -> Version {
-        Version(semver::Version::new(major, minor, patch))
-    }
-
-    pub fn major(&self) -> u64 {
-        self.0.major
-    }
-
-    pub fn minor(&self) -> u64 {
-        self.0.minor
-    }
-}
-
-impl FromStr for Version {
-    type Err = NameError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // Only the three numeric fields: a pre-release suffix would make the
-        // `-` separated package names ambiguous.
-        let plain = s.split('.').count() == 3
-            && s.split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        match semver::Version::parse(s) {
-            Ok(v) if plain => Ok(Version(v)),
-            _ => Err(NameError::Version(s.to_string())),
-        }
-    }
-}
-
-impl Ord for Version {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.cmp(&other.0)
-    }
-}
-
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl TryFrom<String> for Version {
-    type Error = NameError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<Version> for String {
-    fn from(v: Version) -> String {
-        v.to_string()
-    }
-}
-
 const PKG_PREFIX: &str = "lava-";
 const PKG_SUFFIX: &str = ".tar.bz2";
 
-/// A worker bundle file name under `_dist_/pkg/<os>/`.
+/// A worker bundle file name under `_dist_/pkg/<os>/`. `<VER>` is a PEP 440
+/// public [`Version`], which never contains `-`, so the first `-` after the
+/// prefix ends it.
 ///
-/// New style: `lava-<X.Y.Z>-<os>-py<M.m>-<arch>.tar.bz2`.
-/// Old style: `lava-<X.Y.Z>.tar.bz2`, exactly: unlike upstream's `lava-*.tar.bz2`
+/// New style: `lava-<VER>-<os>-py<M.m>-<arch>.tar.bz2`.
+/// Old style: `lava-<VER>.tar.bz2`, exactly: unlike upstream's `lava-*.tar.bz2`
 /// glob, a new-style name of another platform is never taken for an old one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PackageName {
@@ -299,12 +233,64 @@ mod tests {
     }
 
     #[test]
-    fn versions_order_as_semver() {
-        assert!(v("9.0.0") > v("8.10.0"));
-        assert!(v("8.10.0") > v("8.9.1"));
-        assert!(v("8.9.1") > v("8.9.0"));
-        for bad in ["8.3", "8.3.0.1", "8.3.0-rc1", "v8.3.0", "8.x.0", ""] {
-            assert!(bad.parse::<Version>().is_err(), "{bad} accepted");
+    fn pep_440_versions_in_package_names_round_trip() {
+        let x86 = "amzn2023-py3.11-x86_64";
+        for version in [
+            "8.3.0",
+            "8.3",
+            "8.3.0rc1",
+            "8.3.0a1",
+            "8.3.0b2",
+            "8.3.0.post1",
+            "8.3.1.dev2",
+            "8.3.1rc1.post2.dev3",
+        ] {
+            let new = format!("lava-{version}-{x86}.tar.bz2");
+            let parsed = PackageName::parse(&new).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                parsed,
+                PackageName::New {
+                    version: v(version),
+                    runtime: x86.parse().unwrap()
+                },
+                "{new}"
+            );
+            assert_eq!(parsed.version().to_string(), version);
+            assert_eq!(parsed.to_string(), new);
+
+            let old = format!("lava-{version}.tar.bz2");
+            let parsed = PackageName::parse(&old).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                parsed,
+                PackageName::Old {
+                    version: v(version)
+                },
+                "{old}"
+            );
+            assert_eq!(parsed.version().to_string(), version);
+            assert_eq!(parsed.to_string(), old);
+        }
+    }
+
+    #[test]
+    fn non_canonical_versions_make_no_package_name() {
+        for (name, why) in [
+            // The `-` spelling splits into a version and a bogus runtime.
+            ("lava-8.3.0-rc1.tar.bz2", "runtime"),
+            ("lava-8.3.0-rc1-amzn2023-py3.11-x86_64.tar.bz2", "runtime"),
+            (
+                "lava-8.3.0RC1-amzn2023-py3.11-x86_64.tar.bz2",
+                "bad version \"8.3.0RC1\"",
+            ),
+            ("lava-8.3.0.rc1.tar.bz2", "bad version \"8.3.0.rc1\""),
+            ("lava-v8.3.0.tar.bz2", "bad version \"v8.3.0\""),
+            ("lava-08.3.0.tar.bz2", "bad version \"08.3.0\""),
+            ("lava-8.3.0+local.tar.bz2", "bad version \"8.3.0+local\""),
+            ("lava-1!8.3.0.tar.bz2", "bad version \"1!8.3.0\""),
+            ("lava-.tar.bz2", "bad version \"\""),
+        ] {
+            let err = PackageName::parse(name).unwrap_err().to_string();
+            assert!(err.contains(why), "{name}: {err}");
         }
     }
 
@@ -348,7 +334,7 @@ mod tests {
         };
         assert!(reason("lava-8.1.0.tar.gz").contains(".tar.bz2"));
         assert!(reason("lava8.1.0.tar.bz2").contains("lava-"));
-        assert!(reason("lava-8.1.tar.bz2").contains("bad version"));
+        assert!(reason("lava-8.1.x.tar.bz2").contains("bad version"));
         assert!(reason("lava-8.1.0-amzn2023-py3.11.tar.bz2").contains("runtime"));
         assert!(reason("lava-8.1.0-amzn2023-py3.11-sparc.tar.bz2").contains("architecture"));
     }
@@ -365,6 +351,23 @@ mod tests {
             Some((LambdaFunction::Stop, version))
         );
         assert_eq!(LambdaFunction::parse_zip_name("start-8.3.0.zip"), None);
+        for version in ["8.3.0rc1", "8.3.0.post1", "8.3.1.dev2", "8.3"] {
+            let zip = LambdaFunction::Dispatch.zip_name(&v(version));
+            assert_eq!(zip, format!("dispatch-{version}.zip"));
+            let (function, parsed) = LambdaFunction::parse_zip_name(&zip).unwrap();
+            assert_eq!(
+                (function, parsed.to_string()),
+                (LambdaFunction::Dispatch, version.to_string())
+            );
+        }
+        for bad in [
+            "stop-8.3.0-rc1.zip",
+            "stop-8.3.0RC1.zip",
+            "stop-v8.3.0.zip",
+            "stop-.zip",
+        ] {
+            assert_eq!(LambdaFunction::parse_zip_name(bad), None, "{bad}");
+        }
         assert!("dispatcher".parse::<LambdaFunction>().is_err());
     }
 
@@ -379,6 +382,10 @@ mod tests {
             "instantclient-sqlplus-linux-arm64.zip"
         );
         assert_eq!(framework_name(&v("8.3.0")), "lava-job-framework-8.3.0.zip");
+        assert_eq!(
+            framework_name(&v("8.3.1rc1.post2.dev3")),
+            "lava-job-framework-8.3.1rc1.post2.dev3.zip"
+        );
         for p in OraclePackage::ALL {
             assert_eq!(p.name().parse::<OraclePackage>(), Ok(p));
         }
