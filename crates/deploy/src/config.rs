@@ -4,7 +4,7 @@
 //!
 //! ```yaml
 //! <environment>:
-//!   _: {s3base: bucket[/prefix]}       # or s3://bucket/prefix, file:///dir
+//!   _: {s3base: bucket[/prefix]}       # or s3://, s3:, /bucket/prefix, file:///dir
 //!   account_id: "123456789012"
 //!   <component>: {s3: <location>}      # s3://..., file:///..., or relative to _.s3base
 //!   boot: {s3: <location>, optional: [30-oracle.sh]}   # optional: from misc/boot.optional
@@ -173,18 +173,15 @@ impl Config {
         };
 
         let base = match settings.get("_").and_then(|u| u.get("s3base")) {
+            // etc/deploy.sh cannot tell an empty s3base from a missing one.
             None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(raw)) => {
+                Some(resolve_base(raw, subst).map_err(|e| bad("_.s3base", raw, &e))?)
+            }
             Some(v) => {
-                let raw = v
-                    .as_str()
-                    .ok_or_else(|| bad("_.s3base", &show(v), "expected bucket[/prefix]"))?;
-                let expanded = substitute(raw, subst).map_err(|e| bad("_.s3base", raw, &e))?;
-                let url = if expanded.contains("://") {
-                    expanded
-                } else {
-                    format!("s3://{expanded}")
-                };
-                Some(Location::parse(&url).map_err(|e| bad("_.s3base", raw, &e.reason))?)
+                let why = format!("expected {BASE_FORMS}");
+                return Err(bad("_.s3base", &show(v), &why));
             }
         };
 
@@ -216,10 +213,8 @@ impl Config {
                 unconfigured.insert(component, format!("no {key}.s3 location"));
                 continue;
             };
-            let s3key = format!("{key}.s3");
-            let expanded = substitute(raw, subst).map_err(|e| bad(&s3key, raw, &e))?;
-            let location =
-                resolve(&expanded, base.as_ref(), name).map_err(|e| bad(&s3key, raw, &e))?;
+            let location = resolve(raw, base.as_ref(), subst, name)
+                .map_err(|e| bad(&format!("{key}.s3"), raw, &e))?;
             if component == Deployable::Area(Component::Boot) {
                 optional_boot = parse_optional(section, |k, v, why| bad(k, v, why))?;
             }
@@ -320,18 +315,84 @@ fn parse_realms(
     Ok(realms)
 }
 
-/// `s3://` and `file://` as they are; anything else is relative to `_.s3base`.
-fn resolve(value: &str, base: Option<&Location>, env: &str) -> Result<Location, String> {
-    if value.starts_with("s3://") || value.starts_with("file://") {
-        return Location::parse(value).map_err(|e| e.reason);
+/// The forms `_.s3base` takes: upstream's `s3loc` reads every S3 one alike.
+const BASE_FORMS: &str =
+    "bucket[/prefix], s3://bucket/prefix, s3:bucket/prefix, /bucket/prefix or file:///directory";
+
+/// `_.s3base`, read as upstream's `s3loc -/` reads it: an optional `s3:`, then
+/// the bucket after any slashes, then the prefix.
+fn resolve_base(raw: &str, subst: &Substitution<'_>) -> Result<Location, String> {
+    let url = if raw.starts_with("file://") {
+        substitute(raw, subst)?
+    } else {
+        let path = raw.strip_prefix("s3:").unwrap_or(raw);
+        format!("s3://{}", substitute(&squeeze(path), subst)?)
+    };
+    Location::parse(&url).map_err(|e| format!("{}; expected {BASE_FORMS}", e.reason))
+}
+
+/// A component's location, classified on the text as written, as
+/// etc/deploy.sh does (through `s3loc -/`): `s3://` is absolute, anything
+/// else is a path below `_.s3base`; `file://` is ours.
+fn resolve(
+    raw: &str,
+    base: Option<&Location>,
+    subst: &Substitution<'_>,
+    env: &str,
+) -> Result<Location, String> {
+    let forms = |reason: &str| {
+        format!(
+            "{reason}; expected s3://bucket/prefix, file:///directory or a path relative to \
+             {env}._.s3base"
+        )
+    };
+    if raw.starts_with("file://") {
+        return Location::parse(&substitute(raw, subst)?).map_err(|e| forms(&e.reason));
     }
-    if value.contains("://") || value.starts_with('/') {
-        return Err(format!(
-            "expected s3://bucket/prefix, file:///directory or a path relative to {env}._.s3base"
-        ));
+    if let Some(rest) = raw.strip_prefix("s3://") {
+        let url = format!("s3://{}", substitute(&squeeze(rest), subst)?);
+        return Location::parse(&url).map_err(|e| forms(&e.reason));
     }
-    let base = base.ok_or_else(|| format!("a relative location needs {env}._.s3base"))?;
-    base.join(value).map_err(|e| e.reason)
+    let rel = substitute(&squeeze(raw), subst)?;
+    // Upstream would join `s3:bucket/x` (or a URL a variable holds) to the
+    // base, giving a key with the scheme in it: never what was meant.
+    if let Some(scheme) = scheme(&rel) {
+        return Err(forms(&format!(
+            "\"{scheme}:\" is not a scheme deploy reads (etc/deploy.sh would write below \
+             _.s3base, to a key containing \"{scheme}:\")"
+        )));
+    }
+    let base = base.ok_or_else(|| {
+        format!(
+            "a relative location needs {env}._.s3base (or write s3://bucket/prefix or \
+             file:///directory)"
+        )
+    })?;
+    base.join(&rel).map_err(|e| forms(&e.reason))
+}
+
+/// Runs of `/` as one and no leading `/`, as `s3loc -/` makes them. Applied to
+/// the written text before substitution (upstream substitutes after), so a
+/// variable that expands to nothing leaves an empty segment, which is refused
+/// rather than written as `//` in a key as upstream does.
+fn squeeze(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c != '/' || !(out.is_empty() || out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The scheme of a URL-like path (`s3:bucket/x`, `https://...`).
+fn scheme(path: &str) -> Option<&str> {
+    let first = path.split('/').next().unwrap_or_default();
+    let (scheme, _) = first.split_once(':')?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    valid.then_some(scheme)
 }
 
 /// Expand `${version}`, `${NAME}` and `$NAME` (environment variables), as
@@ -410,7 +471,13 @@ mod tests {
     }
 
     fn env_of(name: &str) -> Option<String> {
-        (name == "STAGE").then(|| "blue".to_string())
+        let value = match name {
+            "STAGE" => "blue",
+            "EMPTY" => "",
+            "LOC" => "s3://other-bkt/x",
+            _ => return None,
+        };
+        Some(value.to_string())
     }
 
     fn resolve_env(yaml: &str, env: &str) -> Result<Environment, DeployError> {
@@ -569,6 +636,186 @@ demo:
             msg.contains("demo._.s3base") && msg.contains("bucket name"),
             "{msg}"
         );
+    }
+
+    /// `pkg.s3: <location>` below `_.s3base: <base>`.
+    fn resolve_pkg(location: &str, base: &str) -> Result<Environment, DeployError> {
+        let yaml = format!("e:\n  _: {{s3base: '{base}'}}\n  pkg: {{s3: '{location}'}}\n");
+        resolve_env(&yaml, "e")
+    }
+
+    /// (location, s3base, bucket, key): the key is what upstream's deploy.sh
+    /// pipeline printed for the row (`s3loc -/ "$v" "$s3base" | envsubst`,
+    /// with version=8.3.0 STAGE=blue).
+    const UPSTREAM_S3LOC: &[(&str, &str, &str, &str)] = &[
+        // s3://: absolute, base ignored, slashes squeezed, leading ones too.
+        ("s3://other-bkt/x/y", "", "other-bkt", "x/y"),
+        ("s3://other-bkt/x/y/", "base-bkt/pre", "other-bkt", "x/y/"),
+        ("s3://other-bkt", "", "other-bkt", ""),
+        ("s3://other-bkt/", "", "other-bkt", ""),
+        ("s3:///other-bkt//x///y/", "", "other-bkt", "x/y/"),
+        // Anything else: below the base with one `/` between, even a leading `/`.
+        (
+            "lava/_dist_/pkg/",
+            "base-bkt/pre",
+            "base-bkt",
+            "pre/lava/_dist_/pkg/",
+        ),
+        (
+            "lava/_dist_/pkg",
+            "base-bkt/pre/",
+            "base-bkt",
+            "pre/lava/_dist_/pkg",
+        ),
+        (
+            "/lava/_boot_/",
+            "base-bkt/pre",
+            "base-bkt",
+            "pre/lava/_boot_/",
+        ),
+        (
+            "//lava//_boot_//",
+            "base-bkt//pre//",
+            "base-bkt",
+            "pre/lava/_boot_/",
+        ),
+        (
+            "/other-bkt/x",
+            "base-bkt/pre",
+            "base-bkt",
+            "pre/other-bkt/x",
+        ),
+        ("/", "base-bkt/pre", "base-bkt", "pre/"),
+        // Every form of the base.
+        ("lava/", "base-bkt", "base-bkt", "lava/"),
+        ("lava/", "base-bkt/", "base-bkt", "lava/"),
+        ("lava/", "s3://base-bkt/pre", "base-bkt", "pre/lava/"),
+        ("lava/", "s3://base-bkt/pre/", "base-bkt", "pre/lava/"),
+        ("lava/", "s3:base-bkt/pre", "base-bkt", "pre/lava/"),
+        ("lava/", "s3:/base-bkt/pre", "base-bkt", "pre/lava/"),
+        ("lava/", "s3:///base-bkt//pre", "base-bkt", "pre/lava/"),
+        ("lava/", "/base-bkt/pre", "base-bkt", "pre/lava/"),
+        ("lava/", "//base-bkt", "base-bkt", "lava/"),
+        ("lava/", "s3:base-bkt", "base-bkt", "lava/"),
+        // Substitution.
+        (
+            "lava/_dist_/cfn/v${version}/",
+            "base-bkt/pre",
+            "base-bkt",
+            "pre/lava/_dist_/cfn/v8.3.0/",
+        ),
+        ("s3://${STAGE}-bkt/v$version/", "", "blue-bkt", "v8.3.0/"),
+    ];
+
+    #[test]
+    fn locations_resolve_as_upstream_s3loc() {
+        for &(location, base, bucket, key) in UPSTREAM_S3LOC {
+            let env = resolve_pkg(location, base)
+                .unwrap_or_else(|e| panic!("{location:?} below {base:?}: {e}"));
+            // `aws s3 sync` writes below `key/` whether or not upstream's key
+            // ends with `/`; ours always does.
+            let prefix = if key.is_empty() || key.ends_with('/') {
+                key.to_string()
+            } else {
+                format!("{key}/")
+            };
+            let expected = Location::S3 {
+                bucket: bucket.into(),
+                prefix,
+            };
+            assert_eq!(
+                env.targets[&Deployable::Area(Component::Pkg)],
+                expected,
+                "{location:?} below {base:?}"
+            );
+        }
+
+        let env = resolve_pkg("/lava//x/", "file:///srv").unwrap();
+        assert_eq!(
+            env.targets[&Deployable::Area(Component::Pkg)].to_string(),
+            "file:///srv/lava/x/"
+        );
+    }
+
+    /// (location, s3base, key named, reason): upstream fails on each, or
+    /// writes to the key in the comment.
+    const REFUSED: &[(&str, &str, &str, &str)] = &[
+        // base-bkt/pre/s3:other-bkt/x
+        (
+            "s3:other-bkt/x",
+            "base-bkt/pre",
+            "e.pkg.s3",
+            "key containing \"s3:\"",
+        ),
+        // "base must be specified"
+        ("s3:other-bkt/x", "", "e.pkg.s3", "key containing \"s3:\""),
+        // base-bkt/pre/S3:/other-bkt/x
+        (
+            "S3://other-bkt/x",
+            "base-bkt/pre",
+            "e.pkg.s3",
+            "key containing \"S3:\"",
+        ),
+        // base-bkt/pre/https:/other-bkt/x
+        (
+            "https://other-bkt/x",
+            "base-bkt/pre",
+            "e.pkg.s3",
+            "key containing \"https:\"",
+        ),
+        // base-bkt/pre/s3://other-bkt/x
+        (
+            "${LOC}",
+            "base-bkt/pre",
+            "e.pkg.s3",
+            "key containing \"s3:\"",
+        ),
+        // "base must be specified"
+        ("lava/", "", "e.pkg.s3", "needs e._.s3base"),
+        ("/other-bkt/x", "", "e.pkg.s3", "needs e._.s3base"),
+        // "Invalid S3 object name"
+        ("s3://", "", "e.pkg.s3", "no bucket"),
+        ("s3:///", "base-bkt/pre", "e.pkg.s3", "no bucket"),
+        // s3://lava/: the location's first segment becomes the bucket.
+        ("lava/", "/", "e._.s3base", "no bucket"),
+        ("lava/", "s3://", "e._.s3base", "no bucket"),
+        ("lava/", "s3:", "e._.s3base", "no bucket"),
+        // s3:///base-bkt/lava/
+        ("lava/", "${EMPTY}/base-bkt", "e._.s3base", "no bucket"),
+        // Bucket "S3:", "https:".
+        (
+            "lava/",
+            "S3://base-bkt/pre",
+            "e._.s3base",
+            "valid bucket name",
+        ),
+        (
+            "lava/",
+            "https://base-bkt/pre",
+            "e._.s3base",
+            "valid bucket name",
+        ),
+        // base-bkt/pre/lava/../x, base-bkt/pre/./lava, other-bkt/a/../c
+        ("lava/../x", "base-bkt/pre", "e.pkg.s3", "segments"),
+        ("./lava", "base-bkt/pre", "e.pkg.s3", "segments"),
+        ("s3://other-bkt/a/../c", "", "e.pkg.s3", "segments"),
+        // base-bkt/pre/lava//pkg/, other-bkt//c
+        ("lava/${EMPTY}/pkg/", "base-bkt/pre", "e.pkg.s3", "empty"),
+        ("s3://other-bkt/${EMPTY}/c", "", "e.pkg.s3", "empty"),
+    ];
+
+    #[test]
+    fn locations_upstream_rejects_or_misplaces_are_refused() {
+        for &(location, base, key, reason) in REFUSED {
+            let msg = message(resolve_pkg(location, base));
+            let value = if key == "e._.s3base" { base } else { location };
+            for needle in [&format!("{key}: {value:?}: "), reason, "s3://bucket/prefix"] {
+                assert!(
+                    msg.contains(needle),
+                    "{location:?} below {base:?}: {msg} lacks {needle}"
+                );
+            }
+        }
     }
 
     #[test]
