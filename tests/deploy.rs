@@ -4,7 +4,9 @@
 //! an older 8.2.0 is already in the code area.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -753,6 +755,112 @@ async fn only_the_named_components(remote: Remote) {
     assert_eq!(keys.len(), 2 * (4 + 1) + 6);
 }
 
+/// The ami component syncs all of `_ami_/`, as upstream's `aws s3 sync
+/// --exclude '*/.*'` of ami/resources.s3: any file at any depth, through
+/// symlinks, but nothing below a hidden name and never dist's own sums.
+async fn ami_deploys_every_resource_but_hidden_ones(remote: Remote) {
+    let fixture = Fixture::new();
+    for key in ["_ami_/other/tool.rpm", "_ami_/extras/x/y.bin"] {
+        fixture.write(key, &content(key, 600));
+    }
+    for hidden in ["_ami_/.DS_Store", "_ami_/oracle/.hidden/z"] {
+        fixture.write(hidden, b"hidden");
+    }
+    // Hidden first: a hidden name needs no key, UTF-8 or not.
+    let hidden_non_utf8 = fixture.dist().join(OsStr::from_bytes(b"_ami_/.\xff"));
+    std::fs::write(hidden_non_utf8, b"hidden").unwrap();
+    fixture.write("_ami_/oracle/SHA256SUMS", b"not what deploy uploads\n");
+    let outside = fixture.dir.path().join("outside");
+    std::fs::create_dir_all(outside.join("dir")).unwrap();
+    std::fs::write(outside.join("real.bin"), content("real.bin", 700)).unwrap();
+    std::fs::write(outside.join("dir/w.txt"), content("w.txt", 50)).unwrap();
+    let ami = fixture.dist().join("_ami_");
+    std::os::unix::fs::symlink(outside.join("real.bin"), ami.join("linked.bin")).unwrap();
+    std::os::unix::fs::symlink(outside.join("dir"), ami.join("extras/linked")).unwrap();
+
+    let config = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
+    let components = ["ami".parse().unwrap()];
+    deploy(&fixture, &remote, &config, &components, false)
+        .await
+        .unwrap();
+    let state = remote.state("code").await;
+    let mut expected: BTreeMap<String, Vec<u8>> = local_state(&fixture)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("lava/_ami_/"))
+        .collect();
+    assert_eq!(expected.len(), 4, "the staged Oracle zips");
+    for key in ["_ami_/other/tool.rpm", "_ami_/extras/x/y.bin"] {
+        expected.insert(format!("lava/{key}"), content(key, 600));
+    }
+    expected.insert("lava/_ami_/linked.bin".into(), content("real.bin", 700));
+    expected.insert(
+        "lava/_ami_/extras/linked/w.txt".into(),
+        content("w.txt", 50),
+    );
+    for (key, bytes) in &expected {
+        assert!(state.get(key) == Some(bytes), "{key}: missing or wrong");
+    }
+    let sums: BTreeSet<String> = ["", "oracle/", "other/", "extras/x/", "extras/linked/"]
+        .map(|dir| format!("lava/_ami_/{dir}SHA256SUMS"))
+        .into();
+    let keys: BTreeSet<String> = state.keys().cloned().collect();
+    let objects: BTreeSet<String> = expected.keys().cloned().collect();
+    assert_eq!(keys, &objects | &sums, "hidden files or extra keys");
+    // Merged sums, not dist's file; check_sums would fail on its text too.
+    let oracle_sums = String::from_utf8_lossy(&state["lava/_ami_/oracle/SHA256SUMS"]).into_owned();
+    assert_eq!(oracle_sums.lines().count(), 4, "{oracle_sums}");
+    check_sums(&state);
+
+    let mark = remote.mark("code");
+    let (plan, _) = deploy(&fixture, &remote, &config, &components, false)
+        .await
+        .unwrap();
+    assert_eq!(plan.to_write().objects, 0);
+    assert_eq!(remote.write_requests_since(&mark, "code"), 0);
+}
+
+/// A name below `_ami_/` that has no S3 key is bad input naming it, before
+/// anything is written.
+#[tokio::test]
+async fn ami_names_without_a_key_are_bad_input() {
+    let remote = Remote::file();
+    let mark = remote.mark("code");
+    for (name, shown) in [
+        (
+            &b"_ami_/other/bad\xff.rpm"[..],
+            "_ami_/other/bad\u{fffd}.rpm",
+        ),
+        (b"_ami_/line\nbreak", "_ami_/line\nbreak"),
+    ] {
+        let fixture = Fixture::new();
+        let path = fixture.dist().join(OsStr::from_bytes(name));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"x").unwrap();
+        let config = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
+        let Err(err) = deploy(&fixture, &remote, &config, &[], false).await else {
+            panic!("{shown}: deployed");
+        };
+        assert!(err.is_input(), "{err}");
+        assert!(err.to_string().contains(shown), "{err}");
+        assert!(
+            remote.written_since(&mark, "code").is_empty(),
+            "bad input wrote"
+        );
+    }
+
+    // A directory symlink to its parent is a loop, not an endless walk.
+    let fixture = Fixture::new();
+    let dir = fixture.dist().join("_ami_/other");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("up")).unwrap();
+    let config = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
+    let Err(err) = deploy(&fixture, &remote, &config, &[], false).await else {
+        panic!("a symlink loop deployed");
+    };
+    assert!(err.is_input() && err.to_string().contains("symlink loop"), "{err}");
+    assert!(remote.written_since(&mark, "code").is_empty());
+}
+
 /// Optional scriptlets named in `boot.optional` join `_boot_/` from
 /// misc/boot.optional, listed in its SHA256SUMS; a name that is not there is
 /// bad input naming what is.
@@ -830,6 +938,7 @@ suite!(
     changed_bundle_reuploads_it_and_its_sums,
     dry_run_writes_nothing_and_the_run_executes_the_plan,
     only_the_named_components,
+    ami_deploys_every_resource_but_hidden_ones,
 );
 
 #[tokio::test]

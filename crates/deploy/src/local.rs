@@ -1,15 +1,15 @@
 //! The artefacts of a version, found in `dist/` (laid out as the code area) by
-//! the names `lava-layout` gives them; the root boot scripts come from `misc/`.
+//! the names `lava-layout` gives them; the AMI build's resources are whatever
+//! lies below `_ami_/`; the root boot scripts come from `misc/`.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use lava_layout::{
-    boot_binary_key, boot_script_key, cfn_doc_key, cfn_key, framework_key, lambda_key, oracle_key,
-    oracle_manifest_key, pkg_key, root_boot_key, Arch, CfnTemplate, Component, LambdaFunction,
-    OraclePackage, Os, PackageName, Version, BOOT_PREFIX, PKG_PREFIX, ROOT_BOOT_SCRIPTS,
-    SHA256SUMS,
+    boot_binary_key, boot_script_key, cfn_doc_key, cfn_key, framework_key, lambda_key, pkg_key,
+    root_boot_key, Arch, CfnTemplate, Component, LambdaFunction, Os, PackageName, Version, AMI_DIR,
+    BOOT_PREFIX, PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
 };
 use sha2::{Digest, Sha256};
 
@@ -59,11 +59,7 @@ pub fn collect(
             .map(|name| boot_script_key(name))
             .chain(Arch::ALL.map(boot_binary_key))
             .collect(),
-        Deployable::Area(Component::Ami) => OraclePackage::ALL
-            .into_iter()
-            .flat_map(|p| Arch::ALL.map(|a| oracle_key(p, a)))
-            .chain([oracle_manifest_key()])
-            .collect(),
+        Deployable::Area(Component::Ami) => tree(dist, AMI_DIR)?,
         Deployable::Root => return root_scripts(&sources.misc, &env.realms),
     };
     keys.sort();
@@ -135,6 +131,69 @@ fn packages(dist: &Path, version: &Version) -> Result<Vec<String>, DeployError> 
         }
     }
     Ok(keys)
+}
+
+/// Every file below `dir`, as upstream's `aws s3 sync --exclude '*/.*'` of
+/// ami/resources.s3 finds them: symlinks followed, no path with a hidden
+/// component (nor the leftovers of `ami stage`'s swaps, which are hidden).
+/// dist's checksum files are left out as elsewhere: deploy writes merged ones.
+fn tree(dist: &Path, dir: &str) -> Result<Vec<String>, DeployError> {
+    let mut keys = Vec::new();
+    // Bounded: a directory symlink to its parent would loop for ever.
+    const MAX_DEPTH: usize = 32;
+    let mut pending = vec![(dir.to_string(), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        let path = key_path(dist, &dir);
+        if depth > MAX_DEPTH {
+            return Err(DeployError::Input(format!(
+                "{}: more than {MAX_DEPTH} directories deep: a symlink loop?",
+                path.display()
+            )));
+        }
+        let read = match std::fs::read_dir(&path) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(DeployError::io(&path, e)),
+        };
+        for entry in read {
+            let entry = entry.map_err(|e| DeployError::io(&path, e))?;
+            let name = entry.file_name();
+            if name.as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            let key = format!("{dir}/{}", s3_name(&entry.path())?);
+            // metadata, not file_type: a symlink counts as what it points to.
+            match std::fs::metadata(entry.path()) {
+                Ok(meta) if meta.is_dir() => pending.push((key, depth + 1)),
+                Ok(meta) if meta.is_file() => {
+                    if name != SHA256SUMS {
+                        keys.push(key);
+                    }
+                }
+                Ok(_) => tracing::warn!("{}: skipped: not a regular file", entry.path().display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::warn!("{}: skipped: a dangling symlink", entry.path().display())
+                }
+                Err(e) => return Err(DeployError::io(&entry.path(), e)),
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// The last component of `path` as a key segment. A name that is not UTF-8
+/// has no key; a control character (a newline above all) would break the
+/// directory's SHA256SUMS and S3's XML listings.
+fn s3_name(path: &Path) -> Result<&str, DeployError> {
+    let name = path.file_name().expect("a directory entry has a name");
+    match name.to_str() {
+        Some(name) if !name.chars().any(char::is_control) => Ok(name),
+        _ => Err(DeployError::Input(format!(
+            "{}: not deployable: an S3 key must be UTF-8 without control characters; \
+             rename it",
+            path.display()
+        ))),
+    }
 }
 
 fn root_scripts(
