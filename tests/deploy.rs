@@ -857,7 +857,10 @@ async fn ami_names_without_a_key_are_bad_input() {
     let Err(err) = deploy(&fixture, &remote, &config, &[], false).await else {
         panic!("a symlink loop deployed");
     };
-    assert!(err.is_input() && err.to_string().contains("symlink loop"), "{err}");
+    assert!(
+        err.is_input() && err.to_string().contains("symlink loop"),
+        "{err}"
+    );
     assert!(remote.written_since(&mark, "code").is_empty());
 }
 
