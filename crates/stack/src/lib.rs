@@ -1,32 +1,45 @@
-//! The realm CloudFormation stack: selecting the version of the realm's Lambda
+//! The lava CloudFormation stacks: selecting the version of a realm's Lambda
 //! functions through its `lambdaVersion` parameter, as the seed prescribes
-//! ("Lambda Functions"), with every other parameter and the template kept.
+//! ("Lambda Functions"), either with the stack's own template or moving the
+//! stack to this release's realm template in the same update; and moving a
+//! worker stack to this release's worker template. Every other parameter
+//! keeps its value.
 //!
 //! Three steps, so that nothing changes before every input has been checked:
 //!
-//! 1. [`prepare`]: the account guard (STS), the realm stack (found by its
-//!    `realm` parameter, or named), its parameters, and a HEAD of each of the
-//!    four zips of the version, for the stack's `lambdaArchitecture`, in the
-//!    code area the stack itself names (`s3CodeBucket`/`s3CodePrefix`).
+//! 1. [`prepare`] and [`prepare_with_template`] (realm), [`prepare_worker`]:
+//!    the account guard (STS), the stack (found by its `realm` and `worker`
+//!    parameters, or named), its parameters and template, a HEAD of each of
+//!    the four zips of the version for the stack's `lambdaArchitecture` (realm),
+//!    and the new template (when the stack moves to one), all in the code area
+//!    the realm stack names (`s3CodeBucket`/`s3CodePrefix`). The [`Update`]
+//!    they return is the whole plan: template and exact parameter list.
 //!    Read-only.
-//! 2. [`preview`] (dry run): a change set, described, then deleted; the stack
-//!    is never touched.
-//! 3. [`apply`]: UpdateStack, then the stack events as they come until the
-//!    update completes or rolls back.
+//! 2. [`preview`] (dry run): a change set of that plan, described, then
+//!    deleted; the stack is never touched.
+//! 3. [`apply`]: UpdateStack with that plan, then the stack events as they
+//!    come until the update completes or rolls back.
+
+mod template;
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, Parameter, Stack};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, Parameter, Stack, TemplateStage};
 use lava_deploy::Environment;
-use lava_layout::{lambda_key, Arch, LambdaFunction, Version};
+use lava_layout::{cfn_key, lambda_key, Arch, CfnTemplate, LambdaFunction, Version};
 use lava_store::{Location, Store, Tuning};
 
-/// The realm template's parameters this crate reads or sets.
+use template::Template;
+pub use template::NATIVE_RUNTIME;
+
+/// The template parameters this crate reads or sets.
 pub const LAMBDA_VERSION: &str = "lambdaVersion";
+pub const VERSION: &str = "Version";
 const REALM: &str = "realm";
+const WORKER: &str = "worker";
 const CODE_BUCKET: &str = "s3CodeBucket";
 const CODE_PREFIX: &str = "s3CodePrefix";
 const ARCHITECTURE: &str = "lambdaArchitecture";
@@ -44,7 +57,8 @@ pub enum StackError {
         missing.join("\n  ")
     )]
     MissingZips {
-        version: Version,
+        // Boxed: every Result of this crate carries room for its largest error.
+        version: Box<Version>,
         code_area: String,
         missing: Vec<String>,
     },
@@ -107,8 +121,8 @@ where
     }
 }
 
-/// The clients: CloudFormation for the stack, S3 for the zips, STS for the
-/// account guard.
+/// The clients: CloudFormation for the stack, S3 for the zips and templates,
+/// STS for the account guard.
 #[derive(Clone)]
 pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
@@ -128,7 +142,7 @@ impl Clients {
     }
 }
 
-/// What to update.
+/// What to update: a realm stack.
 pub struct Request<'a> {
     pub environment: &'a Environment,
     pub realm: &'a str,
@@ -138,69 +152,191 @@ pub struct Request<'a> {
     pub version: Version,
 }
 
-/// A checked update: the stack exists, is this realm's, and the zips are there.
+/// What to update: a worker stack, moved to the worker template of `version`.
+pub struct WorkerRequest<'a> {
+    pub environment: &'a Environment,
+    pub realm: &'a str,
+    pub worker: &'a str,
+    /// The worker stack's name; `None` finds the one stack whose `realm` and
+    /// `worker` parameters are `realm` and `worker`.
+    pub stack: Option<&'a str>,
+    /// The realm stack's name (its parameters name the code area); `None`
+    /// finds it as [`Request`] does.
+    pub realm_stack: Option<&'a str>,
+    pub version: Version,
+}
+
+/// What an update passes for one parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// UsePreviousValue: the stack's current value.
+    Previous,
+    Set(String),
+}
+
+/// The move of a stack to a template of this release.
+#[derive(Debug, Clone)]
+pub struct TemplateMove {
+    /// Where deploy put it: `s3://<bucket>/<prefix>/_dist_/cfn/v<VERSION>/...`.
+    pub source: String,
+    /// The same object as the update's TemplateURL:
+    /// `https://s3.<region>.amazonaws.com/<bucket>/<key>`.
+    pub url: String,
+    /// Parameters of the new template that the stack lacks: their defaults apply.
+    pub new_parameters: Vec<(String, String)>,
+    /// Parameters of the stack that the new template lacks, with their values.
+    pub dropped_parameters: Vec<(String, String)>,
+    /// The stack runs this very template already.
+    unchanged: bool,
+}
+
+/// A checked update, the whole plan: [`preview`] and [`apply`] pass exactly
+/// this template and these parameters.
 #[derive(Debug, Clone)]
 pub struct Update {
     pub account: String,
     pub stack_name: String,
     pub status: String,
-    /// Every parameter of the stack with its current value, in stack order.
-    pub parameters: Vec<(String, String)>,
-    /// The current `lambdaVersion` ("" means no Lambda functions).
+    /// The parameter that selects the version: lambdaVersion (realm) or
+    /// Version (worker).
+    pub selector: &'static str,
+    /// Its current value ("" for a realm without Lambda functions).
     pub current: String,
     pub version: Version,
+    /// The Lambda runtimes of the stack's current template other than
+    /// provided.al2023 (only with a template move, which replaces them).
+    pub foreign_runtimes: Vec<String>,
     /// The capabilities the update acknowledges.
     capabilities: Vec<Capability>,
     /// `s3://<s3CodeBucket>/<s3CodePrefix>/`.
     pub code_area: String,
-    /// The four zips, checked present.
+    /// The four zips (realm), checked present.
     pub zips: Vec<String>,
+    /// `None` keeps the stack's template.
+    pub template: Option<TemplateMove>,
+    /// Every parameter of the stack with its current value, in stack order.
+    pub stack_parameters: Vec<(String, String)>,
+    /// What the update passes, in order; a parameter not listed takes its
+    /// template default.
+    pub parameters: Vec<(String, Value)>,
 }
 
 impl Update {
-    /// True when the stack already runs this version: CloudFormation would
-    /// refuse an update without changes.
-    pub fn is_noop(&self) -> bool {
-        self.current == self.version.to_string()
+    fn stack_value(&self, key: &str) -> Option<&str> {
+        self.stack_parameters
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
-    /// `lambdaVersion` set, every other parameter its previous value.
-    fn parameters(&self) -> Vec<Parameter> {
+    /// True when the stack already runs this template and these values:
+    /// CloudFormation would refuse an update without changes.
+    pub fn is_noop(&self) -> bool {
+        self.template.as_ref().is_none_or(|t| t.unchanged)
+            && self.parameters.iter().all(|(key, value)| match value {
+                Value::Previous => true,
+                Value::Set(v) => self.stack_value(key) == Some(v.as_str()),
+            })
+    }
+
+    fn cfn_parameters(&self) -> Vec<Parameter> {
         self.parameters
             .iter()
-            .map(|(key, _)| {
+            .map(|(key, value)| {
                 let p = Parameter::builder().parameter_key(key);
-                if key == LAMBDA_VERSION {
-                    p.parameter_value(self.version.to_string()).build()
-                } else {
-                    p.use_previous_value(true).build()
+                match value {
+                    Value::Set(v) => p.parameter_value(v).build(),
+                    Value::Previous => p.use_previous_value(true).build(),
                 }
             })
             .collect()
     }
 }
 
-/// Check everything, change nothing. See the crate documentation.
-pub async fn prepare(clients: &Clients, request: &Request<'_>) -> Result<Update, StackError> {
-    let account = check_account(clients, request.environment).await?;
-    let stack = find_stack(clients, request.realm, request.stack).await?;
-    let stack_name = stack.stack_name().unwrap_or_default().to_string();
-    let parameters: Vec<(String, String)> = stack
-        .parameters()
-        .iter()
-        .filter_map(|p| {
-            Some((
-                p.parameter_key()?.to_string(),
-                p.parameter_value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect();
-    let get = |key: &str| {
-        parameters
+/// The plan, as both the dry run and the real run print it.
+impl fmt::Display for Update {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |v: &str| {
+            if v.is_empty() {
+                "\"\"".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        writeln!(
+            f,
+            "stack {} ({}, account {})",
+            self.stack_name, self.status, self.account
+        )?;
+        for (key, value) in &self.parameters {
+            if let Value::Set(new) = value {
+                let old = self.stack_value(key).map_or("(none)".into(), shown);
+                writeln!(f, "  {key} {old} -> {new}")?;
+            }
+        }
+        match &self.template {
+            None => writeln!(f, "  template: the stack's own")?,
+            Some(t) => {
+                writeln!(f, "  template: {}", t.source)?;
+                if !self.foreign_runtimes.is_empty() {
+                    writeln!(
+                        f,
+                        "  Lambda runtime {} -> {NATIVE_RUNTIME}",
+                        self.foreign_runtimes.join(", ")
+                    )?;
+                }
+                for (key, default) in &t.new_parameters {
+                    writeln!(f, "  new parameter {key} (default {})", shown(default))?;
+                }
+                for (key, was) in &t.dropped_parameters {
+                    writeln!(f, "  dropped parameter {key} (was {})", shown(was))?;
+                }
+            }
+        }
+        let kept = self
+            .parameters
             .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .filter(|(_, v)| *v == Value::Previous)
+            .count();
+        writeln!(f, "  {kept} other parameters keep their values")?;
+        for zip in &self.zips {
+            writeln!(f, "  found {zip}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The realm stack's `lambdaVersion` set to the request's version, with the
+/// stack's own template, every other parameter kept. Refused when the
+/// template runs the functions on a runtime other than provided.al2023
+/// (upstream's Python): the native zips cannot run there. Read-only.
+pub async fn prepare(clients: &Clients, request: &Request<'_>) -> Result<Update, StackError> {
+    prepare_realm(clients, request, false).await
+}
+
+/// As [`prepare`], and the same update moves the stack to the realm template
+/// of the version (from the code area the stack names), with `Version` set
+/// too: the way off upstream's Python template. Read-only.
+pub async fn prepare_with_template(
+    clients: &Clients,
+    request: &Request<'_>,
+) -> Result<Update, StackError> {
+    prepare_realm(clients, request, true).await
+}
+
+async fn prepare_realm(
+    clients: &Clients,
+    request: &Request<'_>,
+    move_template: bool,
+) -> Result<Update, StackError> {
+    let account = check_account(clients, request.environment).await?;
+    let wanted = Wanted::Realm {
+        realm: request.realm,
     };
+    let stack = find_stack(clients, &wanted, request.stack, "--stack").await?;
+    let stack_name = stack.stack_name().unwrap_or_default().to_string();
+    let parameters = parameters_of(&stack);
+    let get = |key: &str| value_of(&parameters, key);
     let (Some(current), Some(bucket), Some(prefix)) =
         (get(LAMBDA_VERSION), get(CODE_BUCKET), get(CODE_PREFIX))
     else {
@@ -216,28 +352,42 @@ pub async fn prepare(clients: &Clients, request: &Request<'_>) -> Result<Update,
             StackError::Input(format!("stack {stack_name}: parameter {ARCHITECTURE}: {e}"))
         })?,
     };
-    let status = stack
-        .stack_status()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_default();
-    // ROLLBACK_COMPLETE is a failed creation: it can only be deleted.
-    if status.ends_with("_IN_PROGRESS") || status == "ROLLBACK_COMPLETE" {
-        return Err(StackError::Busy {
-            stack: stack_name,
-            status,
-        });
+    let status = stable_status(&stack)?;
+    let version = &request.version;
+
+    let current_template = current_template(clients, &stack_name).await?;
+    let mut foreign_runtimes: Vec<String> = Vec::new();
+    for (_, runtime) in current_template.lambda_runtimes(&parameters) {
+        if runtime != NATIVE_RUNTIME && !foreign_runtimes.contains(&runtime) {
+            foreign_runtimes.push(runtime);
+        }
+    }
+    if !foreign_runtimes.is_empty() && !move_template {
+        let upstream = if foreign_runtimes.iter().all(|r| r.starts_with("python")) {
+            " (upstream's template)"
+        } else {
+            ""
+        };
+        let named = request
+            .stack
+            .map(|s| format!(" --stack {s}"))
+            .unwrap_or_default();
+        return Err(StackError::Input(format!(
+            "stack {stack_name} runs its Lambda functions on {}{upstream}; the zips of \
+             {version} are native ({NATIVE_RUNTIME}) and cannot run there. Move the stack to \
+             this release's template and select the version in one update: cargo xtask stack \
+             realm -e {} --realm {}{named} --lambda-version {version} --template (preview with -n)",
+            foreign_runtimes.join(", "),
+            request.environment.name,
+            request.realm,
+        )));
     }
 
-    let location = Location::parse(&format!("s3://{bucket}/{prefix}")).map_err(|e| {
-        StackError::Input(format!(
-            "stack {stack_name}: the code area its parameters name is not usable: {e}"
-        ))
-    })?;
-    let store = Store::new(location, Some(&clients.s3), Tuning::default());
+    let store = code_area(&stack_name, bucket, prefix, clients)?;
     let mut zips = Vec::new();
     let mut missing = Vec::new();
     for function in LambdaFunction::ALL {
-        let key = lambda_key(function, &request.version, arch);
+        let key = lambda_key(function, version, arch);
         match store.head(&key).await? {
             Some(_) => zips.push(store.url(&key)),
             None => missing.push(store.url(&key)),
@@ -245,29 +395,308 @@ pub async fn prepare(clients: &Clients, request: &Request<'_>) -> Result<Update,
     }
     if !missing.is_empty() {
         return Err(StackError::MissingZips {
-            version: request.version.clone(),
+            version: Box::new(version.clone()),
             code_area: store.location().to_string(),
             missing,
         });
     }
 
-    // The realm template names IAM resources; keep whatever else the stack
-    // was created with acknowledged.
-    let mut capabilities = stack.capabilities().to_vec();
-    if !capabilities.contains(&Capability::CapabilityNamedIam) {
-        capabilities.push(Capability::CapabilityNamedIam);
-    }
+    let (template, passed) = if move_template {
+        let target = Target {
+            store: &store,
+            template: CfnTemplate::Realm,
+            version,
+            environment: request.environment,
+        };
+        let (template, passed) = move_to(
+            clients,
+            &target,
+            &stack_name,
+            &parameters,
+            &current_template,
+            &[VERSION, LAMBDA_VERSION],
+        )
+        .await?;
+        (Some(template), passed)
+    } else {
+        let passed = parameters
+            .iter()
+            .map(|(key, _)| {
+                let value = if key == LAMBDA_VERSION {
+                    Value::Set(version.to_string())
+                } else {
+                    Value::Previous
+                };
+                (key.clone(), value)
+            })
+            .collect();
+        (None, passed)
+    };
     Ok(Update {
         account,
         stack_name,
         status,
+        selector: LAMBDA_VERSION,
         current: current.to_string(),
-        version: request.version.clone(),
-        capabilities,
+        version: version.clone(),
+        foreign_runtimes,
+        capabilities: capabilities(&stack),
         code_area: store.location().to_string(),
         zips,
-        parameters,
+        template,
+        stack_parameters: parameters,
+        parameters: passed,
     })
+}
+
+/// The worker stack moved to the worker template of the request's version
+/// (from the code area the realm stack names), `Version` set, every other
+/// parameter kept. Read-only.
+pub async fn prepare_worker(
+    clients: &Clients,
+    request: &WorkerRequest<'_>,
+) -> Result<Update, StackError> {
+    let account = check_account(clients, request.environment).await?;
+    let realm = Wanted::Realm {
+        realm: request.realm,
+    };
+    let realm_stack = find_stack(clients, &realm, request.realm_stack, "--realm-stack").await?;
+    let realm_name = realm_stack.stack_name().unwrap_or_default();
+    let (Some(bucket), Some(prefix)) = (
+        parameter(&realm_stack, CODE_BUCKET),
+        parameter(&realm_stack, CODE_PREFIX),
+    ) else {
+        return Err(StackError::Input(format!(
+            "realm stack {realm_name} has no {CODE_BUCKET} and {CODE_PREFIX} parameters"
+        )));
+    };
+    let store = code_area(realm_name, bucket, prefix, clients)?;
+
+    let wanted = Wanted::Worker {
+        realm: request.realm,
+        worker: request.worker,
+    };
+    let stack = find_stack(clients, &wanted, request.stack, "--stack").await?;
+    let stack_name = stack.stack_name().unwrap_or_default().to_string();
+    let parameters = parameters_of(&stack);
+    let status = stable_status(&stack)?;
+    let current_template = current_template(clients, &stack_name).await?;
+    let target = Target {
+        store: &store,
+        template: CfnTemplate::Worker,
+        version: &request.version,
+        environment: request.environment,
+    };
+    let (template, passed) = move_to(
+        clients,
+        &target,
+        &stack_name,
+        &parameters,
+        &current_template,
+        &[VERSION],
+    )
+    .await?;
+    Ok(Update {
+        account,
+        current: value_of(&parameters, VERSION)
+            .unwrap_or_default()
+            .to_string(),
+        stack_name,
+        status,
+        selector: VERSION,
+        version: request.version.clone(),
+        foreign_runtimes: Vec::new(),
+        capabilities: capabilities(&stack),
+        code_area: store.location().to_string(),
+        zips: Vec::new(),
+        template: Some(template),
+        stack_parameters: parameters,
+        parameters: passed,
+    })
+}
+
+fn parameters_of(stack: &Stack) -> Vec<(String, String)> {
+    stack
+        .parameters()
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.parameter_key()?.to_string(),
+                p.parameter_value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn value_of<'p>(parameters: &'p [(String, String)], key: &str) -> Option<&'p str> {
+    parameters
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The stack's status, if an update can start from it.
+fn stable_status(stack: &Stack) -> Result<String, StackError> {
+    let status = stack
+        .stack_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    // ROLLBACK_COMPLETE is a failed creation: it can only be deleted.
+    if status.ends_with("_IN_PROGRESS") || status == "ROLLBACK_COMPLETE" {
+        return Err(StackError::Busy {
+            stack: stack.stack_name().unwrap_or_default().to_string(),
+            status,
+        });
+    }
+    Ok(status)
+}
+
+/// Our templates name IAM resources; whatever else the stack was created
+/// with stays acknowledged.
+fn capabilities(stack: &Stack) -> Vec<Capability> {
+    let mut capabilities = stack.capabilities().to_vec();
+    if !capabilities.contains(&Capability::CapabilityNamedIam) {
+        capabilities.push(Capability::CapabilityNamedIam);
+    }
+    capabilities
+}
+
+/// The code area a realm stack's `s3CodeBucket`/`s3CodePrefix` name.
+fn code_area(
+    stack_name: &str,
+    bucket: &str,
+    prefix: &str,
+    clients: &Clients,
+) -> Result<Store, StackError> {
+    let location = Location::parse(&format!("s3://{bucket}/{prefix}")).map_err(|e| {
+        StackError::Input(format!(
+            "stack {stack_name}: the code area its parameters name is not usable: {e}"
+        ))
+    })?;
+    Ok(Store::new(location, Some(&clients.s3), Tuning::default()))
+}
+
+/// The template the stack was created or last updated with.
+async fn current_template(clients: &Clients, stack_name: &str) -> Result<Template, StackError> {
+    let out = clients
+        .cfn
+        .get_template()
+        .stack_name(stack_name)
+        .template_stage(TemplateStage::Original)
+        .send()
+        .await
+        .map_err(aws("GetTemplate"))?;
+    Template::parse(out.template_body().unwrap_or_default()).map_err(|e| StackError::Aws {
+        operation: "GetTemplate",
+        message: format!("the template of stack {stack_name} cannot be read: {e}"),
+    })
+}
+
+/// A template of this release in a code area.
+struct Target<'a> {
+    store: &'a Store,
+    template: CfnTemplate,
+    version: &'a Version,
+    environment: &'a Environment,
+}
+
+/// The move of a stack to `target`: the template checked present and read,
+/// and the parameters the update passes (`set` to the version, the others
+/// kept where the new template has them).
+async fn move_to(
+    clients: &Clients,
+    target: &Target<'_>,
+    stack_name: &str,
+    parameters: &[(String, String)],
+    current: &Template,
+    set: &[&str],
+) -> Result<(TemplateMove, Vec<(String, Value)>), StackError> {
+    let version = target.version;
+    let key = cfn_key(target.template, version);
+    let source = target.store.url(&key);
+    let missing = || {
+        StackError::Input(format!(
+            "the {} template of {version} is not in the code area: {source} is missing \
+             (deploy it first: cargo xtask deploy -e {} cfn -v {version})",
+            target.template.stem(),
+            target.environment.name
+        ))
+    };
+    if target.store.head(&key).await?.is_none() {
+        return Err(missing());
+    }
+    let body = target.store.get(&key).await?.ok_or_else(missing)?;
+    let new = std::str::from_utf8(&body)
+        .map_err(|e| e.to_string())
+        .and_then(Template::parse)
+        .map_err(|e| StackError::Input(format!("{source} is not a template: {e}")))?;
+
+    let mut passed = Vec::new();
+    let mut new_parameters = Vec::new();
+    let mut no_default = Vec::new();
+    for (key, default) in new.parameters() {
+        if set.contains(&key.as_str()) {
+            passed.push((key, Value::Set(version.to_string())));
+        } else if value_of(parameters, &key).is_some() {
+            passed.push((key, Value::Previous));
+        } else {
+            match default {
+                Some(default) => new_parameters.push((key, default)),
+                None => no_default.push(key),
+            }
+        }
+    }
+    // CloudFormation would fail the update for want of a value.
+    if !no_default.is_empty() {
+        return Err(StackError::Input(format!(
+            "{source} has parameters without a default that stack {stack_name} lacks: {}; \
+             nothing was changed",
+            no_default.join(", ")
+        )));
+    }
+    let dropped_parameters = parameters
+        .iter()
+        .filter(|(key, _)| !passed.iter().any(|(k, _)| k == key))
+        .cloned()
+        .collect();
+    let url = template_url(clients, target.store, &key)?;
+    Ok((
+        TemplateMove {
+            source,
+            url,
+            new_parameters,
+            dropped_parameters,
+            unchanged: *current == new,
+        },
+        passed,
+    ))
+}
+
+/// The path-style HTTPS URL of `key` in the code area: TemplateURL takes no
+/// s3:// URL, and our templates exceed TemplateBody's 51,200 bytes.
+fn template_url(clients: &Clients, store: &Store, key: &str) -> Result<String, StackError> {
+    let Some(region) = clients.cfn.config().region() else {
+        return Err(StackError::Input(
+            "no AWS region configured (AWS_REGION or the profile's region): the template's \
+             URL needs one"
+                .into(),
+        ));
+    };
+    let Location::S3 { bucket, prefix } = store.location() else {
+        unreachable!("a code area named by a stack is in S3");
+    };
+    // Unreserved characters and `/` stand for themselves in the path.
+    let path: String = format!("{prefix}{key}")
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    Ok(format!("https://s3.{region}.amazonaws.com/{bucket}/{path}"))
 }
 
 /// The STS caller account must be the environment's `account_id`.
@@ -308,16 +737,70 @@ fn parameter<'s>(stack: &'s Stack, key: &str) -> Option<&'s str> {
         .and_then(|p| p.parameter_value())
 }
 
-fn is_realm_stack(stack: &Stack) -> bool {
-    parameter(stack, LAMBDA_VERSION).is_some() && parameter(stack, CODE_BUCKET).is_some()
+/// The stack a command is after.
+enum Wanted<'a> {
+    Realm { realm: &'a str },
+    Worker { realm: &'a str, worker: &'a str },
 }
 
-/// The named stack (which must be the realm's), or the one realm stack
-/// whose `realm` parameter is `realm`.
+impl Wanted<'_> {
+    fn matches(&self, stack: &Stack) -> bool {
+        let realm_is = |realm: &str| parameter(stack, REALM) == Some(realm);
+        match *self {
+            Wanted::Realm { realm } => {
+                realm_is(realm)
+                    && parameter(stack, LAMBDA_VERSION).is_some()
+                    && parameter(stack, CODE_BUCKET).is_some()
+            }
+            Wanted::Worker { realm, worker } => {
+                realm_is(realm) && parameter(stack, WORKER) == Some(worker)
+            }
+        }
+    }
+
+    /// How a stack is recognised, for the error that finds none.
+    fn recognised_by(&self) -> String {
+        match self {
+            Wanted::Realm { realm } => {
+                format!("a stack with parameters realm={realm}, {LAMBDA_VERSION} and {CODE_BUCKET}")
+            }
+            Wanted::Worker { realm, worker } => {
+                format!("a stack with parameters realm={realm} and worker={worker}")
+            }
+        }
+    }
+
+    /// What the named `stack` is instead.
+    fn mismatch(&self, stack: &Stack) -> String {
+        match self {
+            Wanted::Realm { .. } => format!("its realm parameter is {:?}", parameter(stack, REALM)),
+            Wanted::Worker { .. } => format!(
+                "its realm and worker parameters are {:?} and {:?}",
+                parameter(stack, REALM),
+                parameter(stack, WORKER)
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Wanted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wanted::Realm { realm } => write!(f, "realm stack of realm {realm:?}"),
+            Wanted::Worker { realm, worker } => {
+                write!(f, "worker stack of realm {realm:?}, worker {worker:?}")
+            }
+        }
+    }
+}
+
+/// The named stack (which must be the one wanted), or the one stack that
+/// is; `flag` is the option that names it.
 async fn find_stack(
     clients: &Clients,
-    realm: &str,
+    wanted: &Wanted<'_>,
     name: Option<&str>,
+    flag: &str,
 ) -> Result<Stack, StackError> {
     if let Some(name) = name {
         let answer = clients.cfn.describe_stacks().stack_name(name).send().await;
@@ -338,11 +821,10 @@ async fn find_stack(
                 "no stack {name:?} in this account and region"
             )));
         };
-        let stack_realm = parameter(&stack, REALM);
-        if !is_realm_stack(&stack) || stack_realm != Some(realm) {
+        if !wanted.matches(&stack) {
             return Err(StackError::Input(format!(
-                "stack {name:?} is not the realm stack of realm {realm:?} (its realm parameter \
-                 is {stack_realm:?})"
+                "stack {name:?} is not the {wanted} ({})",
+                wanted.mismatch(&stack)
             )));
         }
         return Ok(stack);
@@ -351,21 +833,16 @@ async fn find_stack(
     let mut pages = clients.cfn.describe_stacks().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(aws("DescribeStacks"))?;
-        found.extend(
-            page.stacks()
-                .iter()
-                .filter(|s| is_realm_stack(s) && parameter(s, REALM) == Some(realm))
-                .cloned(),
-        );
+        found.extend(page.stacks().iter().filter(|s| wanted.matches(s)).cloned());
     }
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(StackError::Input(format!(
-            "no realm stack for realm {realm:?} in this account and region (a stack with \
-             parameters realm={realm}, {LAMBDA_VERSION} and {CODE_BUCKET}); name it with --stack"
+            "no {wanted} in this account and region ({}); name it with {flag}",
+            wanted.recognised_by()
         ))),
         _ => Err(StackError::Input(format!(
-            "several realm stacks for realm {realm:?}: {}; choose one with --stack",
+            "several stacks are the {wanted}: {}; choose one with {flag}",
             found
                 .iter()
                 .filter_map(Stack::stack_name)
@@ -428,8 +905,11 @@ pub async fn preview(
 ) -> Result<Vec<ResourceChange>, StackError> {
     // Change set names: a letter, then letters, digits and dashes.
     let name = format!(
-        "lava-lambda-{}-{}",
-        update.version.to_string().replace('.', "-"),
+        "lava-update-{}-{}",
+        update
+            .version
+            .to_string()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -441,12 +921,20 @@ pub async fn preview(
         .stack_name(&update.stack_name)
         .change_set_name(&name)
         .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Update)
-        .use_previous_template(true)
-        .set_parameters(Some(update.parameters()))
+        .set_use_previous_template(update.template.is_none().then_some(true))
+        .set_template_url(update.template.as_ref().map(|t| t.url.clone()))
+        .set_parameters(Some(update.cfn_parameters()))
         .set_capabilities(Some(update.capabilities.clone()))
         .description(format!(
-            "dry run of cargo xtask stack realm: lambdaVersion {} -> {}",
-            update.current, update.version
+            "dry run of cargo xtask stack: {} {} -> {}{}",
+            update.selector,
+            update.current,
+            update.version,
+            if update.template.is_some() {
+                " with the release's template"
+            } else {
+                ""
+            }
         ))
         .send()
         .await
@@ -580,8 +1068,9 @@ pub async fn apply(
         .cfn
         .update_stack()
         .stack_name(&update.stack_name)
-        .use_previous_template(true)
-        .set_parameters(Some(update.parameters()))
+        .set_use_previous_template(update.template.is_none().then_some(true))
+        .set_template_url(update.template.as_ref().map(|t| t.url.clone()))
+        .set_parameters(Some(update.cfn_parameters()))
         .set_capabilities(Some(update.capabilities.clone()))
         .send()
         .await
