@@ -18,9 +18,9 @@ use lava_deploy::{
     Request, Sources, Substitution,
 };
 use lava_layout::{
-    boot_binary_key, boot_script_key, cfn_doc_key, cfn_key, framework_key, lambda_key, oracle_key,
-    pkg_key, Arch, CfnTemplate, LambdaFunction, OraclePackage, PackageName, Version,
-    ROOT_BOOT_SCRIPTS,
+    boot_binary_key, boot_script_key, cfn_doc_key, cfn_html_key, cfn_key, framework_key,
+    lambda_key, oracle_key, pkg_key, Arch, CfnTemplate, LambdaFunction, OraclePackage, PackageName,
+    Version, ROOT_BOOT_SCRIPTS,
 };
 use lava_store::{Body, Location, PutMeta, Store, Tuning};
 use lava_tests::moto::{sdk_loader, Moto};
@@ -117,6 +117,7 @@ impl Fixture {
         for t in CfnTemplate::ALL {
             keys.push((cfn_key(t, &version), 800));
             keys.push((cfn_doc_key(t, &version), 300));
+            keys.push((cfn_html_key(t, &version), 500));
         }
         for script in [
             "10-secupdate.sh",
@@ -566,8 +567,11 @@ async fn full_deploy_lands_every_seed_key(remote: Remote) {
     let mut expected: BTreeSet<String> = seed_keys().into_iter().collect();
     for extra in [
         "lava/_dist_/cfn/v8.3.0/lava-common.cfn.md",
+        "lava/_dist_/cfn/v8.3.0/lava-common.cfn.html",
         "lava/_dist_/cfn/v8.3.0/lava-realm.cfn.md",
+        "lava/_dist_/cfn/v8.3.0/lava-realm.cfn.html",
         "lava/_dist_/cfn/v8.3.0/lava-worker.cfn.md",
+        "lava/_dist_/cfn/v8.3.0/lava-worker.cfn.html",
         "lava/_dist_/framework/lava-job-framework-8.3.0.zip",
         "lava/_ami_/oracle/SHA256SUMS",
         "lava/_boot_/SHA256SUMS",
@@ -631,6 +635,7 @@ async fn full_deploy_lands_every_seed_key(remote: Remote) {
             let expected_type = match name.rsplit_once('.').map(|(_, kind)| kind) {
                 Some("json") => "application/json",
                 Some("md") => "text/markdown; charset=utf-8",
+                Some("html") => "text/html; charset=utf-8",
                 Some("zip") => "application/zip",
                 Some("bz2") => "application/x-bzip2",
                 Some("sh") => "text/x-shellscript",

@@ -41,6 +41,7 @@ fn layout_is_exactly_the_seed_code_area() {
     for t in ["common", "realm", "worker"] {
         expected.push(format!("_dist_/cfn/v{v}/lava-{t}.cfn.json"));
         expected.push(format!("_dist_/cfn/v{v}/lava-{t}.cfn.md"));
+        expected.push(format!("_dist_/cfn/v{v}/lava-{t}.cfn.html"));
     }
     for py in ["3.11", "3.12"] {
         for arch in ["x86_64", "aarch64"] {

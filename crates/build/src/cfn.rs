@@ -1,6 +1,8 @@
 //! CloudFormation templates: from the readable YAML sources in `cfn/` to what
 //! `dist` ships under `_dist_/cfn/v<VERSION>/`: the template as JSON with the
-//! release version injected, and a Markdown reference generated from it.
+//! release version injected, and a reference generated from it, as Markdown
+//! and as the same document rendered to a standalone HTML page (upstream's
+//! cfdoc ships both).
 //!
 //! Sources use long-form intrinsic functions only (`Ref:`, `Fn::Sub:` ...).
 //! Short-form tags (`!Ref`) are a CloudFormation extension of YAML with no JSON
@@ -17,6 +19,8 @@ pub struct Rendered {
     pub json: String,
     /// Reference documentation generated from the template.
     pub markdown: String,
+    /// `markdown` as a standalone HTML page.
+    pub html: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,9 +86,11 @@ pub fn render(source_yaml: &str, source_name: &str, version: &str) -> Result<Ren
     let mut text = serde_json::to_string_pretty(&json).expect("JSON values always serialise");
     text.push('\n');
     let markdown = markdown(json.as_object().expect("checked above"), source_name);
+    let html = html(&markdown);
     Ok(Rendered {
         json: text,
         markdown,
+        html,
     })
 }
 
@@ -226,6 +232,47 @@ fn find_tag_line(source: &str, tag: &str) -> Option<usize> {
         })
     })
 }
+
+// ---------------------------------------------------------------- HTML
+
+/// The Markdown document as a page. Template text reaches the Markdown, so
+/// any HTML in it is shown as text, never passed through as markup.
+fn html(markdown: &str) -> String {
+    use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+    let mut title = String::new();
+    let mut in_title = false;
+    let events: Vec<Event> = Parser::new_ext(markdown, Options::ENABLE_TABLES)
+        .map(|event| match event {
+            Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+            other => other,
+        })
+        .inspect(|event| match event {
+            Event::Start(Tag::Heading {
+                level: HeadingLevel::H1,
+                ..
+            }) if title.is_empty() => in_title = true,
+            Event::End(TagEnd::Heading(HeadingLevel::H1)) => in_title = false,
+            Event::Text(t) | Event::Code(t) if in_title => title.push_str(t),
+            _ => {}
+        })
+        .collect();
+    let mut body = String::new();
+    pulldown_cmark::html::push_html(&mut body, events.into_iter());
+    let mut title_html = String::new();
+    pulldown_cmark::html::push_html(&mut title_html, std::iter::once(Event::Text(title.into())));
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>{title_html}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+}
+
+const STYLE: &str =
+    "body { font-family: sans-serif; max-width: 72em; margin: 2em auto; padding: 0 1em; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+code { font-size: 0.9em; }
+";
 
 // ---------------------------------------------------------------- Markdown
 
@@ -683,6 +730,40 @@ mod tests {
     }
 
     #[test]
+    fn html_page_has_every_parameter_and_resource_in_tables() {
+        for name in TEMPLATES {
+            let (rendered, json) = render_real(name);
+            let page = &rendered.html;
+            let title = name.trim_end_matches(".cfn.yaml");
+            assert!(page.starts_with("<!DOCTYPE html>\n"), "{name}");
+            assert!(page.contains(&format!("<title>{title}</title>")), "{name}");
+            assert!(page.contains(&format!("<h1>{title}</h1>")), "{name}");
+            assert!(page.ends_with("</html>\n"), "{name}");
+            assert!(page.contains("<table>"), "{name}");
+            for section in ["Parameters", "Resources"] {
+                for key in json_keys(&json[section]) {
+                    assert!(
+                        page.contains(&format!("<td><code>{key}</code></td>")),
+                        "{name}: {section} {key} missing"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn html_in_template_text_is_shown_not_interpreted() {
+        let src = "Description: 'Uses <script>alert(1)</script> & more'\nParameters:\n  Version: {Type: String}\nResources: {}\n";
+        let page = render(src, "t<x>.cfn.yaml", "1.0.0").unwrap().html;
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"),
+            "{page}"
+        );
+        assert!(page.contains("<title>t&lt;x&gt;</title>"), "{page}");
+    }
+
+    #[test]
     fn markdown_follows_parameter_groups() {
         let (rendered, _) = render_real("lava-worker.cfn.yaml");
         let md = &rendered.markdown;
@@ -816,6 +897,7 @@ mod tests {
             let stem = name.trim_end_matches(".yaml");
             std::fs::write(out.join(format!("{stem}.json")), &rendered.json).unwrap();
             std::fs::write(out.join(format!("{stem}.md")), &rendered.markdown).unwrap();
+            std::fs::write(out.join(format!("{stem}.html")), &rendered.html).unwrap();
         }
     }
 }

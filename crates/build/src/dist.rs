@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use lava_layout::{
-    boot_binary_key, boot_script_key, cfn_dir, framework_key, lambda_key, pkg_key, Arch,
+    boot_binary_key, boot_script_key, cfn_keys, framework_key, lambda_key, pkg_key, Arch,
     CfnTemplate, Component, LambdaFunction, PackageName, Runtime, Sums, Version, SHA256SUMS,
 };
 use serde::Serialize;
@@ -96,10 +96,7 @@ impl Plan {
     pub fn outputs(&self, step: &Step) -> Vec<String> {
         let v = &self.version;
         match step {
-            Step::Cfn(t) => vec![
-                format!("{}/{}", cfn_dir(v), t.json_name()),
-                format!("{}/{}", cfn_dir(v), t.doc_name()),
-            ],
+            Step::Cfn(t) => cfn_keys(*t, v).to_vec(),
             Step::Lambda(arch) => LambdaFunction::ALL
                 .into_iter()
                 .map(|f| lambda_key(f, v, *arch))
@@ -322,6 +319,7 @@ pub fn execute(
                 let r = &rendered[t];
                 write_atomic(&dest(&keys[0]), r.json.as_bytes(), false)?;
                 write_atomic(&dest(&keys[1]), r.markdown.as_bytes(), false)?;
+                write_atomic(&dest(&keys[2]), r.html.as_bytes(), false)?;
             }
             Step::Lambda(arch) => {
                 for (function, key) in LambdaFunction::ALL.into_iter().zip(&keys) {
@@ -536,6 +534,7 @@ mod tests {
         for expected in [
             format!("_dist_/cfn/v{v}/lava-realm.cfn.json"),
             format!("_dist_/cfn/v{v}/lava-worker.cfn.md"),
+            format!("_dist_/cfn/v{v}/lava-worker.cfn.html"),
             format!("_dist_/pkg/amzn2023/lava-{v}-amzn2023-py3.11-aarch64.tar.bz2"),
             format!("_dist_/pkg/amzn2023/lava-{v}-amzn2023-py3.12-x86_64.tar.bz2"),
             format!("_dist_/framework/lava-job-framework-{v}.zip"),

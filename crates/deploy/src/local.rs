@@ -7,9 +7,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use lava_layout::{
-    boot_binary_key, boot_script_key, cfn_doc_key, cfn_key, framework_key, lambda_key, pkg_key,
-    root_boot_key, Arch, CfnTemplate, Component, LambdaFunction, Os, PackageName, Version, AMI_DIR,
-    BOOT_PREFIX, PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
+    boot_binary_key, boot_script_key, cfn_keys, framework_key, lambda_key, pkg_key, root_boot_key,
+    Arch, CfnTemplate, Component, LambdaFunction, Os, PackageName, Version, AMI_DIR, BOOT_PREFIX,
+    PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
 };
 use sha2::{Digest, Sha256};
 
@@ -51,7 +51,7 @@ pub fn collect(
             .collect(),
         Deployable::Area(Component::Cfn) => CfnTemplate::ALL
             .into_iter()
-            .flat_map(|t| [cfn_key(t, version), cfn_doc_key(t, version)])
+            .flat_map(|t| cfn_keys(t, version))
             .collect(),
         Deployable::Area(Component::Framework) => vec![framework_key(version)],
         Deployable::Area(Component::Boot) => files_in(&dist.join(BOOT_PREFIX))?

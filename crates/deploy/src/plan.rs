@@ -394,9 +394,10 @@ fn same(equal: bool) -> Action {
 
 /// The Content-Type each kind of artefact is served with.
 fn content_type(name: &str) -> &'static str {
-    const TYPES: [(&str, &str); 6] = [
+    const TYPES: [(&str, &str); 7] = [
         (".json", "application/json"),
         (".md", "text/markdown; charset=utf-8"),
+        (".html", "text/html; charset=utf-8"),
         (".zip", "application/zip"),
         (".tar.bz2", "application/x-bzip2"),
         (".sh", "text/x-shellscript"),
@@ -506,6 +507,10 @@ mod tests {
         assert_eq!(
             content_type("lava-realm.cfn.md"),
             "text/markdown; charset=utf-8"
+        );
+        assert_eq!(
+            content_type("lava-realm.cfn.html"),
+            "text/html; charset=utf-8"
         );
         assert_eq!(content_type("stop-8.3.0.zip"), "application/zip");
         assert_eq!(

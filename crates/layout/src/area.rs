@@ -154,6 +154,21 @@ pub fn cfn_doc_key(template: CfnTemplate, version: &Version) -> String {
     format!("{}/{}", cfn_dir(version), template.doc_name())
 }
 
+/// The generated document as a web page.
+pub fn cfn_html_key(template: CfnTemplate, version: &Version) -> String {
+    format!("{}/{}", cfn_dir(version), template.html_name())
+}
+
+/// Everything dist writes and deploy ships for a template: the template,
+/// then its document as Markdown and as HTML.
+pub fn cfn_keys(template: CfnTemplate, version: &Version) -> [String; 3] {
+    [
+        cfn_key(template, version),
+        cfn_doc_key(template, version),
+        cfn_html_key(template, version),
+    ]
+}
+
 pub fn framework_key(version: &Version) -> String {
     format!("{FRAMEWORK_PREFIX}/{}", framework_name(version))
 }
@@ -215,6 +230,14 @@ mod tests {
         assert_eq!(
             cfn_doc_key(CfnTemplate::Worker, &version),
             "_dist_/cfn/v8.1.0/lava-worker.cfn.md"
+        );
+        assert_eq!(
+            cfn_keys(CfnTemplate::Realm, &version),
+            [
+                "_dist_/cfn/v8.1.0/lava-realm.cfn.json",
+                "_dist_/cfn/v8.1.0/lava-realm.cfn.md",
+                "_dist_/cfn/v8.1.0/lava-realm.cfn.html",
+            ]
         );
         assert_eq!(
             framework_key(&version),

@@ -176,6 +176,11 @@ impl CfnTemplate {
     pub fn doc_name(self) -> String {
         format!("{}.cfn.md", self.stem())
     }
+
+    /// The same document as a web page, as upstream's cfdoc also ships it.
+    pub fn html_name(self) -> String {
+        format!("{}.cfn.html", self.stem())
+    }
 }
 
 /// `lava-job-framework-<version>.zip`.
