@@ -4,12 +4,12 @@
 //! `lambda/s3trigger/s3trigger.py` (render_vars), `lava/lavacore.py` (JINJA_UTILS),
 //! `doc/user-guide/05-Dispatch/` (Rendering of Dispatch Parameters).
 
-use std::fmt;
-use std::sync::Arc;
+mod pypath;
+mod pytext;
+mod pytime;
 
-use minijinja::value::{Object, ObjectRepr, Value};
-use minijinja::{Environment, Error, ErrorKind, State};
-use time::{OffsetDateTime, UtcOffset};
+use minijinja::value::{Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind};
 
 use crate::event::S3Record;
 
@@ -23,31 +23,45 @@ impl Default for Renderer {
     }
 }
 
+/// The template environment: minijinja made to behave as Jinja2 does under
+/// Python for what trigger templates use.
+pub(crate) fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // Each string is rendered on its own (see render_json): a trailing
+    // newline in a value is data, which Jinja must not strip.
+    env.set_keep_trailing_newline(true);
+    // Python's str methods (key.rsplit('/', 1), ...), then pycompat's.
+    env.set_unknown_method_callback(pytext::unknown_method);
+    // Python's operators: datetime arithmetic, then `"%s" % x`.
+    env.set_unknown_binop_callback(|state, op, lhs, rhs| {
+        pytime::binop(state, op, lhs, rhs).or_else(|| pytext::percent_format(state, op, lhs, rhs))
+    });
+    pytext::register_filters(&mut env);
+    // `{{ x }}` is Python's str(x): None, True, ['a', 1], 1e+20.
+    env.set_formatter(|out, _, value| {
+        match value.kind() {
+            ValueKind::String | ValueKind::Undefined => {}
+            _ => return out.write_str(&pytext::py_str(value)).map_err(Error::from),
+        }
+        out.write_str(value.as_str().unwrap_or_default())
+            .map_err(Error::from)
+    });
+    env
+}
+
 impl Renderer {
     pub fn new() -> Renderer {
-        let mut env = Environment::new();
-        // Each string is rendered on its own (see render_json): a trailing
-        // newline in a value is data, which Jinja must not strip.
-        env.set_keep_trailing_newline(true);
-        // Python string and dict methods (key.split('/'), ...), which
-        // templates written for Jinja2 use.
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        Renderer { env }
+        Renderer { env: environment() }
     }
 
     /// The render variables for one object event.
     pub fn context(&self, record: &S3Record) -> Value {
-        let time = |t: Option<OffsetDateTime>| {
-            t.map_or(Value::from(()), |t| {
-                Value::from_object(PyDateTime::aware(t))
-            })
-        };
         let info = minijinja::context! {
             bucket => record.bucket,
             key => record.key,
             size => record.size,
             source_ip => record.source_ip.map(|ip| ip.to_string()),
-            event_time => time(record.event_time),
+            event_time => record.event_time.map(pytime::datetime_value),
             event_type => record.event_type,
             aws_region => record.aws_region,
         };
@@ -94,33 +108,23 @@ impl Renderer {
     }
 }
 
-/// `utils`: the parts of upstream's JINJA_UTILS (Python modules and helpers)
-/// that make sense without Python: s3bucket, s3key, uuid, path.*, datetime.now/utcnow.
+/// `utils`: upstream's JINJA_UTILS (lava/lavacore.py), member for member.
 fn utils() -> Value {
-    let path = minijinja::context! {
-        basename => Value::from_function(|p: String| path_split(&p).1.to_string()),
-        dirname => Value::from_function(|p: String| path_split(&p).0),
-        split => Value::from_function(|p: String| {
-            let (head, tail) = path_split(&p);
-            vec![head, tail.to_string()]
-        }),
-        splitext => Value::from_function(|p: String| {
-            let (root, ext) = splitext(&p);
-            vec![root.to_string(), ext.to_string()]
-        }),
-        join => Value::from_function(|parts: minijinja::value::Rest<String>| path_join(&parts)),
-    };
-    let datetime = minijinja::context! {
-        now => Value::from_function(|| Value::from_object(PyDateTime::naive(OffsetDateTime::now_utc()))),
-        utcnow => Value::from_function(|| Value::from_object(PyDateTime::naive(OffsetDateTime::now_utc()))),
-    };
-    minijinja::context! {
-        s3bucket => Value::from_function(|s: String| s3_split(&s).map(|(b, _)| b)),
-        s3key => Value::from_function(|s: String| s3_split(&s).map(|(_, k)| k)),
-        uuid => Value::from_function(|| uuid::Uuid::new_v4().to_string()),
-        path => path,
-        datetime => datetime,
-    }
+    let mut members = vec![
+        (
+            "s3bucket",
+            Value::from_function(|s: String| s3_split(&s).map(|(b, _)| b)),
+        ),
+        (
+            "s3key",
+            Value::from_function(|s: String| s3_split(&s).map(|(_, k)| k)),
+        ),
+        ("uuid", Value::from_function(pypath::uuid4)),
+        ("path", pypath::path_module()),
+        ("re", pytext::re_module()),
+    ];
+    members.extend(pytime::utils_members());
+    Value::from_iter(members)
 }
 
 /// `bucket/key`, `s3://bucket/key`, `s3:bucket/key` or `/bucket/key` -> (bucket, key).
@@ -140,220 +144,11 @@ fn s3_split(s: &str) -> Result<(String, String), Error> {
     Ok((bucket.to_string(), key.trim_matches('/').to_string()))
 }
 
-/// Python os.path.split: (head without trailing slashes unless all slashes, tail).
-fn path_split(p: &str) -> (String, &str) {
-    let i = p.rfind('/').map_or(0, |i| i + 1);
-    let (head, tail) = p.split_at(i);
-    let stripped = head.trim_end_matches('/');
-    let head = if stripped.is_empty() { head } else { stripped };
-    (head.to_string(), tail)
-}
-
-/// Python os.path.splitext: the last dot of the last component, leading dots not counting.
-fn splitext(p: &str) -> (&str, &str) {
-    let base_start = p.rfind('/').map_or(0, |i| i + 1);
-    let base = &p[base_start..];
-    let leading = base.len() - base.trim_start_matches('.').len();
-    match base.rfind('.') {
-        Some(dot) if dot > leading => p.split_at(base_start + dot),
-        _ => (p, ""),
-    }
-}
-
-/// Python os.path.join: an absolute component restarts the path.
-fn path_join(parts: &[String]) -> String {
-    let mut out = String::new();
-    for part in parts {
-        if part.starts_with('/') {
-            out.clear();
-        } else if !out.is_empty() && !out.ends_with('/') {
-            out.push('/');
-        }
-        out.push_str(part);
-    }
-    out
-}
-
-/// A datetime that renders and behaves like Python's for the common uses:
-/// `{{ t }}`, `t.isoformat()`, `t.strftime(fmt)`, `t.timestamp()`, `t.year` ...
-#[derive(Debug)]
-struct PyDateTime {
-    t: OffsetDateTime,
-    /// Python's datetime.now() has no zone, so neither str() nor isoformat() shows one.
-    naive: bool,
-}
-
-impl PyDateTime {
-    fn aware(t: OffsetDateTime) -> Self {
-        PyDateTime { t, naive: false }
-    }
-
-    fn naive(t: OffsetDateTime) -> Self {
-        PyDateTime { t, naive: true }
-    }
-
-    fn iso(&self, sep: &str) -> String {
-        let t = self.t;
-        let mut s = format!(
-            "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        );
-        if t.microsecond() != 0 {
-            s.push_str(&format!(".{:06}", t.microsecond()));
-        }
-        if !self.naive {
-            s.push_str(&offset(t.offset(), true));
-        }
-        s
-    }
-
-    fn strftime(&self, fmt: &str) -> String {
-        const DAYS: [&str; 7] = [
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-            "Sunday",
-        ];
-        const MONTHS: [&str; 12] = [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ];
-        let t = self.t;
-        let day = DAYS[usize::from(t.weekday().number_days_from_monday())];
-        let month = MONTHS[usize::from(u8::from(t.month())) - 1];
-        let hour12 = match t.hour() % 12 {
-            0 => 12,
-            h => h,
-        };
-        let mut out = String::new();
-        let mut chars = fmt.chars();
-        while let Some(c) = chars.next() {
-            if c != '%' {
-                out.push(c);
-                continue;
-            }
-            let Some(code) = chars.next() else {
-                out.push('%');
-                break;
-            };
-            let piece = match code {
-                'Y' => format!("{:04}", t.year()),
-                'y' => format!("{:02}", t.year().rem_euclid(100)),
-                'm' => format!("{:02}", u8::from(t.month())),
-                'd' => format!("{:02}", t.day()),
-                'e' => format!("{:2}", t.day()),
-                'H' => format!("{:02}", t.hour()),
-                'I' => format!("{hour12:02}"),
-                'M' => format!("{:02}", t.minute()),
-                'S' => format!("{:02}", t.second()),
-                'f' => format!("{:06}", t.microsecond()),
-                'p' => (if t.hour() < 12 { "AM" } else { "PM" }).to_string(),
-                'j' => format!("{:03}", t.ordinal()),
-                'a' => day[..3].to_string(),
-                'A' => day.to_string(),
-                'b' | 'h' => month[..3].to_string(),
-                'B' => month.to_string(),
-                'w' => t.weekday().number_days_from_sunday().to_string(),
-                'u' => t.weekday().number_from_monday().to_string(),
-                'z' if self.naive => String::new(),
-                'z' => offset(t.offset(), false),
-                'Z' if self.naive => String::new(),
-                'Z' if t.offset().is_utc() => "UTC".to_string(),
-                'Z' => offset(t.offset(), true),
-                'F' => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
-                'T' => format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
-                's' => t.unix_timestamp().to_string(),
-                '%' => "%".to_string(),
-                other => format!("%{other}"),
-            };
-            out.push_str(&piece);
-        }
-        out
-    }
-}
-
-fn offset(o: UtcOffset, colon: bool) -> String {
-    let (h, m, s) = o.as_hms();
-    let sign = if o.is_negative() { '-' } else { '+' };
-    let sep = if colon { ":" } else { "" };
-    let mut out = format!("{sign}{:02}{sep}{:02}", h.unsigned_abs(), m.unsigned_abs());
-    if s != 0 {
-        out.push_str(&format!("{sep}{:02}", s.unsigned_abs()));
-    }
-    out
-}
-
-impl Object for PyDateTime {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let t = self.t;
-        Some(match key.as_str()? {
-            "year" => Value::from(t.year()),
-            "month" => Value::from(u8::from(t.month())),
-            "day" => Value::from(t.day()),
-            "hour" => Value::from(t.hour()),
-            "minute" => Value::from(t.minute()),
-            "second" => Value::from(t.second()),
-            "microsecond" => Value::from(t.microsecond()),
-            _ => return None,
-        })
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        _: &State<'_, '_>,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
-        let arg = |i: usize| args.get(i).and_then(Value::as_str);
-        match method {
-            "isoformat" => Ok(Value::from(self.iso(arg(0).unwrap_or("T")))),
-            "strftime" => {
-                let fmt = arg(0).ok_or_else(|| {
-                    Error::new(ErrorKind::MissingArgument, "strftime() needs a format")
-                })?;
-                Ok(Value::from(self.strftime(fmt)))
-            }
-            "timestamp" => {
-                let t = self.t;
-                Ok(Value::from(
-                    t.unix_timestamp() as f64 + f64::from(t.microsecond()) / 1e6,
-                ))
-            }
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
-        }
-    }
-
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.iso(" "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use time::OffsetDateTime;
 
     fn record() -> S3Record {
         S3Record {
@@ -440,19 +235,69 @@ mod tests {
     }
 
     #[test]
-    fn python_path_helpers() {
-        assert_eq!(path_split("a/b/c"), ("a/b".to_string(), "c"));
-        assert_eq!(path_split("c"), (String::new(), "c"));
-        assert_eq!(path_split("/c"), ("/".to_string(), "c"));
-        assert_eq!(splitext("a/b.tar.gz"), ("a/b.tar", ".gz"));
-        assert_eq!(splitext("a/.profile"), ("a/.profile", ""));
-        assert_eq!(
-            path_join(&["a".into(), "b".into(), "/c".into(), "d".into()]),
-            "/c/d"
-        );
-        assert_eq!(
-            s3_split("s3://b/k/x/").unwrap(),
-            ("b".to_string(), "k/x".to_string())
-        );
+    fn s3_names_as_upstream_splits_them() {
+        for (name, bucket, key) in [
+            ("s3://b/k/x/", "b", "k/x"),
+            ("s3:b/k", "b", "k"),
+            ("/b/k", "b", "k"),
+            ("b", "b", ""),
+        ] {
+            assert_eq!(
+                s3_split(name).unwrap(),
+                (bucket.into(), key.into()),
+                "{name}"
+            );
+        }
+        assert!(s3_split("s3://").is_err());
+    }
+
+    /// What Jinja2 3.1 renders for the same templates and variables (with
+    /// upstream's utils and event_time from dateutil): values as
+    /// Python's str(), and each part of the environment reachable together.
+    #[test]
+    fn the_environment_is_python_shaped() {
+        let r = Renderer::new();
+        let ctx = r.context(&record());
+        for (template, python) in [
+            (
+                "{{ none }}|{{ true }}|{{ false }}|{{ undefined_name }}|",
+                "None|True|False||",
+            ),
+            (
+                "{{ ['a', 1, none] }}|{{ {'k': 'v'} }}|{{ 1e20 }}|{{ 0.5 }}",
+                "['a', 1, None]|{'k': 'v'}|1e+20|0.5",
+            ),
+            (
+                "{{ info.size is none }}|{{ info.source_ip }}",
+                "False|10.1.2.3",
+            ),
+            (
+                "{{ (info.event_time - utils.timedelta(days=1)).strftime('%Y-%m-%d') }}",
+                "2022-01-29",
+            ),
+            (
+                "{{ '%05d-%s' % (info.size, key.rsplit('/', 1)[1]) }}",
+                "01024-data file.csv",
+            ),
+            (
+                "{{ utils.re.sub('[0-9]+', 'N', key) }}",
+                "in/N/data file.csv",
+            ),
+            (
+                "{{ utils.path.normpath('a/../b') }}|{{ utils.uuid().version }}",
+                "b|4",
+            ),
+            (
+                "{{ key | truncate(9) }}|{{ 2048 | filesizeformat }}",
+                "in/202...|2.0 kB",
+            ),
+            ("{{ event.s3.object.eTag }}", "abc"),
+            (
+                "{% set d = {'b': 1, 'a': 2} %}{{ d }}|{% for k in d %}{{ k }}{% endfor %}",
+                "{'b': 1, 'a': 2}|ba",
+            ),
+        ] {
+            assert_eq!(r.render_str(template, &ctx).unwrap(), python, "{template}");
+        }
     }
 }
