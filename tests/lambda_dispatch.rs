@@ -9,7 +9,9 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use lava_lambda::dispatch::{handle_dispatch_event, DispatchRequest, DispatchSummary, Dispatcher};
+use lava_lambda::dispatch::{
+    handle_dispatch_event, DispatchRequest, DispatchSummary, Dispatcher, MaxDelay,
+};
 use lava_tests::moto::{sdk_config, Moto};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -111,8 +113,12 @@ impl Realm {
             .unwrap()
     }
 
+    /// The handler as the function runs it by default; panics if the
+    /// invocation would fail.
     async fn handle(&self, event: Value) -> DispatchSummary {
-        handle_dispatch_event(&self.dispatcher, &event).await
+        handle_dispatch_event(&self.dispatcher, &MaxDelay::default(), &event)
+            .await
+            .unwrap_or_else(|e| panic!("invocation failed: {e}"))
     }
 
     /// Every message a worker polling this queue receives now, as JSON.
@@ -497,8 +503,10 @@ async fn delays_reach_sqs() {
     assert_eq!(realm.delayed_count("batch").await, 3);
 }
 
+/// Each kind of bad request, alone in its body (a body stops at its first
+/// failure, as upstream's does): logged and counted, the invocation succeeds.
 #[tokio::test]
-async fn bad_input_is_counted_and_the_rest_still_dispatch() {
+async fn bad_requests_are_counted_and_the_other_bodies_still_dispatch() {
     let realm = Realm::new().await;
     realm
         .job(
@@ -521,40 +529,42 @@ async fn bad_input_is_counted_and_the_rest_still_dispatch() {
         )
         .await;
     realm.job("no-queue", "ghost", &[]).await;
-    let text = "\
-job-a -p n=1
-unknown-job -p n=2
-job-a -d 20m -p n=3
-job-a -d x -p n=4
-job-a -p 'n=5
-job-a --colour blue
-job-a extra
-job-b -p n=1
-no-worker
-reserved
-no-queue
-";
-    let json_body = r#"[{"job_id": "job-b", "params": {"n": "6"}}, {"job_id": "job-a", "delay": "1h"}, {"job_id": "job-a", "parameters": {"n": "2"}}]"#;
-    let mut event = sns(&[text, json_body]);
-    let records = event["Records"].as_array_mut().unwrap();
-    records.push(json!({"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}}}));
-    records.push(json!({"eventSource": "aws:sqs", "body": "job-b -p n=2"}));
+    let bodies = [
+        "job-a -p n=1",
+        "unknown-job -p n=2",
+        "job-a -d 20m -p n=3",
+        "job-a -d x -p n=4",
+        "job-a -p 'n=5",
+        "job-a --colour blue",
+        "job-a extra",
+        "no-worker",
+        "reserved",
+        "no-queue",
+        r#"{"job_id": "job-b", "params": {"n": "6"}}"#,
+        r#"[{"job_id": "job-a", "delay": "1h"}]"#,
+        "job-b -p n=1",
+        r#"{"job_id": "job-a", "parameters": {"n": "2"}}"#,
+    ];
+    let mut event = sns(&bodies[..12]);
+    event["Records"]
+        .as_array_mut()
+        .unwrap()
+        .extend(sqs(&bodies[12..])["Records"].as_array().unwrap().clone());
     let summary = realm.handle(event).await;
 
     let expected = [
-        "Records[0] line 2: unknown-job@prod: No such job",
-        "Records[0] line 3: job-a@prod: Bad -d, --delay value: Must be between 0 and 15 minutes, not 1200 seconds",
-        "Records[0] line 4: job-a@prod: Bad -d, --delay value: Invalid duration: \"x\"",
-        "Records[0] line 5: No closing quotation",
-        "Records[0] line 6: job-a@prod: unrecognized arguments: --colour",
-        "Records[0] line 7: job-a@prod: unrecognized arguments: extra",
-        "Records[0] line 9: no-worker@prod: Bad job record: Missing keys: worker",
-        "Records[0] line 10: reserved@prod: Reserved global: LAVA_x",
+        "Records[1] line 1: unknown-job@prod: No such job",
+        "Records[2] line 1: job-a@prod: Bad -d, --delay value: Must be between 0 and 15 minutes, not 1200 seconds",
+        "Records[3] line 1: job-a@prod: Bad -d, --delay value: Invalid duration: \"x\"",
+        "Records[4] line 1: No closing quotation",
+        "Records[5] line 1: job-a@prod: unrecognized arguments: --colour",
+        "Records[6] line 1: job-a@prod: unrecognized arguments: extra",
+        "Records[7] line 1: no-worker@prod: Bad job record: Missing keys: worker",
+        "Records[8] line 1: reserved@prod: Reserved global: LAVA_x",
         // Followed by moto's QueueDoesNotExist details.
-        "Records[0] line 11: no-queue@prod: Cannot dispatch to queue lava-prod-ghost - ",
-        "Records[1] item 1: job-b@prod: Unexpected keys: params",
-        "Records[1] item 2: job-a@prod: Bad delay value: Must be between 0 and 15 minutes, not 3600 seconds",
-        "Records[2]: event source aws:s3 not supported",
+        "Records[9] line 1: no-queue@prod: Cannot dispatch to queue lava-prod-ghost - ",
+        "Records[10]: job-b@prod: Unexpected keys: params",
+        "Records[11] item 1: job-a@prod: Bad delay value: Must be between 0 and 15 minutes, not 3600 seconds",
     ];
     assert_eq!(
         summary.errors.len(),
@@ -576,35 +586,160 @@ no-queue
         .iter()
         .map(|d| d.job_id.as_str())
         .collect();
-    assert_eq!(jobs, ["job-a", "job-b", "job-a", "job-b"]);
+    assert_eq!(jobs, ["job-a", "job-b", "job-a"]);
     let core = realm.receive("core").await;
     let batch = realm.receive("batch").await;
     assert_eq!(core.len(), 2);
-    assert_eq!(batch.len(), 2);
+    assert_eq!(batch.len(), 1);
     for m in &core {
         assert_message(m, "core", "job-a", Some(m["parameters"].clone()), None);
     }
     let mut core_n: Vec<&Value> = core.iter().map(|m| &m["parameters"]["n"]).collect();
     core_n.sort_by_key(|v| v.to_string());
     assert_eq!(core_n, [&json!("1"), &json!("2")]);
-    assert_eq!(realm.all_messages().len(), 4);
+    assert_eq!(realm.all_messages().len(), 3);
+}
+
+/// What the invocation does with an event, with the expected values read
+/// from upstream's `lambda/dispatch/dispatch.py`.
+struct Row {
+    what: &'static str,
+    /// `LAVA_SQS_MAX_DELAY_MINS`, unset when `None`.
+    max_delay_mins: Option<&'static str>,
+    event: Value,
+    /// `Err(start of the message)` when the invocation fails.
+    outcome: Result<Vec<&'static str>, &'static str>,
+    /// `(worker, parameter n, delay in seconds)` of each message sent.
+    sent: Vec<(&'static str, &'static str, u64)>,
 }
 
 #[tokio::test]
-async fn unknown_event_shape_is_one_error_and_sends_nothing() {
+async fn error_behaviour_as_upstream() {
+    let good = sqs(&["job-a -p n=good"])["Records"][0].clone();
+    let rows = [
+        Row {
+            what: "neither Records nor a raw request: raises (dispatch.py:320)",
+            max_delay_mins: None,
+            event: json!({"version": "0", "detail-type": "Scheduled Event", "detail": {}}),
+            outcome: Err("Cannot determine event format: "),
+            sent: vec![],
+        },
+        Row {
+            what: "a record from another source raises (dispatch.py:315); here before any dispatch",
+            max_delay_mins: None,
+            event: json!({"Records": [good.clone(), {"eventSource": "aws:s3", "s3": {}}]}),
+            outcome: Err("Records[1]: Event source aws:s3 not supported"),
+            sent: vec![],
+        },
+        Row {
+            what: "SNS is known by EventSource only (dispatch.py:310)",
+            max_delay_mins: None,
+            event: json!({"Records": [good.clone(), {"eventSource": "aws:sns", "Sns": {"Message": "job-a"}}]}),
+            outcome: Err("Records[1]: Event source aws:sns not supported"),
+            sent: vec![],
+        },
+        Row {
+            what: "an SNS record without its message: KeyError (dispatch.py:311)",
+            max_delay_mins: None,
+            event: json!({"Records": [good.clone(), {"EventSource": "aws:sns", "Sns": {}}]}),
+            outcome: Err("Records[1]: SNS record without Sns.Message"),
+            sent: vec![],
+        },
+        Row {
+            what: "a text body stops at its failing line; the next body goes on (dispatch.py:84-105, 347-354)",
+            max_delay_mins: None,
+            event: sqs(&["job-a -p n=1\nunknown -p n=2\njob-b -p n=3", "job-b -p n=4"]),
+            outcome: Ok(vec!["Records[0] line 2: unknown@prod: No such job"]),
+            sent: vec![("core", "1", 0), ("batch", "4", 0)],
+        },
+        Row {
+            what: "a JSON list stops at its failing item (dispatch.py:135-158)",
+            max_delay_mins: None,
+            event: sqs(&[r#"[{"job_id": "job-a", "parameters": {"n": "1"}}, {"job_id": "job-b", "params": {}}, {"job_id": "job-b", "parameters": {"n": "3"}}]"#]),
+            outcome: Ok(vec!["Records[0] item 2: job-b@prod: Unexpected keys: params"]),
+            sent: vec![("core", "1", 0)],
+        },
+        Row {
+            what: "JSON that is neither list nor dict (dispatch.py:133)",
+            max_delay_mins: None,
+            event: sns(&["42"]),
+            outcome: Ok(vec!["Records[0]: JSON message body must be list or dict"]),
+            sent: vec![],
+        },
+        Row {
+            what: "false JSON is a text line (dispatch.py:348)",
+            max_delay_mins: None,
+            event: sns(&["[]"]),
+            outcome: Ok(vec!["Records[0] line 1: []@prod: No such job"]),
+            sent: vec![],
+        },
+        Row {
+            what: "LAVA_SQS_MAX_DELAY_MINS bounds text lines (dispatch.py:204-209)",
+            max_delay_mins: Some("5"),
+            event: sqs(&["job-a -d 6m -p n=1", "job-a -d 5m -p n=2", r#"{"job_id": "job-b", "delay": "10m", "parameters": {"n": "3"}}"#]),
+            outcome: Ok(vec!["Records[0] line 1: job-a@prod: Bad -d, --delay value: Must be between 0 and 5 minutes, not 360 seconds"]),
+            sent: vec![("core", "2", 300), ("batch", "3", 600)],
+        },
+        Row {
+            what: "a bound that is not an integer fails every text line, not JSON (lava/config.py:205-213)",
+            max_delay_mins: Some("five"),
+            event: sqs(&["job-a -p n=1", r#"{"job_id": "job-b", "parameters": {"n": "2"}}"#]),
+            outcome: Ok(vec!["Records[0] line 1: job-a@prod: Cannot convert config item SQS_MAX_DELAY_MINS: \"five\" is not an integer"]),
+            sent: vec![("batch", "2", 0)],
+        },
+    ];
+
+    let realm = Realm::new().await;
+    let mut seen = std::collections::HashSet::new();
+    for row in rows {
+        let max_delay = row.max_delay_mins.map(MaxDelay::parse).unwrap_or_default();
+        let got = handle_dispatch_event(&realm.dispatcher, &max_delay, &row.event).await;
+        match (&got, &row.outcome) {
+            (Ok(summary), Ok(errors)) => {
+                assert_eq!(&summary.errors, errors, "{}", row.what);
+                assert_eq!(summary.dispatched.len(), row.sent.len(), "{}", row.what);
+            }
+            (Err(e), Err(start)) => {
+                assert!(e.to_string().starts_with(start), "{}: {e}", row.what)
+            }
+            _ => panic!("{}: got {got:?}", row.what),
+        }
+        let mut sent: Vec<(String, String, u64)> = realm
+            .all_messages()
+            .into_iter()
+            .filter(|(body, _)| seen.insert(body["run_id"].as_str().unwrap().to_string()))
+            .map(|(body, delay)| {
+                let worker = body["worker"].as_str().unwrap().to_string();
+                let n = body["parameters"]["n"].as_str().unwrap().to_string();
+                (worker, n, delay)
+            })
+            .collect();
+        sent.sort();
+        let mut want: Vec<(String, String, u64)> = row
+            .sent
+            .iter()
+            .map(|(w, n, d)| (w.to_string(), n.to_string(), *d))
+            .collect();
+        want.sort();
+        assert_eq!(sent, want, "{}", row.what);
+    }
+}
+
+#[tokio::test]
+async fn unknown_event_shapes_fail_the_invocation_and_send_nothing() {
     let realm = Realm::new().await;
     for event in [
         json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
         json!([{"job_id": "job-a"}]),
         json!("job-a"),
     ] {
-        let summary = realm.handle(event.clone()).await;
-        assert!(summary.dispatched.is_empty());
-        assert_eq!(summary.errors.len(), 1, "{event}");
+        let err = handle_dispatch_event(&realm.dispatcher, &MaxDelay::default(), &event)
+            .await
+            .unwrap_err();
         assert!(
-            summary.errors[0].starts_with("Cannot determine event format: "),
-            "{}",
-            summary.errors[0]
+            err.to_string()
+                .starts_with("Cannot determine event format: "),
+            "{event}: {err}"
         );
     }
     assert!(realm.all_messages().is_empty());

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use lava_layout::{Arch, LambdaFunction};
 use lava_tests::moto::{sdk_config, Moto, REGION};
-use lava_tests::runtime_api::{invoke, invoke_on, response, Error, Outcome};
+use lava_tests::runtime_api::{invoke, invoke_on, response, Error, Outcome, Run};
 use serde_json::{json, Value};
 
 const REALM: &str = "e2e";
@@ -276,30 +276,76 @@ async fn dispatch_puts_the_job_on_its_worker_queue() {
     assert!(run.init <= run.cold_start);
 }
 
+/// The message of an invocation error; panics on any other outcome.
+fn invocation_error(run: &Run) -> String {
+    match &run.outcome {
+        Outcome::Error { body, .. } => {
+            let body: Value = serde_json::from_slice(body).unwrap();
+            body["errorMessage"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+        other => panic!(
+            "expected an invocation error, got {other:?}\n{}",
+            run.output
+        ),
+    }
+}
+
+/// Events upstream's functions raise on fail the invocation here too, so
+/// Lambda's error metric, retries and dead-letter queue see them.
 #[tokio::test]
-async fn dispatch_answers_an_unknown_event_shape_with_its_error_and_sends_nothing() {
+async fn unreadable_events_fail_the_invocation_and_send_nothing() {
     let realm = Realm::new().await;
-    let run = invoke(
-        LambdaFunction::Dispatch,
-        REALM,
-        &realm.moto,
-        &json!({"detail": "no job here"}),
-        &[],
-    )
-    .unwrap();
-    // Never an invocation error: SNS/SQS would deliver the event again.
-    let answer = response(&run);
-    assert_eq!(answer["dispatched"], json!([]));
-    let errors = answer["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 1, "{answer}");
-    assert!(
-        errors[0]
-            .as_str()
-            .unwrap()
-            .starts_with("Cannot determine event format"),
-        "{answer}"
-    );
+    for (function, event, says) in [
+        (
+            LambdaFunction::Dispatch,
+            json!({"detail": "no job here"}),
+            "Cannot determine event format",
+        ),
+        (
+            LambdaFunction::Dispatch,
+            json!({"Records": [{"eventSource": "aws:sqs", "body": "load"}, {"eventSource": "aws:s3"}]}),
+            "Event source aws:s3 not supported",
+        ),
+        (
+            LambdaFunction::S3trigger,
+            json!({"Records": [{"eventSource": "aws:sqs", "body": "not JSON"}]}),
+            "body is not JSON",
+        ),
+    ] {
+        let run = invoke(function, REALM, &realm.moto, &event, &[]).unwrap();
+        let message = invocation_error(&run);
+        assert!(message.contains(says), "{function}: {message}");
+    }
     assert_eq!(realm.core_messages().await, Vec::<Value>::new());
+}
+
+/// Upstream's functions fail every invocation on a `LOGLEVEL` that is not a
+/// level; these fail their start.
+#[tokio::test]
+async fn a_bad_log_level_fails_the_start() {
+    let realm = Realm::new().await;
+    for function in LambdaFunction::ALL {
+        let err = invoke(
+            function,
+            REALM,
+            &realm.moto,
+            &json!({}),
+            &[("LOGLEVEL", "loud")],
+        )
+        .unwrap_err();
+        match err {
+            Error::Exited { output, .. } => {
+                assert!(
+                    output.contains("Bad log level: loud"),
+                    "{function}: {output}"
+                )
+            }
+            other => panic!("{function}: expected the process to exit: {other}"),
+        }
+    }
 }
 
 #[tokio::test]

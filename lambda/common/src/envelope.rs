@@ -1,12 +1,15 @@
 //! Message bodies out of a Lambda event, as upstream's dispatch helper finds
 //! them (`get_message_bodies` in `lambda/dispatch/dispatch.py`):
 //! - SNS: `Records[].Sns.Message` of records whose `EventSource` is `aws:sns`;
-//! - SQS: `Records[].body` of records whose `eventSource` is `aws:sqs`;
+//! - SQS: `Records[].body` of records whose source is `aws:sqs`
+//!   (`EventSource`, else `eventSource`);
 //! - raw JSON (direct invocation, EventBridge input template): an object with a
 //!   `job_id`, which is itself the one body.
 //!
-//! Unlike upstream, a record from another source is an error for that record
-//! only; the other records are still returned.
+//! Upstream raises for a record from another source, a record without its
+//! body and an event of no known shape, failing the invocation. So does this,
+//! but for the whole event before anything is dispatched: a retry then
+//! dispatches nothing twice.
 
 use serde_json::Value;
 
@@ -18,7 +21,7 @@ pub enum Source {
     Raw,
 }
 
-/// A message body: JSON when the text parses as a JSON object or list, else text.
+/// A message body: JSON when upstream would take it as JSON, else text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
     Text(String),
@@ -26,13 +29,22 @@ pub enum Body {
 }
 
 impl Body {
-    /// Upstream tries JSON first and falls back to text. Only objects and lists
-    /// count as JSON here: a bare number or string is a text line (upstream
-    /// rejects those as bad JSON, so nothing that worked there changes).
+    /// Upstream tries JSON first and takes the result when it is true in
+    /// Python's sense; text that is not JSON, or JSON such as `{}`, `[]`, `0`
+    /// or `""`, is read as dispatch lines.
     pub fn from_text(text: &str) -> Body {
         match serde_json::from_str::<Value>(text) {
-            Ok(value @ (Value::Object(_) | Value::Array(_))) => Body::Json(value),
+            Ok(value) if crate::truthy(&value) => Body::Json(value),
             _ => Body::Text(text.to_string()),
+        }
+    }
+
+    /// A record's body as it came: a string is read by [`Body::from_text`],
+    /// any other JSON value is taken as it is, as upstream does.
+    pub fn from_value(value: &Value) -> Body {
+        match value {
+            Value::String(text) => Body::from_text(text),
+            other => Body::Json(other.clone()),
         }
     }
 }
@@ -58,9 +70,9 @@ impl Message {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvelopeError {
-    #[error("Records[{index}]: event source {event_source} not supported")]
+    #[error("Records[{index}]: Event source {event_source} not supported")]
     UnsupportedSource { index: usize, event_source: String },
-    #[error("Records[{index}]: {kind} record without a string {field}")]
+    #[error("Records[{index}]: {kind} record without {field}")]
     MissingBody {
         index: usize,
         kind: &'static str,
@@ -72,64 +84,55 @@ pub enum EnvelopeError {
 
 /// The body of one `Records[]` entry from SNS or SQS.
 pub fn record_body(index: usize, record: &Value) -> Result<Message, EnvelopeError> {
-    // SNS spells it EventSource, SQS eventSource.
-    let source = record
-        .get("EventSource")
-        .or_else(|| record.get("eventSource"))
-        .and_then(Value::as_str);
-    let (source, text) = match source {
-        Some("aws:sns") => (
-            Source::Sns,
-            record
-                .pointer("/Sns/Message")
-                .and_then(Value::as_str)
-                .ok_or(EnvelopeError::MissingBody {
-                    index,
-                    kind: "SNS",
-                    field: "Sns.Message",
-                })?,
-        ),
-        Some("aws:sqs") => (
-            Source::Sqs,
-            record
-                .get("body")
-                .and_then(Value::as_str)
-                .ok_or(EnvelopeError::MissingBody {
-                    index,
-                    kind: "SQS",
-                    field: "body",
-                })?,
-        ),
-        other => {
-            return Err(EnvelopeError::UnsupportedSource {
-                index,
-                event_source: other.map_or_else(|| "(none)".to_string(), str::to_string),
-            })
-        }
+    // SNS spells it EventSource, SQS eventSource; upstream knows SNS only by
+    // the former and prefers it for SQS too.
+    let source = match record.get("EventSource") {
+        Some(source) => Some(source),
+        None => record.get("eventSource"),
+    };
+    let body = |kind, field, pointer| {
+        record
+            .pointer(pointer)
+            .map(Body::from_value)
+            .ok_or(EnvelopeError::MissingBody { index, kind, field })
+    };
+    let (source, body) = if record.get("EventSource").and_then(Value::as_str) == Some("aws:sns") {
+        (Source::Sns, body("SNS", "Sns.Message", "/Sns/Message")?)
+    } else if source.and_then(Value::as_str) == Some("aws:sqs") {
+        (Source::Sqs, body("SQS", "body", "/body")?)
+    } else {
+        return Err(EnvelopeError::UnsupportedSource {
+            index,
+            event_source: match source {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => "None".to_string(),
+            },
+        });
     };
     Ok(Message {
         source,
         index,
-        body: Body::from_text(text),
+        body,
     })
 }
 
-/// Every body in a dispatch event. The outer error is an event of no known
-/// shape; an inner error is one record that cannot be read.
-pub fn message_bodies(event: &Value) -> Result<Vec<Result<Message, EnvelopeError>>, EnvelopeError> {
+/// Every body in a dispatch event; an error if any record cannot be read or
+/// the event has no known shape.
+pub fn message_bodies(event: &Value) -> Result<Vec<Message>, EnvelopeError> {
     if let Some(records) = event.get("Records").and_then(Value::as_array) {
-        return Ok(records
+        return records
             .iter()
             .enumerate()
             .map(|(i, r)| record_body(i, r))
-            .collect());
+            .collect();
     }
     if event.as_object().is_some_and(|o| o.contains_key("job_id")) {
-        return Ok(vec![Ok(Message {
+        return Ok(vec![Message {
             source: Source::Raw,
             index: 0,
             body: Body::Json(event.clone()),
-        })]);
+        }]);
     }
     Err(EnvelopeError::UnknownShape(describe(event)))
 }
@@ -154,36 +157,59 @@ mod tests {
         let event = json!({"Records": [
             {"EventSource": "aws:sns", "Sns": {"Message": "job-a -d 1m"}},
             {"eventSource": "aws:sqs", "body": "{\"job_id\": \"job-b\"}"},
-            {"eventSource": "aws:s3", "s3": {}},
-            {"EventSource": "aws:sns", "Sns": {}},
+            {"EventSource": "aws:sqs", "body": "job-c"},
         ]});
         let bodies = message_bodies(&event).unwrap();
-        assert_eq!(
-            bodies[0].as_ref().unwrap().body,
-            Body::Text("job-a -d 1m".into())
-        );
-        assert_eq!(bodies[0].as_ref().unwrap().source, Source::Sns);
-        assert_eq!(
-            bodies[1].as_ref().unwrap().body,
-            Body::Json(json!({"job_id": "job-b"}))
-        );
-        assert_eq!(bodies[1].as_ref().unwrap().location(), "Records[1]");
-        assert_eq!(
-            bodies[2],
-            Err(EnvelopeError::UnsupportedSource {
-                index: 2,
-                event_source: "aws:s3".into()
-            })
-        );
-        assert!(matches!(
-            bodies[3],
-            Err(EnvelopeError::MissingBody { index: 3, .. })
-        ));
+        assert_eq!(bodies[0].body, Body::Text("job-a -d 1m".into()));
+        assert_eq!(bodies[0].source, Source::Sns);
+        assert_eq!(bodies[1].body, Body::Json(json!({"job_id": "job-b"})));
+        assert_eq!(bodies[1].location(), "Records[1]");
+        assert_eq!(bodies[2].source, Source::Sqs);
 
         let raw = json!({"job_id": "j", "delay": "1m"});
         let bodies = message_bodies(&raw).unwrap();
-        assert_eq!(bodies[0].as_ref().unwrap().body, Body::Json(raw.clone()));
-        assert_eq!(bodies[0].as_ref().unwrap().source, Source::Raw);
+        assert_eq!(bodies[0].body, Body::Json(raw.clone()));
+        assert_eq!(bodies[0].source, Source::Raw);
+    }
+
+    #[test]
+    fn one_unreadable_record_fails_the_event() {
+        let good = json!({"eventSource": "aws:sqs", "body": "job-a"});
+        let with = |bad: Value| json!({"Records": [good.clone(), bad]});
+        assert_eq!(
+            message_bodies(&with(json!({"eventSource": "aws:s3", "s3": {}}))),
+            Err(EnvelopeError::UnsupportedSource {
+                index: 1,
+                event_source: "aws:s3".into()
+            })
+        );
+        // Upstream knows SNS only by EventSource.
+        assert_eq!(
+            message_bodies(&with(
+                json!({"eventSource": "aws:sns", "Sns": {"Message": "j"}})
+            ))
+            .unwrap_err()
+            .to_string(),
+            "Records[1]: Event source aws:sns not supported"
+        );
+        assert_eq!(
+            message_bodies(&with(json!({"messageId": "m"})))
+                .unwrap_err()
+                .to_string(),
+            "Records[1]: Event source None not supported"
+        );
+        assert_eq!(
+            message_bodies(&with(json!({"EventSource": "aws:sns", "Sns": {}}))),
+            Err(EnvelopeError::MissingBody {
+                index: 1,
+                kind: "SNS",
+                field: "Sns.Message"
+            })
+        );
+        assert!(matches!(
+            message_bodies(&with(json!({"eventSource": "aws:sqs"}))),
+            Err(EnvelopeError::MissingBody { index: 1, .. })
+        ));
     }
 
     #[test]
@@ -208,16 +234,27 @@ mod tests {
 
     #[test]
     fn json_first_then_text() {
-        assert_eq!(Body::from_text("[]"), Body::Json(json!([])));
         assert_eq!(
             Body::from_text(" {\"job_id\": \"a\"} "),
             Body::Json(json!({"job_id": "a"}))
         );
-        assert_eq!(Body::from_text("42"), Body::Text("42".into()));
+        assert_eq!(Body::from_text("[1]"), Body::Json(json!([1])));
+        // True JSON scalars are JSON (upstream then refuses them).
+        assert_eq!(Body::from_text("42"), Body::Json(json!(42)));
+        assert_eq!(Body::from_text("\"a\""), Body::Json(json!("a")));
+        // False JSON is read as text, as upstream's `if msg_obj` does.
+        for text in ["[]", "{}", "0", "null", "false", "\"\""] {
+            assert_eq!(Body::from_text(text), Body::Text(text.into()), "{text}");
+        }
         assert_eq!(
             Body::from_text("job -p a=1"),
             Body::Text("job -p a=1".into())
         );
         assert_eq!(Body::from_text("{bad"), Body::Text("{bad".into()));
+        assert_eq!(
+            Body::from_value(&json!({"a": 1})),
+            Body::Json(json!({"a": 1}))
+        );
+        assert_eq!(Body::from_value(&json!(null)), Body::Json(json!(null)));
     }
 }

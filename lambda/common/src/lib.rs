@@ -16,6 +16,8 @@ use tracing_subscriber::EnvFilter;
 pub enum LambdaError {
     #[error("LAVA_REALM environment variable must be set")]
     MissingRealm,
+    #[error("Bad log level: {0}")]
+    BadLogLevel(String),
 }
 
 /// The message itself: `main` prints errors it returns with `Debug`.
@@ -39,16 +41,41 @@ pub async fn aws_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// A tracing level from a Python logging level name, as upstream's `LOGLEVEL`
-/// takes them (case-insensitive); `None` if the name is not one.
+/// The realm of a lava name `lava-<realm>-...`: its second `-` separated
+/// part, as upstream's `realm_from_lava_id` takes it.
+pub fn realm_of_lava_id(lava_id: &str) -> Option<&str> {
+    let mut parts = lava_id.split('-');
+    match (parts.next(), parts.next()) {
+        (Some("lava"), Some(realm)) if !realm.is_empty() => Some(realm),
+        _ => None,
+    }
+}
+
+/// Python's truth test, which upstream applies to message bodies, `enabled`,
+/// `jinja` and optional event fields.
+pub fn truthy(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// A tracing level from a Python logging level name, as upstream's
+/// `get_log_level` takes them (case-insensitive, nothing trimmed); `None` if
+/// the name is not one.
 pub fn log_level(name: &str) -> Option<tracing::Level> {
     use tracing::Level;
-    match name.trim().to_ascii_lowercase().as_str() {
-        "notset" => Some(Level::TRACE),
-        "debug" => Some(Level::DEBUG),
-        "info" => Some(Level::INFO),
-        "warning" | "warn" => Some(Level::WARN),
-        "error" | "critical" | "fatal" => Some(Level::ERROR),
+    match name.to_ascii_uppercase().as_str() {
+        "NOTSET" => Some(Level::TRACE),
+        "DEBUG" => Some(Level::DEBUG),
+        "INFO" => Some(Level::INFO),
+        "WARNING" | "WARN" => Some(Level::WARN),
+        "ERROR" | "CRITICAL" | "FATAL" => Some(Level::ERROR),
         _ => None,
     }
 }
@@ -58,12 +85,14 @@ pub fn log_level(name: &str) -> Option<tracing::Level> {
 /// The level of our own crates comes from `LOGLEVEL`, else `LAVA_LOGLEVEL`, else
 /// info, like upstream; other crates (the SDK is chatty at debug) stay at warn or
 /// quieter. `RUST_LOG`, when set, overrides all of this.
-pub fn init_tracing() {
+///
+/// A name that is not a level is an error: upstream fails every invocation
+/// with it, so a misconfigured function must not look healthy.
+pub fn init_tracing() -> Result<(), LambdaError> {
     let name = std::env::var("LOGLEVEL")
         .or_else(|_| std::env::var("LAVA_LOGLEVEL"))
         .unwrap_or_else(|_| "info".into());
-    let level = log_level(&name);
-    let ours = level.unwrap_or(tracing::Level::INFO);
+    let ours = log_level(&name).ok_or(LambdaError::BadLogLevel(name))?;
     // A Level compares greater when it is less verbose.
     let others = ours.max(tracing::Level::WARN);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -77,14 +106,13 @@ pub fn init_tracing() {
         .with_ansi(false)
         .without_time()
         .with_target(false);
-    let installed = if json {
-        builder.json().flatten_event(true).try_init().is_ok()
+    // Only fails when a subscriber is already installed, which then logs.
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
     } else {
-        builder.try_init().is_ok()
+        builder.try_init()
     };
-    if installed && level.is_none() {
-        tracing::warn!("Bad log level: {name}: using info");
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -96,6 +124,20 @@ mod tests {
         assert_eq!(log_level("DEBUG"), Some(tracing::Level::DEBUG));
         assert_eq!(log_level("warning"), Some(tracing::Level::WARN));
         assert_eq!(log_level("critical"), Some(tracing::Level::ERROR));
+        assert_eq!(log_level("Warn"), Some(tracing::Level::WARN));
         assert_eq!(log_level("loud"), None);
+        // getattr(logging, " INFO") fails upstream.
+        assert_eq!(log_level(" info"), None);
+        assert_eq!(log_level(""), None);
+    }
+
+    #[test]
+    fn realm_is_the_second_part() {
+        assert_eq!(realm_of_lava_id("lava-dev-metrics"), Some("dev"));
+        assert_eq!(realm_of_lava_id("lava-dev"), Some("dev"));
+        assert_eq!(realm_of_lava_id("lava-dev-1-stop"), Some("dev"));
+        assert_eq!(realm_of_lava_id("lava--x"), None);
+        assert_eq!(realm_of_lava_id("metrics"), None);
+        assert_eq!(realm_of_lava_id("Lava-dev-x"), None);
     }
 }

@@ -78,16 +78,18 @@ pub fn namespace_from_env() -> String {
         .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
 }
 
-/// Upstream refuses to run when `LAVA_REALM` disagrees with the function name
-/// `lava-<realm>-...`: a function deployed for one realm must never scale
-/// another realm's workers.
+/// Upstream refuses to run when `LAVA_REALM` disagrees with the realm of the
+/// function name `lava-<realm>-...` (its second `-` part): a function
+/// deployed for one realm must never scale another realm's workers.
 pub fn check_function_name(realm: &str, function_name: &str) -> Result<(), MetricsError> {
-    if function_name.starts_with(&format!("lava-{realm}-")) {
-        Ok(())
-    } else {
-        Err(MetricsError::Config(format!(
-            "realm name mismatch: LAVA_REALM is {realm:?} but the function is {function_name:?} (expected lava-{realm}-...)"
-        )))
+    match lava_lambda::realm_of_lava_id(function_name) {
+        Some(of_name) if of_name == realm => Ok(()),
+        Some(_) => Err(MetricsError::Config(format!(
+            "realm name mismatch: LAVA_REALM is {realm:?} but the function is {function_name:?}"
+        ))),
+        None => Err(MetricsError::Config(format!(
+            "Bad lava identifier: {function_name}"
+        ))),
     }
 }
 
@@ -353,5 +355,7 @@ mod tests {
         let err = check_function_name("dev", "lava-prod-metrics").unwrap_err();
         assert!(err.to_string().contains("realm name mismatch"), "{err}");
         assert!(check_function_name("dev", "metrics").is_err());
+        assert!(check_function_name("dev", "lava-dev").is_ok());
+        assert!(check_function_name("dev", "lava-devx-metrics").is_err());
     }
 }

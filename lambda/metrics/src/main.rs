@@ -8,7 +8,7 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lava_lambda::init_tracing();
+    lava_lambda::init_tracing()?;
     let realm = Arc::new(lava_lambda::realm_from_env()?);
     let config = lava_lambda::aws_config().await;
     // One handler for the life of the sandbox: the queue list cache lives in it.

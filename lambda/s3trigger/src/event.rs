@@ -2,7 +2,6 @@
 //! delivered directly, via SNS, via SQS (also SNS inside SQS), and EventBridge
 //! events. Upstream: `lambda/s3trigger/s3event.py`.
 
-use lava_lambda::envelope::{self, Body, Message};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -25,26 +24,22 @@ pub struct S3Record {
     pub raw: Value,
 }
 
-/// What one Lambda event holds: object records, and the records that could
-/// not be understood (each a message), which are counted but do not stop the others.
-#[derive(Debug, Default)]
-pub struct Extracted {
-    pub records: Vec<Result<S3Record, String>>,
-}
-
-/// Split a Lambda event into S3 object records. Only an event whose overall
-/// shape is unknown is an error; an unreadable record inside a known envelope
-/// becomes an `Err` entry so that the rest still proceed.
-pub fn extract(event: &Value) -> Result<Extracted, String> {
-    let mut out = Extracted::default();
+/// Every S3 object record of a Lambda event, in order. Upstream raises for
+/// anything it cannot read (a record from another source, an SQS or SNS body
+/// that is not a JSON S3 event, a record without bucket or key, an event of
+/// no known shape), failing the invocation; so does this, for the whole
+/// event before any record is processed, so that a retry dispatches nothing
+/// twice.
+pub fn extract(event: &Value) -> Result<Vec<S3Record>, String> {
+    let mut out = Vec::new();
     walk(event, &mut out)?;
     Ok(out)
 }
 
-fn walk(event: &Value, out: &mut Extracted) -> Result<(), String> {
+fn walk(event: &Value, out: &mut Vec<S3Record>) -> Result<(), String> {
     let obj = event
         .as_object()
-        .ok_or_else(|| format!("event must be a JSON object, not {}", kind(event)))?;
+        .ok_or_else(|| format!("Event blob must be a dict, not {}", kind(event)))?;
 
     // S3 sends a test event when a notification target is configured.
     if obj.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
@@ -53,61 +48,62 @@ fn walk(event: &Value, out: &mut Extracted) -> Result<(), String> {
 
     if let Some(records) = obj.get("Records").and_then(Value::as_array) {
         for (index, record) in records.iter().enumerate() {
-            if record.get("eventSource").and_then(Value::as_str) == Some("aws:s3") {
-                out.records.push(notification_record(record));
-                continue;
-            }
-            // SNS and SQS records carry the S3 (or EventBridge) event as a JSON string.
-            match envelope::record_body(index, record) {
-                Ok(Message {
-                    body: Body::Json(inner),
-                    ..
-                }) => {
-                    if let Err(e) = walk(&inner, out) {
-                        out.records.push(Err(format!("Records[{index}]: {e}")));
-                    }
+            let at = |e: String| format!("Records[{index}]: {e}");
+            // Upstream prefers eventSource here (the dispatch helper the other spelling).
+            let source = match record.get("eventSource") {
+                Some(source) => Some(source),
+                None => record.get("EventSource"),
+            };
+            match source.and_then(Value::as_str) {
+                Some("aws:sqs") => {
+                    walk(&nested(record, "/body", "body").map_err(at)?, out).map_err(at)?
                 }
-                Ok(Message {
-                    body: Body::Text(_),
-                    ..
-                }) => out.records.push(Err(format!(
-                    "Records[{index}]: message is not a JSON S3 event"
-                ))),
-                Err(e) => out.records.push(Err(e.to_string())),
+                Some("aws:sns") => walk(
+                    &nested(record, "/Sns/Message", "Sns.Message").map_err(at)?,
+                    out,
+                )
+                .map_err(at)?,
+                Some("aws:s3") => out.push(notification_record(record).map_err(at)?),
+                _ => {
+                    let source = match source {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                        None => "None".to_string(),
+                    };
+                    return Err(at(format!("Unexpected event source: {source}")));
+                }
             }
         }
         return Ok(());
     }
 
     if obj.contains_key("detail-type") {
-        out.records.push(Ok(eventbridge_record(event)?));
+        out.push(eventbridge_record(event)?);
         return Ok(());
     }
 
-    // An SNS notification delivered to SQS without raw message delivery.
+    // An SNS notification delivered to SQS without raw message delivery
+    // (upstream cannot read it).
     if obj.get("Type").and_then(Value::as_str) == Some("Notification") {
-        let inner = obj
-            .get("Message")
-            .and_then(Value::as_str)
-            .map(serde_json::from_str::<Value>);
-        match inner {
-            Some(Ok(inner)) => {
-                if let Err(e) = walk(&inner, out) {
-                    out.records.push(Err(format!("SNS Message: {e}")));
-                }
-            }
-            _ => out.records.push(Err(
-                "SNS notification whose Message is not a JSON S3 event".into()
-            )),
-        }
-        return Ok(());
+        return walk(&nested(event, "/Message", "Message")?, out)
+            .map_err(|e| format!("SNS Message: {e}"));
     }
 
     Err(
-        "cannot determine event format: expected S3 notification Records (direct, SNS or SQS) \
+        "Cannot determine event format: expected S3 notification Records (direct, SNS or SQS) \
          or an EventBridge S3 event"
             .to_string(),
     )
+}
+
+/// The JSON event an SQS body or SNS message carries as a string.
+fn nested(record: &Value, pointer: &str, name: &str) -> Result<Value, String> {
+    let text = record
+        .pointer(pointer)
+        .ok_or_else(|| format!("no {name}"))?
+        .as_str()
+        .ok_or_else(|| format!("{name} is not a string"))?;
+    serde_json::from_str(text).map_err(|e| format!("{name} is not JSON: {e}"))
 }
 
 fn notification_record(record: &Value) -> Result<S3Record, String> {
@@ -252,13 +248,8 @@ mod tests {
         })
     }
 
-    fn keys(event: &Value) -> Vec<Result<String, String>> {
-        extract(event)
-            .unwrap()
-            .records
-            .into_iter()
-            .map(|r| r.map(|r| r.key))
-            .collect()
+    fn keys(event: &Value) -> Vec<String> {
+        extract(event).unwrap().into_iter().map(|r| r.key).collect()
     }
 
     #[test]
@@ -277,11 +268,11 @@ mod tests {
         let sns_in_sqs = json!({"Records": [{"eventSource": "aws:sqs",
             "body": json!({"Type": "Notification", "Message": direct.to_string()}).to_string()}]});
         for event in [&direct, &sns, &sqs, &sns_in_sqs] {
-            assert_eq!(keys(event), [Ok("a b.csv".to_string())], "{event}");
+            assert_eq!(keys(event), ["a b.csv"], "{event}");
         }
         let eb = json!({"detail-type": "Object Created", "time": "2024-05-01T10:20:30Z", "region": "eu-west-1",
             "detail": {"bucket": {"name": "b"}, "object": {"key": "a+b.csv", "size": 3}, "reason": "PutObject"}});
-        let rec = extract(&eb).unwrap().records.remove(0).unwrap();
+        let rec = extract(&eb).unwrap().remove(0);
         assert_eq!(
             (rec.key.as_str(), rec.event_type.as_str(), rec.size),
             ("a+b.csv", "ObjectCreated:PutObject", Some(3))
@@ -294,18 +285,28 @@ mod tests {
         assert!(keys(&json!({"Service": "Amazon S3", "Event": "s3:TestEvent"})).is_empty());
         let test_in_sqs = json!({"Records": [{"eventSource": "aws:sqs", "body": "{\"Event\": \"s3:TestEvent\"}"}]});
         assert!(keys(&test_in_sqs).is_empty());
-        let mixed = json!({"Records": [
-            {"eventSource": "aws:sqs", "body": "not json"},
-            {"eventSource": "aws:kinesis"},
-            s3("ok"),
-        ]});
-        let got = keys(&mixed);
-        assert_eq!(got.len(), 3);
-        assert!(got[0].is_err() && got[1].is_err());
-        assert_eq!(got[2], Ok("ok".to_string()));
+        let error = |bad: Value| extract(&json!({"Records": [s3("ok"), bad]})).unwrap_err();
+        assert!(error(json!({"eventSource": "aws:sqs", "body": "not json"}))
+            .starts_with("Records[1]: body is not JSON: "));
+        assert_eq!(
+            error(json!({"eventSource": "aws:kinesis"})),
+            "Records[1]: Unexpected event source: aws:kinesis"
+        );
+        assert_eq!(
+            error(json!({"EventSource": "aws:sns", "Sns": {}})),
+            "Records[1]: no Sns.Message"
+        );
+        assert_eq!(
+            error(json!({"eventSource": "aws:sqs", "body": "[1]"})),
+            "Records[1]: Event blob must be a dict, not an array"
+        );
+        assert_eq!(
+            error(json!({"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": {}}})),
+            "Records[1]: S3 notification record without s3.object.key"
+        );
         assert!(extract(&json!({"hello": 1}))
             .unwrap_err()
-            .contains("cannot determine event format"));
+            .contains("Cannot determine event format"));
         assert!(extract(&json!([1])).is_err());
         assert!(extract(&json!({"detail-type": "Scheduled Event", "detail": {}})).is_err());
     }

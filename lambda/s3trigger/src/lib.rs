@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use lava_lambda::dispatch::{DispatchRequest, Dispatcher};
+use lava_lambda::dispatch::{DispatchRequest, Dispatcher, MaxDelay};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -35,8 +35,9 @@ const TRIGGER_CACHE_SIZE: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown event shape: {0}")]
-    UnknownEvent(String),
+    /// Fails the invocation, as upstream's exceptions do.
+    #[error("unreadable event: {0}")]
+    Event(String),
     #[error("bad configuration: {0}")]
     Config(String),
 }
@@ -50,6 +51,8 @@ pub struct Config {
     pub dedup_ttl: Duration,
     /// How many recent objects are remembered (`LAVA_S3TRIGGER_DEDUP_CACHE_SIZE`); zero disables.
     pub dedup_cache_size: usize,
+    /// The bound on a trigger's delay (`LAVA_SQS_MAX_DELAY_MINS`).
+    pub max_delay: MaxDelay,
 }
 
 impl Config {
@@ -59,6 +62,7 @@ impl Config {
             trigger_cache_ttl: DEFAULT_TRIGGER_CACHE_TTL,
             dedup_ttl: DEFAULT_DEDUP_TTL,
             dedup_cache_size: DEFAULT_DEDUP_CACHE_SIZE,
+            max_delay: MaxDelay::default(),
         }
     }
 
@@ -66,6 +70,7 @@ impl Config {
     pub fn from_env() -> Result<Config, Error> {
         let realm = lava_lambda::realm_from_env().map_err(|e| Error::Config(e.to_string()))?;
         let mut config = Config::new(realm);
+        config.max_delay = MaxDelay::from_env();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let duration = |name: &str, v: String| {
             lava_lambda::duration::duration_seconds(&v)
@@ -92,7 +97,7 @@ impl Config {
 /// What one invocation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    /// S3 object events found in the event (readable or not).
+    /// S3 object events found in the event.
     pub records: usize,
     /// Events dropped as duplicates of one seen within the window.
     pub duplicates: usize,
@@ -151,21 +156,16 @@ impl S3Trigger {
         &self.config
     }
 
-    /// Handle one Lambda event. Only an event of unknown shape is an error:
-    /// a bad record, trigger or job is logged and counted and the rest go on,
-    /// so that a redelivery does not dispatch the good ones twice.
+    /// Handle one Lambda event. An event that cannot be read is the error
+    /// (the invocation fails, as upstream's does), before any record is
+    /// processed. A trigger or job that fails is logged and counted and the
+    /// rest go on, as upstream does; the invocation succeeds.
     pub async fn handle(&self, event: &Value) -> Result<Summary, Error> {
-        let extracted = event::extract(event).map_err(Error::UnknownEvent)?;
+        let records = event::extract(event).map_err(Error::Event)?;
         let mut summary = Summary::default();
-        for record in extracted.records {
+        for record in records {
             summary.records += 1;
-            match record {
-                Ok(record) => self.process(&record, &mut summary).await,
-                Err(e) => {
-                    summary.errors += 1;
-                    error!("bad event record: {e}");
-                }
-            }
+            self.process(&record, &mut summary).await;
         }
         Ok(summary)
     }
@@ -237,10 +237,16 @@ impl S3Trigger {
         }
         debug!("trigger query: s3://{bucket}/{prefix}");
         let items = triggers::query(&self.dynamodb, &self.table, bucket, prefix).await?;
+        // Upstream reads the bound only when there are entries to check.
+        let max_minutes = match &self.config.max_delay {
+            _ if items.is_empty() => 0,
+            MaxDelay::Minutes(minutes) => *minutes,
+            invalid @ MaxDelay::Invalid(_) => return Err(invalid.check(0.0).unwrap_err()),
+        };
         // One bad entry fails the lookup, as upstream; failures are not cached.
         let checked = items
             .into_iter()
-            .map(triggers::check)
+            .map(|item| triggers::check(item, max_minutes))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("Bad trigger spec for s3://{bucket}/{prefix} - {e}"))?;
         let checked = Arc::new(checked);
@@ -370,8 +376,9 @@ impl S3Trigger {
 }
 
 impl S3Trigger {
-    /// The job's `enabled` flag (absent means disabled, as upstream), `None`
-    /// if there is no such job. Only that attribute is read: the job record
+    /// The job's `enabled` flag, `None` if there is no such job. Absent
+    /// means disabled, as the user guide documents (upstream's s3trigger
+    /// fails the invocation on it instead). Only that attribute is read: the job record
     /// proper is the dispatcher's business.
     async fn job_enabled(&self, job_id: &str) -> Result<Option<bool>, String> {
         if let Some(hit) = self

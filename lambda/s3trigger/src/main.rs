@@ -9,7 +9,7 @@ use tracing::{error, info};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lava_lambda::init_tracing();
+    lava_lambda::init_tracing()?;
     let config = Config::from_env()?;
     let sdk = lava_lambda::aws_config().await;
     // One handler for the process: its caches span warm invocations.
@@ -18,7 +18,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let handler = handler.clone();
         async move {
             let request_id = event.context.request_id.clone();
-            let summary: Summary = handler.handle(&event.payload).await?;
+            // An unreadable event fails the invocation, as upstream's does.
+            let summary: Summary = handler.handle(&event.payload).await.inspect_err(|e| {
+                error!("Event {request_id}: {e}");
+            })?;
             if summary.errors > 0 {
                 error!(
                     "Event {request_id}: Completed with {} errors",

@@ -293,6 +293,10 @@ mod tests {
             ),
             ("{{ event.s3.object.eTag }}", "abc"),
             (
+                "{{ key.split('/')[1:3] }}|{{ [3, 1, 2] | sort }}",
+                "['2024', 'data file.csv']|[1, 2, 3]",
+            ),
+            (
                 "{% set d = {'b': 1, 'a': 2} %}{{ d }}|{% for k in d %}{{ k }}{% endfor %}",
                 "{'b': 1, 'a': 2}|ba",
             ),

@@ -12,9 +12,6 @@ use crate::conditions;
 
 pub const INDEX: &str = "s3trigger-index";
 
-/// The SQS limit on message delay, which is also upstream's limit on a trigger's delay.
-pub const MAX_DELAY_SECONDS: u64 = 15 * 60;
-
 const REQUIRED: [&str; 5] = ["bucket", "prefix", "job_id", "enabled", "trigger_id"];
 const OPTIONAL: [&str; 6] = [
     "globals",
@@ -54,8 +51,8 @@ pub fn candidate_prefixes(key: &str) -> Vec<String> {
 
 /// Check an entry as upstream does: required fields, no unknown fields
 /// (`x-*`/`X-*` ignored), `jinja` defaulting to true, `delay` a duration
-/// within the SQS limit.
-pub fn check(spec: Map<String, Value>) -> Result<Trigger, String> {
+/// of at most `max_minutes` (`LAVA_SQS_MAX_DELAY_MINS`).
+pub fn check(spec: Map<String, Value>, max_minutes: i64) -> Result<Trigger, String> {
     let ignored = |k: &str| k.starts_with("x-") || k.starts_with("X-");
     let mut missing: Vec<&str> = REQUIRED
         .iter()
@@ -86,7 +83,9 @@ pub fn check(spec: Map<String, Value>) -> Result<Trigger, String> {
     };
     let delay = match spec.get("delay") {
         None => 0,
-        Some(d) => delay_seconds(d).map_err(|e| format!("Bad delay: {}: {e}", display(d)))?,
+        Some(d) => {
+            delay_seconds(d, max_minutes).map_err(|e| format!("Bad delay: {}: {e}", display(d)))?
+        }
     };
     Ok(Trigger {
         trigger_id,
@@ -98,8 +97,9 @@ pub fn check(spec: Map<String, Value>) -> Result<Trigger, String> {
 }
 
 /// Upstream takes the duration in (float) seconds, checks it is within
-/// 0..=15 minutes, and dispatches with `int(delay)`, which truncates.
-fn delay_seconds(d: &Value) -> Result<u64, String> {
+/// 0..=`max_minutes`, and dispatches with `int(delay)`, which truncates.
+/// Above SQS's 15 minutes the dispatcher refuses it.
+fn delay_seconds(d: &Value, max_minutes: i64) -> Result<u64, String> {
     let seconds = match d {
         Value::Number(n) => n.as_f64().ok_or("not a number")?,
         Value::String(s) => {
@@ -107,11 +107,8 @@ fn delay_seconds(d: &Value) -> Result<u64, String> {
         }
         _ => return Err("must be a duration".to_string()),
     };
-    if !(0.0..=MAX_DELAY_SECONDS as f64).contains(&seconds) {
-        return Err(format!(
-            "must be between 0 and {} minutes",
-            MAX_DELAY_SECONDS / 60
-        ));
+    if !(0.0..=max_minutes as f64 * 60.0).contains(&seconds) {
+        return Err(format!("must be between 0 and {max_minutes} minutes"));
     }
     Ok(seconds.trunc() as u64)
 }
@@ -124,16 +121,7 @@ fn display(v: &Value) -> String {
 }
 
 /// Python truthiness, which is what upstream applies to `enabled` and `jinja`.
-pub fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
+pub use lava_lambda::truthy;
 
 /// All entries of the index for exactly this bucket and prefix.
 pub async fn query(
@@ -194,7 +182,7 @@ mod tests {
     #[test]
     fn checks_entries_like_upstream() {
         let base = json!({"trigger_id": "t", "bucket": "b", "prefix": "p", "job_id": "j", "enabled": true});
-        let t = check(spec(base.clone())).unwrap();
+        let t = check(spec(base.clone()), 15).unwrap();
         assert!(t.enabled && t.jinja);
         assert_eq!(t.delay, 0);
 
@@ -203,21 +191,32 @@ mod tests {
         s.insert("jinja".into(), json!(false));
         s.insert("x-ci".into(), json!("ignored"));
         s.insert("if_not_fnmatch".into(), json!("*.tmp"));
-        let t = check(s).unwrap();
+        let t = check(s, 15).unwrap();
         assert_eq!((t.delay, t.jinja), (120, false));
 
         let mut s = spec(base.clone());
         s.insert("delay".into(), json!("16m"));
-        assert!(check(s).unwrap_err().starts_with("Bad delay: 16m"));
+        assert!(check(s.clone(), 15)
+            .unwrap_err()
+            .starts_with("Bad delay: 16m"));
+        // LAVA_SQS_MAX_DELAY_MINS moves the bound, as upstream's config does.
+        assert_eq!(check(s.clone(), 20).unwrap().delay, 960);
+        assert_eq!(
+            check(s, 5).unwrap_err(),
+            "Bad delay: 16m: must be between 0 and 5 minutes"
+        );
 
         let mut s = spec(base.clone());
         s.insert("if_size_lt".into(), json!(1));
         s.insert("colour".into(), json!(1));
-        assert_eq!(check(s).unwrap_err(), "Unexpected keys: colour, if_size_lt");
+        assert_eq!(
+            check(s, 15).unwrap_err(),
+            "Unexpected keys: colour, if_size_lt"
+        );
 
         let mut s = spec(base);
         s.remove("enabled");
         s.remove("bucket");
-        assert_eq!(check(s).unwrap_err(), "Missing keys: bucket, enabled");
+        assert_eq!(check(s, 15).unwrap_err(), "Missing keys: bucket, enabled");
     }
 }

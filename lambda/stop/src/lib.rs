@@ -107,19 +107,17 @@ pub fn shell_quote(text: &str) -> String {
 /// The realm of a lava name `lava-<realm>-...` (upstream's
 /// `realm_from_lava_id`: the second `-` separated part).
 pub fn realm_of(lava_id: &str) -> Result<&str, StopError> {
-    let mut parts = lava_id.split('-');
-    match (parts.next(), parts.next()) {
-        (Some("lava"), Some(realm)) if !realm.is_empty() => Ok(realm),
-        _ => Err(StopError::Config(format!("Bad lava identifier: {lava_id}"))),
-    }
+    lava_lambda::realm_of_lava_id(lava_id)
+        .ok_or_else(|| StopError::Config(format!("Bad lava identifier: {lava_id}")))
 }
 
-/// A value of the event as text: absent, null and "" count as not given (as
-/// Python's truth test upstream applies); anything but a string is refused.
+/// A value of the event as text: a false one (absent, null, "", 0, false,
+/// empty) counts as not given, as Python's truth test upstream applies; any
+/// other that is not a string is refused, as upstream fails on it.
 fn text<'a>(event: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, StopError> {
     match event.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        None => Ok(None),
+        Some(value) if !lava_lambda::truthy(value) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(StopError::Event(format!(
             "{key} must be a string, got {other}"
@@ -327,6 +325,11 @@ mod tests {
                 json!({"EC2InstanceId": INSTANCE, "AutoScalingGroupName": "", "LifecycleHookName": "h"}),
                 format!("{base} --lifecycle-hook-name h {tail}"),
             ),
+            // Python's `if value:` passes over any false value.
+            (
+                json!({"EC2InstanceId": INSTANCE, "AutoScalingGroupName": null, "LifecycleActionToken": 0, "LifecycleHookName": false}),
+                format!("{base} {tail}"),
+            ),
         ] {
             let stop = stop_command(&event, &settings(), "dev", "lava-dev-stop").unwrap();
             assert_eq!(stop.instance_id, INSTANCE);
@@ -400,6 +403,12 @@ mod tests {
                 "dev",
                 "lava-dev-stop",
                 "EC2InstanceId must be a string",
+            ),
+            (
+                json!({"EC2InstanceId": INSTANCE, "LifecycleActionToken": 5}),
+                "dev",
+                "lava-dev-stop",
+                "LifecycleActionToken must be a string",
             ),
         ] {
             let err = stop_command(&event, &settings(), realm, function).unwrap_err();

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lava_lambda::init_tracing();
+    lava_lambda::init_tracing()?;
     let realm = Arc::new(lava_lambda::realm_from_env()?);
     let config = lava_lambda::aws_config().await;
     let stopper = Arc::new(Stopper::new(&config, StopSettings::from_env()));

@@ -14,15 +14,15 @@ use serde_json::{Map, Value};
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 pub use request::{
-    expand_keys, parse_body, parse_json, parse_line, parse_text, DispatchRequest, RequestError,
-    SQS_MAX_DELAY_SECS,
+    expand_keys, parse_body, parse_json, parse_line, parse_text, DispatchRequest, MaxDelay,
+    RequestError, SQS_MAX_DELAY_SECS,
 };
 pub use words::{split_words, WordsError};
 
-use crate::envelope::message_bodies;
+use crate::envelope::{message_bodies, EnvelopeError};
 
 /// Attributes every job record must have (upstream `JOB_SPEC_REQUIRED_FIELDS`).
 const JOB_REQUIRED_FIELDS: [&str; 4] = ["job_id", "type", "worker", "payload"];
@@ -246,7 +246,7 @@ pub struct Dispatched {
 }
 
 /// What became of an event: the jobs dispatched, in order, and one message per
-/// record, line or item that failed.
+/// body that stopped at a request that failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DispatchSummary {
     pub dispatched: Vec<Dispatched>,
@@ -254,67 +254,57 @@ pub struct DispatchSummary {
 }
 
 /// Dispatch every request in a Lambda event (SNS, SQS or raw JSON; text or
-/// JSON bodies). A bad record, line or item is logged and counted and the rest
-/// still dispatch: failing the whole invocation would make SNS or SQS deliver
-/// the event again and dispatch the good requests twice.
-pub async fn handle_dispatch_event(dispatcher: &Dispatcher, event: &Value) -> DispatchSummary {
+/// JSON bodies), as upstream's handler does: a body is dispatched in order up
+/// to its first request that fails, which is logged and counted, and the next
+/// body goes on; the invocation still succeeds. An event that cannot be read
+/// (unknown shape, a record from another source or without its body) is the
+/// error, before anything is dispatched. `max_delay` bounds text lines' delays.
+pub async fn handle_dispatch_event(
+    dispatcher: &Dispatcher,
+    max_delay: &MaxDelay,
+    event: &Value,
+) -> Result<DispatchSummary, EnvelopeError> {
     let mut summary = DispatchSummary::default();
-    let fail = |summary: &mut DispatchSummary, message: String| {
-        error!("{message}");
-        summary.errors.push(message);
-    };
-    let messages = match message_bodies(event) {
-        Ok(messages) => messages,
-        Err(e) => {
-            fail(&mut summary, e.to_string());
-            return summary;
-        }
-    };
-    for message in messages {
-        let message = match message {
-            Ok(message) => message,
-            Err(e) => {
-                fail(&mut summary, e.to_string());
-                continue;
-            }
-        };
+    for message in message_bodies(event)? {
         let location = message.location();
-        for (within, request) in parse_body(&message.body) {
+        let requests = parse_body(&message.body, max_delay);
+        let total = requests.len();
+        for (n, (within, request)) in requests.into_iter().enumerate() {
             let at = match within {
                 Some(within) => format!("{location} {within}"),
                 None => location.clone(),
             };
-            let request = match request {
-                Ok(request) => request,
+            let failure = match request {
                 Err(RequestError {
                     job_id: Some(job_id),
                     reason,
-                }) => {
-                    fail(
-                        &mut summary,
-                        format!("{at}: {job_id}@{}: {reason}", dispatcher.realm()),
-                    );
-                    continue;
-                }
-                Err(e) => {
-                    fail(&mut summary, format!("{at}: {e}"));
-                    continue;
+                }) => format!("{at}: {job_id}@{}: {reason}", dispatcher.realm()),
+                Err(e) => format!("{at}: {e}"),
+                Ok(request) => {
+                    info!("Dispatch request: {at}: {request:?}");
+                    match dispatcher.dispatch(&request).await {
+                        Ok(run_id) => {
+                            info!("Dispatched {} with run_id {run_id}", request.job_id);
+                            summary.dispatched.push(Dispatched {
+                                job_id: request.job_id,
+                                run_id,
+                            });
+                            continue;
+                        }
+                        Err(e) => format!("{at}: {e}"),
+                    }
                 }
             };
-            info!("Dispatch request: {at}: {request:?}");
-            match dispatcher.dispatch(&request).await {
-                Ok(run_id) => {
-                    info!("Dispatched {} with run_id {run_id}", request.job_id);
-                    summary.dispatched.push(Dispatched {
-                        job_id: request.job_id,
-                        run_id,
-                    });
-                }
-                Err(e) => fail(&mut summary, format!("{at}: {e}")),
+            error!("{failure}");
+            summary.errors.push(failure);
+            let left = total - n - 1;
+            if left > 0 {
+                warn!("{location}: {left} later requests of this body not dispatched");
             }
+            break;
         }
     }
-    summary
+    Ok(summary)
 }
 
 #[cfg(test)]

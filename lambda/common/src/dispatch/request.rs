@@ -8,8 +8,69 @@ use super::words::split_words;
 use crate::duration::{duration_seconds, parse_duration, whole_seconds, DurationError};
 use crate::envelope::Body;
 
-/// SQS accepts message delays of 0 to 15 minutes (upstream's SQS_MAX_DELAY_MINS).
+/// SQS accepts message delays of 0 to 15 minutes.
 pub const SQS_MAX_DELAY_SECS: u64 = 15 * 60;
+
+/// The longest delay a text line may ask for: upstream's
+/// `config('SQS_MAX_DELAY_MINS', int)`, which is `LAVA_SQS_MAX_DELAY_MINS`,
+/// else 15. Upstream converts it for every line, so a value that is not an
+/// integer fails every text line (JSON requests do not use it); a bound above
+/// 15 lets SQS refuse the message instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaxDelay {
+    Minutes(i64),
+    /// The text that is not an integer.
+    Invalid(String),
+}
+
+impl Default for MaxDelay {
+    fn default() -> MaxDelay {
+        MaxDelay::Minutes((SQS_MAX_DELAY_SECS / 60) as i64)
+    }
+}
+
+impl MaxDelay {
+    pub const VAR: &'static str = "LAVA_SQS_MAX_DELAY_MINS";
+
+    pub fn from_env() -> MaxDelay {
+        std::env::var(MaxDelay::VAR)
+            .map(|v| MaxDelay::parse(&v))
+            .unwrap_or_default()
+    }
+
+    /// Python's `int()` of a string: surrounding whitespace, a sign, digits
+    /// with single underscores between them.
+    pub fn parse(text: &str) -> MaxDelay {
+        let t = text.trim();
+        let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+        let valid = !digits.is_empty()
+            && !digits.starts_with('_')
+            && !digits.ends_with('_')
+            && !digits.contains("__")
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+        match t.replace('_', "").parse::<i64>() {
+            Ok(minutes) if valid => MaxDelay::Minutes(minutes),
+            _ => MaxDelay::Invalid(text.to_string()),
+        }
+    }
+
+    /// Whether a delay in seconds is within `0..=minutes * 60`; the message
+    /// says why not.
+    pub fn check(&self, seconds: f64) -> Result<(), String> {
+        match self {
+            MaxDelay::Invalid(text) => Err(format!(
+                "Cannot convert config item SQS_MAX_DELAY_MINS: {text:?} is not an integer"
+            )),
+            MaxDelay::Minutes(minutes) => {
+                if (0.0..=*minutes as f64 * 60.0).contains(&seconds) {
+                    Ok(())
+                } else {
+                    Err(format!("Must be between 0 and {minutes} minutes"))
+                }
+            }
+        }
+    }
+}
 
 /// One job to dispatch.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -58,19 +119,29 @@ const JSON_KEYS: [&str; 4] = ["job_id", "parameters", "globals", "delay"];
 
 /// Every request in a body: `(where, request)` with `where` being `line N`
 /// for text (1-based), `item N` for the entries of a JSON list (1-based), and
-/// `None` for a single JSON object.
-pub fn parse_body(body: &Body) -> Vec<(Option<String>, Result<DispatchRequest, RequestError>)> {
+/// `None` for a single JSON object. `max_delay` bounds text lines' delays.
+pub fn parse_body(
+    body: &Body,
+    max_delay: &MaxDelay,
+) -> Vec<(Option<String>, Result<DispatchRequest, RequestError>)> {
     match body {
-        Body::Text(text) => parse_text(text)
+        Body::Text(text) => parse_text(text, max_delay)
             .into_iter()
             .map(|(line, request)| (Some(format!("line {line}")), request))
             .collect(),
-        Body::Json(Value::Array(items)) => items
+        Body::Json(Value::Array(items)) if !items.is_empty() => items
             .iter()
             .enumerate()
             .map(|(i, item)| (Some(format!("item {}", i + 1)), parse_json(item)))
             .collect(),
-        Body::Json(value) => vec![(None, parse_json(value))],
+        Body::Json(value @ Value::Object(_)) => vec![(None, parse_json(value))],
+        Body::Json(_) => vec![(
+            None,
+            Err(RequestError::new(
+                None,
+                "JSON message body must be list or dict",
+            )),
+        )],
     }
 }
 
@@ -154,10 +225,13 @@ fn within_sqs_limit(seconds: u64) -> Result<u64, String> {
 
 /// The requests of a text body with their 1-based line numbers. Blank and
 /// comment lines yield nothing. Lines split as Python's `str.splitlines()` does.
-pub fn parse_text(text: &str) -> Vec<(usize, Result<DispatchRequest, RequestError>)> {
+pub fn parse_text(
+    text: &str,
+    max_delay: &MaxDelay,
+) -> Vec<(usize, Result<DispatchRequest, RequestError>)> {
     python_lines(text)
         .enumerate()
-        .filter_map(|(i, line)| parse_line(line).transpose().map(|r| (i + 1, r)))
+        .filter_map(|(i, line)| parse_line(line, max_delay).transpose().map(|r| (i + 1, r)))
         .collect()
 }
 
@@ -243,8 +317,11 @@ fn option_like(word: &str) -> bool {
 /// One text line: `None` when it is blank or a comment. Options read as
 /// upstream's argparse reads them: `-d 5m`, `-d5m`, `-d=5m`, `--delay 5m`,
 /// `--delay=5m`, `--del 5m`; repeated `-d` keeps the last; repeated names keep
-/// the last value.
-pub fn parse_line(line: &str) -> Result<Option<DispatchRequest>, RequestError> {
+/// the last value. The delay must be within `max_delay`.
+pub fn parse_line(
+    line: &str,
+    max_delay: &MaxDelay,
+) -> Result<Option<DispatchRequest>, RequestError> {
     let words = split_words(line).map_err(|e| RequestError::new(None, e.to_string()))?;
     let Some((job_id, args)) = words.split_first() else {
         return Ok(None);
@@ -317,13 +394,24 @@ pub fn parse_line(line: &str) -> Result<Option<DispatchRequest>, RequestError> {
         }
     }
 
-    let parameters = expand_keys(params).map_err(|e| fail(format!("Bad -p, --param args: {e}")))?;
+    // Upstream's order: globals, parameters, then the delay.
     let globals = expand_keys(globals).map_err(|e| fail(format!("Bad -g, --global args: {e}")))?;
+    let parameters = expand_keys(params).map_err(|e| fail(format!("Bad -p, --param args: {e}")))?;
+    // Upstream reads the bound for every line, delay or not: a bad one is its
+    // own error, not a bad delay.
+    if let MaxDelay::Invalid(_) = max_delay {
+        return Err(fail(max_delay.check(0.0).unwrap_err()));
+    }
     let delay = match delay {
         None => 0,
         Some(text) => parse_duration(text)
             .map_err(|e: DurationError| e.to_string())
-            .and_then(within_sqs_limit)
+            .and_then(|seconds| {
+                max_delay
+                    .check(seconds as f64)
+                    .map(|()| seconds)
+                    .map_err(|e| format!("{e}, not {seconds} seconds"))
+            })
             .map_err(|e| fail(format!("Bad -d, --delay value: {e}")))?,
     };
     Ok(Some(DispatchRequest {
@@ -363,11 +451,13 @@ mod tests {
     use serde_json::json;
 
     fn line(text: &str) -> DispatchRequest {
-        parse_line(text).unwrap().unwrap()
+        parse_line(text, &MaxDelay::default()).unwrap().unwrap()
     }
 
     fn line_err(text: &str) -> String {
-        parse_line(text).unwrap_err().to_string()
+        parse_line(text, &MaxDelay::default())
+            .unwrap_err()
+            .to_string()
     }
 
     fn map(value: Value) -> Option<Map<String, Value>> {
@@ -377,8 +467,9 @@ mod tests {
     #[test]
     fn plain_job() {
         assert_eq!(line("my-job"), DispatchRequest::new("my-job"));
-        assert_eq!(parse_line("  # comment").unwrap(), None);
-        assert_eq!(parse_line("").unwrap(), None);
+        let max = MaxDelay::default();
+        assert_eq!(parse_line("  # comment", &max).unwrap(), None);
+        assert_eq!(parse_line("", &max).unwrap(), None);
     }
 
     #[test]
@@ -508,7 +599,10 @@ mod tests {
 
     #[test]
     fn text_bodies_number_lines() {
-        let parsed = parse_text("# jobs\r\nj1 -d 1m\n\n  j2 -p a.b=1 # trailing\rj3 -d x\n");
+        let parsed = parse_text(
+            "# jobs\r\nj1 -d 1m\n\n  j2 -p a.b=1 # trailing\rj3 -d x\n",
+            &MaxDelay::default(),
+        );
         let got: Vec<(usize, Result<String, String>)> = parsed
             .into_iter()
             .map(|(n, r)| (n, r.map(|r| r.job_id).map_err(|e| e.to_string())))
@@ -588,14 +682,62 @@ mod tests {
 
     #[test]
     fn bodies() {
+        let max = MaxDelay::default();
         let list = Body::Json(json!([{"job_id": "a"}, {"job": "b"}]));
-        let parsed = parse_body(&list);
+        let parsed = parse_body(&list, &max);
         assert_eq!(parsed[0].0.as_deref(), Some("item 1"));
         assert_eq!(parsed[0].1, Ok(DispatchRequest::new("a")));
         assert!(parsed[1].1.is_err());
-        let one = parse_body(&Body::Json(json!({"job_id": "a"})));
+        let one = parse_body(&Body::Json(json!({"job_id": "a"})), &max);
         assert_eq!(one, vec![(None, Ok(DispatchRequest::new("a")))]);
-        let text = parse_body(&Body::Text("\n a -d 1".into()));
+        let text = parse_body(&Body::Text("\n a -d 1".into()), &max);
         assert_eq!(text[0].0.as_deref(), Some("line 2"));
+        for scalar in [json!(42), json!("a"), json!(null), json!([])] {
+            let parsed = parse_body(&Body::Json(scalar.clone()), &max);
+            assert_eq!(
+                parsed[0].1.as_ref().unwrap_err().to_string(),
+                "JSON message body must be list or dict",
+                "{scalar}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_delay_bound_is_configured_as_upstream() {
+        assert_eq!(MaxDelay::parse("5"), MaxDelay::Minutes(5));
+        assert_eq!(MaxDelay::parse(" +1_0\n"), MaxDelay::Minutes(10));
+        assert_eq!(MaxDelay::parse("-1"), MaxDelay::Minutes(-1));
+        for bad in ["", "5m", "1.5", "_1", "1__0", "1_", "ten"] {
+            assert_eq!(
+                MaxDelay::parse(bad),
+                MaxDelay::Invalid(bad.into()),
+                "{bad:?}"
+            );
+        }
+        let five = MaxDelay::Minutes(5);
+        let at = |text: &str, max: &MaxDelay| -> Result<u64, String> {
+            parse_line(text, max)
+                .map(|r| r.unwrap().delay)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(at("j -d 5m", &five), Ok(300));
+        assert_eq!(
+            at("j -d 301", &five),
+            Err(
+                "j: Bad -d, --delay value: Must be between 0 and 5 minutes, not 301 seconds".into()
+            )
+        );
+        // Above SQS's own limit the line passes; SQS has the last word.
+        assert_eq!(at("j -d 20m", &MaxDelay::Minutes(30)), Ok(1200));
+        let bad = MaxDelay::Invalid("x".into());
+        assert_eq!(
+            at("j", &bad),
+            Err("j: Cannot convert config item SQS_MAX_DELAY_MINS: \"x\" is not an integer".into())
+        );
+        // JSON requests are bounded by SQS only.
+        assert_eq!(
+            parse_json(&json!({"job_id": "j", "delay": "10m"})).map(|r| r.delay),
+            Ok(600)
+        );
     }
 }

@@ -236,9 +236,12 @@ pub fn py_str(v: &Value) -> String {
     match v.kind() {
         ValueKind::Undefined => String::new(),
         ValueKind::String => v.as_str().unwrap_or_default().to_string(),
-        ValueKind::None | ValueKind::Bool | ValueKind::Number | ValueKind::Seq | ValueKind::Map => {
-            py_repr(v)
-        }
+        ValueKind::None
+        | ValueKind::Bool
+        | ValueKind::Number
+        | ValueKind::Seq
+        | ValueKind::Iterable
+        | ValueKind::Map => py_repr(v),
         _ => v.to_string(),
     }
 }
@@ -261,7 +264,8 @@ fn repr(v: &Value, sort_dicts: bool) -> String {
         ValueKind::Number if v.is_integer() => v.to_string(),
         ValueKind::Number => float_repr(f64::try_from(v.clone()).unwrap_or(f64::NAN)),
         ValueKind::String => str_repr(v.as_str().unwrap_or_default()),
-        ValueKind::Seq => {
+        // A slice or a filter's result may be a lazy sequence: a list in Python.
+        ValueKind::Seq | ValueKind::Iterable => {
             let items: Vec<String> = v
                 .try_iter()
                 .map(|it| it.map(|x| repr(&x, sort_dicts)).collect())
