@@ -12,7 +12,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use lava_lambda::dispatch::{
     handle_dispatch_event, DispatchRequest, DispatchSummary, Dispatcher, MaxDelay,
 };
+use lava_layout::LambdaFunction;
 use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -600,23 +602,54 @@ async fn bad_requests_are_counted_and_the_other_bodies_still_dispatch() {
     assert_eq!(realm.all_messages().len(), 3);
 }
 
-/// What the invocation does with an event, with the expected values read
-/// from upstream's `lambda/dispatch/dispatch.py`.
+/// What an invocation of the shipped function does with an event, with the
+/// expected values read from upstream's `lambda/dispatch/dispatch.py`.
 struct Row {
     what: &'static str,
     /// `LAVA_SQS_MAX_DELAY_MINS`, unset when `None`.
     max_delay_mins: Option<&'static str>,
     event: Value,
-    /// `Err(start of the message)` when the invocation fails.
+    /// The errors the answer counts, or `Err(start of the message)` when the
+    /// invocation fails.
     outcome: Result<Vec<&'static str>, &'static str>,
     /// `(worker, parameter n, delay in seconds)` of each message sent.
     sent: Vec<(&'static str, &'static str, u64)>,
 }
 
+/// Each row is one invocation of the dist zip's `bootstrap` through the
+/// local Runtime API, against this realm in moto.
 #[tokio::test]
-async fn error_behaviour_as_upstream() {
+async fn outcomes_as_upstream_through_the_runtime_api() {
     let good = sqs(&["job-a -p n=good"])["Records"][0].clone();
     let rows = [
+        Row {
+            what: "SNS text lines, each a dispatch (dispatch.py:84-105)",
+            max_delay_mins: None,
+            event: sns(&["job-a -p n=1\njob-b -p n=2 -d 1m"]),
+            outcome: Ok(vec![]),
+            sent: vec![("core", "1", 0), ("batch", "2", 60)],
+        },
+        Row {
+            what: "an SQS JSON object and list (dispatch.py:123-158)",
+            max_delay_mins: None,
+            event: sqs(&[r#"{"job_id": "job-a", "delay": 30, "parameters": {"n": "3"}}"#, r#"[{"job_id": "job-b", "parameters": {"n": "4"}}]"#]),
+            outcome: Ok(vec![]),
+            sent: vec![("core", "3", 30), ("batch", "4", 0)],
+        },
+        Row {
+            what: "a raw request from a direct invoke or EventBridge (dispatch.py:316-318)",
+            max_delay_mins: None,
+            event: json!({"job_id": "job-b", "delay": "15m", "parameters": {"n": "5"}}),
+            outcome: Ok(vec![]),
+            sent: vec![("batch", "5", 900)],
+        },
+        Row {
+            what: "a raw request for no job: counted, the invocation succeeds (dispatch.py:347-354)",
+            max_delay_mins: None,
+            event: json!({"job_id": "nope", "parameters": {"n": "6"}}),
+            outcome: Ok(vec!["event: nope@prod: No such job"]),
+            sent: vec![],
+        },
         Row {
             what: "neither Records nor a raw request: raises (dispatch.py:320)",
             max_delay_mins: None,
@@ -692,17 +725,29 @@ async fn error_behaviour_as_upstream() {
     let realm = Realm::new().await;
     let mut seen = std::collections::HashSet::new();
     for row in rows {
-        let max_delay = row.max_delay_mins.map(MaxDelay::parse).unwrap_or_default();
-        let got = handle_dispatch_event(&realm.dispatcher, &max_delay, &row.event).await;
-        match (&got, &row.outcome) {
-            (Ok(summary), Ok(errors)) => {
-                assert_eq!(&summary.errors, errors, "{}", row.what);
-                assert_eq!(summary.dispatched.len(), row.sent.len(), "{}", row.what);
+        let env: Vec<(&str, &str)> = row
+            .max_delay_mins
+            .map(|mins| (MaxDelay::VAR, mins))
+            .into_iter()
+            .collect();
+        let run = invoke(
+            LambdaFunction::Dispatch,
+            REALM,
+            &realm.moto,
+            &row.event,
+            &env,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", row.what));
+        match (answer(&run), &row.outcome) {
+            (Ok(answer), Ok(errors)) => {
+                assert_eq!(&answer["errors"], &json!(errors), "{}", row.what);
+                let dispatched = answer["dispatched"].as_array().unwrap();
+                assert_eq!(dispatched.len(), row.sent.len(), "{}", row.what);
             }
-            (Err(e), Err(start)) => {
-                assert!(e.to_string().starts_with(start), "{}: {e}", row.what)
+            (Err(message), Err(start)) => {
+                assert!(message.starts_with(start), "{}: {message}", row.what)
             }
-            _ => panic!("{}: got {got:?}", row.what),
+            (got, _) => panic!("{}: got {got:?}\n{}", row.what, run.output),
         }
         let mut sent: Vec<(String, String, u64)> = realm
             .all_messages()

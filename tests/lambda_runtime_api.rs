@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use lava_layout::{Arch, LambdaFunction};
 use lava_tests::moto::{sdk_config, Moto, REGION};
-use lava_tests::runtime_api::{invoke, invoke_on, response, Error, Outcome, Run};
+use lava_tests::runtime_api::{answer, invoke, invoke_on, response, Error};
 use serde_json::{json, Value};
 
 const REALM: &str = "e2e";
@@ -276,23 +276,6 @@ async fn dispatch_puts_the_job_on_its_worker_queue() {
     assert!(run.init <= run.cold_start);
 }
 
-/// The message of an invocation error; panics on any other outcome.
-fn invocation_error(run: &Run) -> String {
-    match &run.outcome {
-        Outcome::Error { body, .. } => {
-            let body: Value = serde_json::from_slice(body).unwrap();
-            body["errorMessage"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        }
-        other => panic!(
-            "expected an invocation error, got {other:?}\n{}",
-            run.output
-        ),
-    }
-}
-
 /// Events upstream's functions raise on fail the invocation here too, so
 /// Lambda's error metric, retries and dead-letter queue see them.
 #[tokio::test]
@@ -316,7 +299,7 @@ async fn unreadable_events_fail_the_invocation_and_send_nothing() {
         ),
     ] {
         let run = invoke(function, REALM, &realm.moto, &event, &[]).unwrap();
-        let message = invocation_error(&run);
+        let message = answer(&run).unwrap_err();
         assert!(message.contains(says), "{function}: {message}");
     }
     assert_eq!(realm.core_messages().await, Vec::<Value>::new());
@@ -514,17 +497,8 @@ async fn stop_fails_the_invocation_for_another_realms_group() {
     let mut detail = terminating(&instance);
     detail["AutoScalingGroupName"] = json!("lava-other-core");
     let run = invoke(LambdaFunction::Stop, REALM, &realm.moto, &detail, &[]).unwrap();
-    match &run.outcome {
-        Outcome::Error { body, .. } => {
-            let body: Value = serde_json::from_slice(body).unwrap();
-            let message = body["errorMessage"].as_str().unwrap_or_default();
-            assert!(message.contains("realm name mismatch"), "{body}");
-        }
-        other => panic!(
-            "expected an invocation error, got {other:?}\n{}",
-            run.output
-        ),
-    }
+    let message = answer(&run).unwrap_err();
+    assert!(message.contains("realm name mismatch"), "{message}");
     assert_eq!(ssm_commands(&realm).await, []);
 }
 

@@ -12,8 +12,10 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use lava_lambda::dispatch::MaxDelay;
+use lava_layout::LambdaFunction;
 use lava_s3trigger::{Config, Error, S3Trigger, Summary};
 use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Value};
 
 const REALM: &str = "test";
@@ -21,7 +23,7 @@ const BUCKET: &str = "data-bkt";
 
 /// A realm on moto: jobs and s3triggers tables, queues for workers core and bulk.
 struct Realm {
-    _moto: Moto,
+    moto: Moto,
     config: SdkConfig,
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
@@ -105,7 +107,7 @@ impl Realm {
                 .expect("create queue");
         }
         let realm = Realm {
-            _moto: moto,
+            moto,
             config,
             dynamodb,
             sqs,
@@ -238,6 +240,12 @@ fn s3_record(bucket: &str, key: &str, size: Option<u64>, event_name: &str) -> Va
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "lava",
                "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")}, "object": object}
     })
+}
+
+/// `record` without its field `name`.
+fn without(mut record: Value, name: &str) -> Value {
+    record.as_object_mut().unwrap().remove(name);
+    record
 }
 
 fn put(key: &str) -> Value {
@@ -840,13 +848,16 @@ async fn unknown_event_shapes_are_errors_and_test_events_are_ignored() {
     assert!(realm.drain("core").await.is_empty());
 }
 
-/// What the invocation does with an event, with the expected values read
-/// from upstream's `lambda/s3trigger/s3trigger.py` and `s3event.py`.
+/// What an invocation of the shipped function does with an event, with the
+/// expected values read from upstream's `lambda/s3trigger/s3trigger.py` and
+/// `s3event.py`.
 struct Row {
     what: &'static str,
     event: Value,
-    config: fn(&mut Config),
-    /// `Err(part of the message)` when the invocation fails.
+    /// `LAVA_SQS_MAX_DELAY_MINS`, unset when `None`.
+    max_delay_mins: Option<&'static str>,
+    /// The counts the answer gives, or `Err(part of the message)` when the
+    /// invocation fails.
     outcome: Result<Summary, &'static str>,
     /// The `parameters` of each message on the core queue.
     core: Vec<Value>,
@@ -854,10 +865,16 @@ struct Row {
     delayed: u64,
 }
 
-fn defaults(_: &mut Config) {}
+/// The counts of an answer or summary, without its run ids.
+fn answered_counts(mut answer: Value) -> Value {
+    answer.as_object_mut().unwrap().remove("run_ids");
+    answer
+}
 
+/// Each row is one invocation of the dist zip's `bootstrap` through the
+/// local Runtime API, against this realm in moto.
 #[tokio::test]
-async fn error_behaviour_as_upstream() {
+async fn outcomes_as_upstream_through_the_runtime_api() {
     let realm = Realm::new().await;
     let params = json!({"parameters": {"key": "{{ key }}", "size": "{{ info.size }}", "type": "{{ info.event_type }}"}});
     realm
@@ -889,7 +906,7 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "a good record, then an SQS body that is not JSON: json.loads raises (s3event.py:138)",
             event: json!({"Records": [sqs_record(direct(vec![ok.clone()]).to_string()), sqs_record("not JSON".into())]}),
-            config: defaults,
+            max_delay_mins: None,
             outcome: Err("Records[1]: body is not JSON"),
             core: vec![],
             delayed: 0,
@@ -897,7 +914,7 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "a record from another source raises (s3event.py:149)",
             event: json!({"Records": [ok.clone(), {"eventSource": "aws:kinesis", "kinesis": {}}]}),
-            config: defaults,
+            max_delay_mins: None,
             outcome: Err("Records[1]: Unexpected event source: aws:kinesis"),
             core: vec![],
             delayed: 0,
@@ -905,7 +922,7 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "an SQS body of no known shape raises (s3event.py:153)",
             event: via_sqs(&json!({"hello": "world"})),
-            config: defaults,
+            max_delay_mins: None,
             outcome: Err("Records[0]: Cannot determine event format"),
             core: vec![],
             delayed: 0,
@@ -913,15 +930,51 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "a record without its key: KeyError (s3event.py:211, s3trigger.py:411)",
             event: direct(vec![ok.clone(), json!({"eventSource": "aws:s3", "s3": {"bucket": {"name": BUCKET}, "object": {}}})]),
-            config: defaults,
+            max_delay_mins: None,
             outcome: Err("Records[1]: S3 notification record without s3.object.key"),
             core: vec![],
             delayed: 0,
         },
         Row {
+            what: "a record without its time: KeyError in canon (s3event.py:236)",
+            event: direct(vec![ok.clone(), without(put("ok/b.csv"), "eventTime")]),
+            max_delay_mins: None,
+            outcome: Err("Records[1]: S3 notification record without eventTime"),
+            core: vec![],
+            delayed: 0,
+        },
+        Row {
+            what: "a record without its event name: KeyError in canon (s3event.py:243)",
+            event: direct(vec![ok.clone(), without(put("ok/b.csv"), "eventName")]),
+            max_delay_mins: None,
+            outcome: Err("Records[1]: S3 notification record without eventName"),
+            core: vec![],
+            delayed: 0,
+        },
+        Row {
+            what: "an EventBridge event without its reason: KeyError in canon (s3event.py:344)",
+            event: {
+                let mut event = eventbridge("ok/c.csv", 3);
+                event["detail"].as_object_mut().unwrap().remove("reason");
+                event
+            },
+            max_delay_mins: None,
+            outcome: Err("EventBridge event without detail.reason"),
+            core: vec![],
+            delayed: 0,
+        },
+        Row {
+            what: "an EventBridge event dispatches with its own event type (s3event.py:334-344)",
+            event: eventbridge("ok/c.csv", 3),
+            max_delay_mins: None,
+            outcome: Ok(summary(1, 1, 0, 0, 0)),
+            core: vec![json!({"key": "ok/c.csv", "size": "3", "type": "ObjectCreated:PutObject"})],
+            delayed: 0,
+        },
+        Row {
             what: "no trigger for one object: counted, the other dispatches (s3trigger.py:418-423, 562-563)",
             event: direct(vec![put("none/x.csv"), ok.clone()]),
-            config: defaults,
+            max_delay_mins: None,
             outcome: Ok(summary(2, 1, 0, 0, 1)),
             core: vec![json!({"key": "ok/a.csv", "size": "2048", "type": "ObjectCreated:Put"})],
             delayed: 0,
@@ -929,7 +982,7 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "a delete has no size: rendered as Python's None (upstream: KeyError in canon)",
             event: direct(vec![deleted.clone()]),
-            config: defaults,
+            max_delay_mins: None,
             outcome: Ok(summary(1, 1, 0, 0, 0)),
             core: vec![json!({"key": "ok/gone.csv", "size": "None", "type": "ObjectRemoved:Delete"})],
             delayed: 0,
@@ -937,7 +990,7 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "if_size_gt on a delete: condition error, counted (s3trigger.py:434-440)",
             event: direct(vec![s3_record(BUCKET, "big/gone.csv", None, "ObjectRemoved:Delete")]),
-            config: defaults,
+            max_delay_mins: None,
             outcome: Ok(summary(1, 0, 0, 0, 1)),
             core: vec![],
             delayed: 0,
@@ -945,7 +998,7 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "LAVA_SQS_MAX_DELAY_MINS bounds the trigger's delay (s3trigger.py:183-201)",
             event: direct(vec![put("later/a.csv")]),
-            config: |c| c.max_delay = MaxDelay::Minutes(1),
+            max_delay_mins: Some("1"),
             outcome: Ok(summary(1, 0, 0, 0, 1)),
             core: vec![],
             delayed: 0,
@@ -953,7 +1006,7 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "within the bound, the delay holds the message back",
             event: direct(vec![put("later/b.csv")]),
-            config: |c| c.max_delay = MaxDelay::Minutes(3),
+            max_delay_mins: Some("3"),
             outcome: Ok(summary(1, 1, 0, 0, 0)),
             core: vec![],
             delayed: 1,
@@ -961,7 +1014,7 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "a bound that is not an integer fails each lookup that finds entries (lava/config.py:211-213)",
             event: direct(vec![ok.clone()]),
-            config: |c| c.max_delay = MaxDelay::Invalid("x".into()),
+            max_delay_mins: Some("x"),
             outcome: Ok(summary(1, 0, 0, 0, 1)),
             core: vec![],
             delayed: 1,
@@ -969,22 +1022,37 @@ async fn error_behaviour_as_upstream() {
         Row {
             what: "a job without enabled is disabled, as documented (upstream: KeyError, s3trigger.py:534)",
             event: direct(vec![put("unset/a.csv")]),
-            config: defaults,
+            max_delay_mins: None,
             outcome: Ok(summary(1, 0, 1, 0, 0)),
             core: vec![],
             delayed: 1,
         },
     ];
     for row in rows {
-        let handler = realm.handler_with(row.config);
-        let got = handler.handle(&row.event).await;
-        match (&got, &row.outcome) {
-            (Ok(got), Ok(want)) => assert_eq!(&counts(got), want, "{}", row.what),
-            (Err(e), Err(part)) => {
-                assert!(matches!(e, Error::Event(_)), "{}: {e}", row.what);
-                assert!(e.to_string().contains(part), "{}: {e}", row.what);
+        let env: Vec<(&str, &str)> = row
+            .max_delay_mins
+            .map(|mins| (MaxDelay::VAR, mins))
+            .into_iter()
+            .collect();
+        let run = invoke(
+            LambdaFunction::S3trigger,
+            REALM,
+            &realm.moto,
+            &row.event,
+            &env,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", row.what));
+        match (answer(&run), &row.outcome) {
+            (Ok(got), Ok(want)) => assert_eq!(
+                answered_counts(got),
+                answered_counts(serde_json::to_value(want).unwrap()),
+                "{}",
+                row.what
+            ),
+            (Err(message), Err(part)) => {
+                assert!(message.contains(part), "{}: {message}", row.what)
             }
-            _ => panic!("{}: got {got:?}", row.what),
+            (got, _) => panic!("{}: got {got:?}\n{}", row.what, run.output),
         }
         let core: Vec<Value> = realm
             .drain("core")
@@ -998,79 +1066,186 @@ async fn error_behaviour_as_upstream() {
 }
 
 /// Trigger templates written for upstream's Jinja2 reach the worker queue as
-/// upstream renders them. Each expected value is what Jinja2 3.1 gives for
-/// upstream's way (the JSON text of `parameters` as one template, with
-/// JINJA_UTILS and `info.event_time` from dateutil) on this event.
+/// upstream renders them: at least one row for each member of `utils`, each
+/// datetime method, each of Jinja2's filters (but `random`, and `urlize`
+/// which docs/compatibility.md lists) and each `str` method. Each expected value is what Jinja2 3.1 gives for upstream's way
+/// (the JSON text of `parameters` as one template, JINJA_UTILS of
+/// `lava/lavacore.py`, `info` as `S3EventRecord.canon` with `event_time`
+/// from dateutil) on this event: `(name, template, rendered)`.
+const TEMPLATES: &[(&str, &str, &str)] = &[
+    ("re.sub", "{{ utils.re.sub('[0-9]+', 'N', key) }}", "py/N/N/data file.csv"),
+    ("re.search", "{{ utils.re.search('(\\d{4})/(\\d{2})', key).group(1) }}", "2024"),
+    ("re.match", "{{ utils.re.match('py/(?P<y>\\d+)', key).group('y') }}", "2024"),
+    ("re.match.none", "{{ utils.re.match('2024', key) }}", "None"),
+    ("re.split", "{{ utils.re.split('[/ ]', key) }}", "['py', '2024', '05', 'data', 'file.csv']"),
+    ("re.findall", "{{ utils.re.findall('\\d+', key) }}", "['2024', '05']"),
+    ("re.fullmatch", "{{ utils.re.fullmatch('py/.*csv', key) is not none }}", "True"),
+    ("re.IGNORECASE", "{{ utils.re.sub('DATA', 'x', key, flags=utils.re.IGNORECASE) }}", "py/2024/05/x file.csv"),
+    ("timedelta", "{{ utils.timedelta(days=1, hours=2, minutes=3) }}", "1 day, 2:03:00"),
+    ("timedelta.total_seconds", "{{ utils.timedelta(minutes=90).total_seconds() }}", "5400.0"),
+    ("date", "{{ utils.date(2024, 2, 29) + utils.timedelta(days=1) }}", "2024-03-01"),
+    ("date.isoformat", "{{ utils.date(2024, 2, 29).isoformat() }}", "2024-02-29"),
+    ("time", "{{ utils.time(9, 5) }}", "09:05:00"),
+    ("time.strftime", "{{ utils.time(21, 5, 7).strftime('%I:%M %p') }}", "09:05 PM"),
+    ("datetime", "{{ utils.datetime(2024, 5, 1, 10, 20) }}", "2024-05-01 10:20:00"),
+    ("datetime.strptime", "{{ utils.datetime.strptime('01/05/2024 07:08', '%d/%m/%Y %H:%M') }}", "2024-05-01 07:08:00"),
+    ("datetime.fromisoformat", "{{ utils.datetime.fromisoformat('2024-05-01T10:20:30+10:00').utcoffset() }}", "10:00:00"),
+    ("datetime.combine", "{{ utils.datetime.combine(utils.date(2024, 5, 1), utils.time(6)) }}", "2024-05-01 06:00:00"),
+    ("dateutil.relativedelta", "{{ (info.event_time + utils.dateutil.relativedelta.relativedelta(day=31)).date() }}", "2024-05-31"),
+    ("dateutil.relativedelta.months", "{{ (info.event_time - utils.dateutil.relativedelta.relativedelta(months=3)).strftime('%Y-%m') }}", "2024-02"),
+    ("dateutil.parser.parse", "{{ utils.dateutil.parser.parse('1 May 2024 10:20') }}", "2024-05-01 10:20:00"),
+    ("parsedate.isoparse", "{{ utils.parsedate.isoparse('2024-05-01T10:20:30Z') }}", "2024-05-01 10:20:30+00:00"),
+    ("parsedate.parse", "{{ utils.parsedate.parse('2024-05-01 10:00').isoformat() }}", "2024-05-01T10:00:00"),
+    ("path.normpath", "{{ utils.path.normpath(utils.path.dirname(key) ~ '/../x') }}", "py/2024/x"),
+    ("path.isabs", "{{ utils.path.isabs(key) }}|{{ utils.path.isabs('/' ~ key) }}", "False|True"),
+    ("path.commonprefix", "{{ utils.path.commonprefix([key, 'py/2023']) }}", "py/202"),
+    ("path.basename", "{{ utils.path.basename(key) }}", "data file.csv"),
+    ("path.splitext", "{{ utils.path.splitext(key)[1] }}", ".csv"),
+    ("path.join", "{{ utils.path.join('a', 'b', key) }}", "a/b/py/2024/05/data file.csv"),
+    ("uuid.hex", "{{ utils.uuid().hex | length }}", "32"),
+    ("uuid.version", "{{ utils.uuid().version }}", "4"),
+    ("uuid.str", "{{ utils.uuid() | string | length }}", "36"),
+    ("s3bucket", "{{ utils.s3bucket('s3://' ~ bucket ~ '/' ~ key) }}", "data-bkt"),
+    ("s3key", "{{ utils.s3key('s3://' ~ bucket ~ '/' ~ key) }}", "py/2024/05/data file.csv"),
+    ("info.size", "{{ info.size }}", "2048"),
+    ("info.source_ip", "{{ info.source_ip }}", "10.200.240.5"),
+    ("info.event_type", "{{ info.event_type.split(':')[0] }}", "ObjectCreated"),
+    ("info.aws_region", "{{ info.aws_region }}", "ap-southeast-2"),
+    ("event", "{{ event.eventName }}", "ObjectCreated:Put"),
+    ("dt.str", "{{ info.event_time }}", "2024-05-01 10:20:30.123000+00:00"),
+    ("dt.date", "{{ info.event_time.date() }}", "2024-05-01"),
+    ("dt.time", "{{ info.event_time.time() }}", "10:20:30.123000"),
+    ("dt.replace", "{{ info.event_time.replace(day=9, microsecond=0) }}", "2024-05-09 10:20:30+00:00"),
+    ("dt.tzname", "{{ info.event_time.tzname() }}", "UTC"),
+    ("dt.weekday", "{{ info.event_time.weekday() }}|{{ info.event_time.isoweekday() }}", "2|3"),
+    ("dt.isocalendar", "{{ info.event_time.isocalendar()[1] }}", "18"),
+    ("dt.minus.timedelta", "{{ info.event_time - utils.timedelta(days=1) }}", "2024-04-30 10:20:30.123000+00:00"),
+    ("dt.minus.dt", "{{ info.event_time - info.event_time.replace(hour=0, minute=0, second=0, microsecond=0) }}", "10:20:30.123000"),
+    ("dt.isoformat", "{{ info.event_time.isoformat() }}", "2024-05-01T10:20:30.123000+00:00"),
+    ("dt.timestamp", "{{ info.event_time.timestamp() }}", "1714558830.123"),
+    ("dt.attributes", "{{ info.event_time.year }}-{{ info.event_time.month }}-{{ info.event_time.day }} {{ info.event_time.hour }}:{{ info.event_time.minute }}:{{ info.event_time.second }}.{{ info.event_time.microsecond }}", "2024-5-1 10:20:30.123000"),
+    ("dt.astimezone", "{{ info.event_time.astimezone(utils.dateutil.tz.tzoffset('AEST', 36000)).isoformat() }}", "2024-05-01T20:20:30.123000+10:00"),
+    ("dt.compare", "{{ info.event_time > utils.datetime(2024, 1, 1, tzinfo=info.event_time.tzinfo) }}", "True"),
+    ("strftime.date", "{{ info.event_time.strftime('%a %A %w %d %b %B %m %y %Y %j %U %W') }}", "Wed Wednesday 3 01 May May 05 24 2024 122 17 18"),
+    ("strftime.time", "{{ info.event_time.strftime('%H %I %p %M %S %f %z %Z %%') }}", "10 10 AM 20 30 123000 +0000 UTC %"),
+    ("strftime.locale", "{{ info.event_time.strftime('%c|%x|%X') }}", "Wed May  1 10:20:30 2024|05/01/24|10:20:30"),
+    ("strftime.iso", "{{ info.event_time.strftime('%G-W%V-%u') }}", "2024-W18-3"),
+    ("strftime.padding", "{{ info.event_time.strftime('%-d/%-m %e') }}", "1/5  1"),
+    ("f.abs", "{{ -3 | abs }}", "3"),
+    ("f.attr", "{{ info.event_time | attr('year') }}", "2024"),
+    ("f.batch", "{{ [1, 2, 3] | batch(2) | list }}", "[[1, 2], [3]]"),
+    ("f.capitalize", "{{ 'hELLO' | capitalize }}", "Hello"),
+    ("f.center", "{{ 'ab' | center(8) }}|", "   ab   |"),
+    ("f.count", "{{ key | count }}", "24"),
+    ("f.default", "{{ missing | default('dflt') }}", "dflt"),
+    ("f.dictsort", "{{ {'b': 1, 'a': 2} | dictsort | map('first') | join }}", "ab"),
+    ("f.escape", "{{ '<a>' | escape }}", "&lt;a&gt;"),
+    ("f.filesizeformat", "{{ info.size | filesizeformat }}|{{ 3000000 | filesizeformat(true) }}", "2.0 kB|2.9 MiB"),
+    ("f.first", "{{ key.split('/') | first }}", "py"),
+    ("f.float", "{{ '2.50' | float }}", "2.5"),
+    ("f.format", "{{ '%s-%03d' | format('a', 7) }}", "a-007"),
+    ("f.groupby", "{{ [{'k': 1, 'v': 'a'}, {'k': 1, 'v': 'b'}] | groupby('k') | map(attribute='list') | list }}", "[[{'k': 1, 'v': 'a'}, {'k': 1, 'v': 'b'}]]"),
+    ("f.indent", "{{ 'a\nb\nc' | indent(2, first=true) | replace('\n', '|') }}", "  a|  b|  c"),
+    ("f.int", "{{ '42' | int + 1 }}", "43"),
+    ("f.items", "{{ {'a': 1} | items | map('last') | list }}", "[1]"),
+    ("f.join", "{{ key.split('/') | join('|') }}", "py|2024|05|data file.csv"),
+    ("f.last", "{{ key.split('/') | last }}", "data file.csv"),
+    ("f.length", "{{ key | length }}", "24"),
+    ("f.list", "{{ 'abc' | list }}", "['a', 'b', 'c']"),
+    ("f.lower", "{{ 'ABC' | lower }}", "abc"),
+    ("f.map", "{{ ['a', 'b'] | map('upper') | join }}", "AB"),
+    ("f.max", "{{ [3, 9, 2] | max }}|{{ [3, 9, 2] | min }}", "9|2"),
+    ("f.pprint", "{{ {'a': [1, 2]} | pprint }}", "{'a': [1, 2]}"),
+    ("f.reject", "{{ [1, 2, 3, 4] | reject('odd') | list }}", "[2, 4]"),
+    ("f.rejectattr", "{{ [{'a': 0}, {'a': 1}] | rejectattr('a') | list }}", "[{'a': 0}]"),
+    ("f.replace", "{{ key | replace(' ', '_') }}", "py/2024/05/data_file.csv"),
+    ("f.reverse", "{{ 'abc' | reverse }}", "cba"),
+    ("f.round", "{{ 2.567 | round(2) }}|{{ 2.5 | round(0, 'floor') }}", "2.57|2.0"),
+    ("f.select", "{{ [1, 2, 3, 4] | select('even') | list }}", "[2, 4]"),
+    ("f.selectattr", "{{ [{'a': 0}, {'a': 1}] | selectattr('a') | list }}", "[{'a': 1}]"),
+    ("f.slice", "{{ [1, 2, 3] | slice(2) | list }}", "[[1, 2], [3]]"),
+    ("f.sort", "{{ [3, 1, 2] | sort(reverse=true) }}", "[3, 2, 1]"),
+    ("f.string", "{{ 12 | string ~ 'x' }}", "12x"),
+    ("f.striptags", "{{ '<b>bold</b>  text' | striptags }}", "bold text"),
+    ("f.sum", "{{ [1, 2, 3] | sum }}", "6"),
+    ("f.title", "{{ 'data file' | title }}", "Data File"),
+    ("f.tojson", "{{ [info.size, 1.5, none] | tojson }}", "[2048, 1.5, null]"),
+    ("f.trim", "{{ '  x  ' | trim }}|", "x|"),
+    ("f.truncate", "{{ 'a long sentence of words' | truncate(12) }}", "a long..."),
+    ("f.unique", "{{ [1, 2, 1] | unique | list }}", "[1, 2]"),
+    ("f.upper", "{{ key | upper }}", "PY/2024/05/DATA FILE.CSV"),
+    ("f.urlencode", "{{ key | urlencode }}", "py/2024/05/data%20file.csv"),
+    ("f.wordcount", "{{ 'a b c' | wordcount }}", "3"),
+    ("f.wordwrap", "{{ 'aaa bbb ccc' | wordwrap(7) | replace('\n', '|') }}", "aaa bbb|ccc"),
+    ("f.xmlattr", "{{ {'id': 'x', 'class': 'a b'} | xmlattr | length }}", "19"),
+    ("s.capitalize", "{{ 'hello World'.capitalize() }}", "Hello world"),
+    ("s.casefold", "{{ 'ABC'.casefold() }}", "abc"),
+    ("s.center", "{{ 'ab'.center(6, '*') }}", "**ab**"),
+    ("s.count", "{{ key.count('/') }}", "3"),
+    ("s.endswith", "{{ key.endswith(('.csv', '.txt')) }}", "True"),
+    ("s.expandtabs", "{{ 'a\tb'.expandtabs(4) }}", "a   b"),
+    ("s.find", "{{ key.find('2024') }}|{{ key.rfind('/') }}", "3|10"),
+    ("s.format", "{{ '{0:>8}|{1:,}|{0!r}'.format('ab', 1234567) }}", "      ab|1,234,567|'ab'"),
+    ("s.format_map", "{{ '{k}'.format_map({'k': 'v'}) }}", "v"),
+    ("s.index", "{{ key.index('/') }}|{{ key.rindex('/') }}", "2|10"),
+    ("s.is", "{{ '12'.isdigit() }}{{ 'ab'.isalpha() }}{{ 'a1'.isalnum() }}{{ 'ab'.islower() }}{{ 'AB'.isupper() }}{{ ' '.isspace() }}{{ 'A B'.istitle() }}{{ '12'.isnumeric() }}{{ '12'.isdecimal() }}{{ 'x_1'.isidentifier() }}", "TrueTrueTrueTrueTrueTrueTrueTrueTrueTrue"),
+    ("s.join", "{{ '-'.join(key.split('/')) }}", "py-2024-05-data file.csv"),
+    ("s.ljust", "{{ 'ab'.ljust(5, '.') }}{{ 'ab'.rjust(5, '.') }}", "ab......ab"),
+    ("s.lower", "{{ 'AbC'.lower() }}{{ 'AbC'.upper() }}{{ 'AbC'.swapcase() }}", "abcABCaBc"),
+    ("s.strip", "{{ 'xxaxx'.strip('x') }}{{ 'xxaxx'.lstrip('x') }}{{ 'xxaxx'.rstrip('x') }}", "aaxxxxa"),
+    ("s.partition", "{{ key.partition('/') }}", "('py', '/', '2024/05/data file.csv')"),
+    ("s.rpartition", "{{ key.rpartition('/')[2] }}", "data file.csv"),
+    ("s.removeprefix", "{{ key.removeprefix('py/') }}|{{ key.removesuffix('.csv') }}", "2024/05/data file.csv|py/2024/05/data file"),
+    ("s.replace", "{{ key.replace('/', '.', 2) }}", "py.2024.05/data file.csv"),
+    ("s.rsplit", "{{ key.rsplit('/', 1) }}", "['py/2024/05', 'data file.csv']"),
+    ("s.split", "{{ key.split('/')[1:3] }}", "['2024', '05']"),
+    ("s.splitlines", "{{ 'a\nb'.splitlines() }}", "['a', 'b']"),
+    ("s.startswith", "{{ key.startswith('py/') }}", "True"),
+    ("s.title", "{{ 'data file'.title() }}", "Data File"),
+    ("s.zfill", "{{ '42'.zfill(5) }}|{{ '-42'.zfill(5) }}", "00042|-0042"),
+    ("pct.d", "{{ '%05d' % info.size }}", "02048"),
+    ("pct.tuple", "{{ '%s/%s' % (bucket, key) }}", "data-bkt/py/2024/05/data file.csv"),
+    ("pct.float", "{{ '%.2f%%' % 12.345 }}", "12.35%"),
+    ("pct.dict", "{{ '%(b)s:%(s)x' % {'b': bucket, 's': info.size} }}", "data-bkt:800"),
+    ("pct.repr", "{{ '%r' % key }}", "'py/2024/05/data file.csv'"),
+];
+
+/// One invocation of the shipped function through the Runtime API renders
+/// every row of `TEMPLATES` as one trigger's parameters.
 #[tokio::test]
-async fn python_template_helpers_render_as_upstream() {
+async fn templates_render_as_upstream_through_the_runtime_api() {
     let realm = Realm::new().await;
-    let rows = [
-        (
-            "DAY",
-            "{{ (info.event_time - utils.timedelta(days=1)).strftime('%Y-%m-%d %a') }}",
-            "2024-04-30 Tue",
-        ),
-        (
-            "MONTH_END",
-            "{{ (info.event_time + utils.dateutil.relativedelta.relativedelta(day=31)).date() }}",
-            "2024-05-31",
-        ),
-        (
-            "PARSED",
-            "{{ utils.parsedate.parse('2024-05-01 10:00').isoformat() }}",
-            "2024-05-01T10:00:00",
-        ),
-        ("SIZE5", "{{ '%05d' % info.size }}", "02048"),
-        (
-            "NAME",
-            "{{ key.rpartition('/')[2] | replace(' ', '_') }}",
-            "data_file.csv",
-        ),
-        (
-            "YEAR",
-            "{{ utils.re.search('(\\d{4})/(\\d{2})', key).group(1) }}",
-            "2024",
-        ),
-        (
-            "DIR",
-            "{{ utils.path.normpath(utils.path.dirname(key) ~ '/../x') }}",
-            "py/2024/x",
-        ),
-        (
-            "FMT",
-            "{{ '{:>8}|{:,}'.format('ab', 1234567) }}",
-            "      ab|1,234,567",
-        ),
-        ("HUMAN", "{{ info.size | filesizeformat }}", "2.0 kB"),
-        ("WORDS", "{{ 'a b c' | wordcount }}", "3"),
-        ("TZ", "{{ info.event_time.tzname() }}", "UTC"),
-        (
-            "ISO",
-            "{{ info.event_time.isoformat() }}",
-            "2024-05-01T10:20:30.123000+00:00",
-        ),
-        ("LIST", "{{ key.split('/')[1:3] }}", "['2024', '05']"),
-    ];
-    let templates: serde_json::Map<String, Value> = rows
+    let templates: serde_json::Map<String, Value> = TEMPLATES
         .iter()
         .map(|(name, template, _)| (name.to_string(), json!(template)))
         .collect();
     realm
         .trigger("py", "py", json!("load"), json!({"parameters": templates}))
         .await;
-    let result = realm
-        .handler()
-        .handle(&direct(vec![put("py/2024/05/data+file.csv")]))
-        .await
-        .unwrap();
-    assert_eq!(counts(&result), summary(1, 1, 0, 0, 0));
+    let event = direct(vec![put("py/2024/05/data+file.csv")]);
+    let run = invoke(LambdaFunction::S3trigger, REALM, &realm.moto, &event, &[]).unwrap();
+    let got = answer(&run).unwrap_or_else(|e| panic!("{e}\n{}", run.output));
+    assert_eq!(
+        answered_counts(got),
+        answered_counts(serde_json::to_value(summary(1, 1, 0, 0, 0)).unwrap()),
+        "{}",
+        run.output
+    );
     let messages = realm.drain("core").await;
     assert_eq!(messages.len(), 1, "{messages:?}");
-    for (name, template, jinja2) in rows {
-        assert_eq!(
-            messages[0]["parameters"][name],
-            json!(jinja2),
-            "{name}: {template}"
-        );
-    }
+    let differ: Vec<String> = TEMPLATES
+        .iter()
+        .filter(|(name, _, jinja2)| messages[0]["parameters"][name] != json!(jinja2))
+        .map(|(name, template, jinja2)| {
+            let got = &messages[0]["parameters"][name];
+            format!("{name}: {template}\n  Jinja2: {jinja2:?}\n  ours:   {got}")
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} of {} rows differ:\n{}",
+        differ.len(),
+        TEMPLATES.len(),
+        differ.join("\n")
+    );
 }

@@ -100,6 +100,25 @@ pub fn invoke_on(
     )
 }
 
+/// What the invocation gave Lambda: the JSON of its `/response`, or the
+/// `errorMessage` of its `/error` (Lambda records an error, retries an
+/// asynchronous invocation and sends it to the dead-letter queue); panics,
+/// showing the function's output, when it failed its start.
+pub fn answer(run: &Run) -> Result<Value, String> {
+    match &run.outcome {
+        Outcome::Response(_) => Ok(response(run)),
+        Outcome::Error { body, .. } => {
+            let body: Value = serde_json::from_slice(body)
+                .unwrap_or_else(|e| panic!("error body is not JSON ({e}): {}", run.output));
+            Err(body["errorMessage"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no errorMessage in {body}"))
+                .to_string())
+        }
+        other => panic!("the start failed: {other:?}; output:\n{}", run.output),
+    }
+}
+
 /// The JSON of a `/response`; panics, showing the function's output, on
 /// anything else.
 pub fn response(run: &Run) -> Value {

@@ -15,7 +15,8 @@ pub struct S3Record {
     /// Absent for deletions.
     pub size: Option<u64>,
     pub source_ip: Option<std::net::IpAddr>,
-    pub event_time: Option<OffsetDateTime>,
+    /// `eventTime`, or for EventBridge `time`.
+    pub event_time: OffsetDateTime,
     /// `eventName` (`ObjectCreated:Put`), or for EventBridge `detail-type` and
     /// `detail.reason` joined with a colon, spaces removed (`ObjectCreated:PutObject`).
     pub event_type: String,
@@ -26,8 +27,8 @@ pub struct S3Record {
 
 /// Every S3 object record of a Lambda event, in order. Upstream raises for
 /// anything it cannot read (a record from another source, an SQS or SNS body
-/// that is not a JSON S3 event, a record without bucket or key, an event of
-/// no known shape), failing the invocation; so does this, for the whole
+/// that is not a JSON S3 event, a record without bucket, key, time or event
+/// name, an event of no known shape), failing the invocation; so does this, for the whole
 /// event before any record is processed, so that a retry dispatches nothing
 /// twice.
 pub fn extract(event: &Value) -> Result<Vec<S3Record>, String> {
@@ -120,14 +121,9 @@ fn notification_record(record: &Value) -> Result<S3Record, String> {
         size: s3.pointer("/object/size").and_then(Value::as_u64),
         source_ip: str_at(record, &["requestParameters", "sourceIPAddress"])
             .and_then(|s| s.parse().ok()),
-        event_time: record
-            .get("eventTime")
-            .and_then(Value::as_str)
-            .and_then(parse_time),
-        event_type: record
-            .get("eventName")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        event_time: time_at(record, "eventTime", "S3 notification record")?,
+        event_type: str_at(record, &["eventName"])
+            .ok_or("S3 notification record without eventName")?
             .to_string(),
         aws_region: record
             .get("awsRegion")
@@ -146,14 +142,9 @@ fn eventbridge_record(event: &Value) -> Result<S3Record, String> {
         .ok_or("EventBridge event without detail.bucket.name: not an S3 object event")?;
     let key = str_at(detail, &["object", "key"])
         .ok_or("EventBridge event without detail.object.key: not an S3 object event")?;
-    let detail_type = event
-        .get("detail-type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let reason = detail
-        .get("reason")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let detail_type =
+        str_at(event, &["detail-type"]).ok_or("EventBridge event without detail-type")?;
+    let reason = str_at(detail, &["reason"]).ok_or("EventBridge event without detail.reason")?;
     Ok(S3Record {
         bucket: bucket.to_string(),
         // EventBridge keys are not URL-encoded.
@@ -163,10 +154,7 @@ fn eventbridge_record(event: &Value) -> Result<S3Record, String> {
             .get("source-ip-address")
             .and_then(Value::as_str)
             .and_then(|s| s.parse().ok()),
-        event_time: event
-            .get("time")
-            .and_then(Value::as_str)
-            .and_then(parse_time),
+        event_time: time_at(event, "time", "EventBridge event")?,
         event_type: format!("{detail_type}:{reason}").replace(' ', ""),
         aws_region: event
             .get("region")
@@ -185,8 +173,12 @@ fn env_region() -> Option<String> {
     std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty())
 }
 
-fn parse_time(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok()
+/// The RFC 3339 time S3 and EventBridge give their events (upstream parses
+/// it with dateutil and raises when it is missing or unreadable).
+fn time_at(record: &Value, name: &str, what: &str) -> Result<OffsetDateTime, String> {
+    let text = str_at(record, &[name]).ok_or_else(|| format!("{what} without {name}"))?;
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| format!("{what}: {name} {text:?} is not an RFC 3339 time: {e}"))
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -304,6 +296,23 @@ mod tests {
             error(json!({"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": {}}})),
             "Records[1]: S3 notification record without s3.object.key"
         );
+        let mut untimed = s3("ok");
+        untimed.as_object_mut().unwrap().remove("eventTime");
+        assert_eq!(
+            error(untimed),
+            "Records[1]: S3 notification record without eventTime"
+        );
+        let mut unnamed = s3("ok");
+        unnamed.as_object_mut().unwrap().remove("eventName");
+        assert_eq!(
+            error(unnamed),
+            "Records[1]: S3 notification record without eventName"
+        );
+        let mut badly_timed = s3("ok");
+        badly_timed["eventTime"] = json!("yesterday");
+        assert!(error(badly_timed).starts_with(
+            "Records[1]: S3 notification record: eventTime \"yesterday\" is not an RFC 3339 time"
+        ));
         assert!(extract(&json!({"hello": 1}))
             .unwrap_err()
             .contains("Cannot determine event format"));

@@ -129,7 +129,7 @@ pub struct S3Trigger {
     jobs_table: String,
     /// Job id -> `enabled` (None: no such job), cached like the trigger lookups.
     job_cache: Mutex<TtlCache<String, Option<bool>>>,
-    recent: Mutex<TtlCache<DedupKey, Option<OffsetDateTime>>>,
+    recent: Mutex<TtlCache<DedupKey, OffsetDateTime>>,
 }
 
 impl S3Trigger {
@@ -176,8 +176,7 @@ impl S3Trigger {
 
         if let Some(original) = self.duplicate(rec) {
             summary.duplicates += 1;
-            let ts = original.map_or_else(|| "unknown".to_string(), |t| t.to_string());
-            warn!("s3://{bucket}/{key}: duplicate event discarded (original ts={ts})");
+            warn!("s3://{bucket}/{key}: duplicate event discarded (original ts={original})");
             return;
         }
 
@@ -196,7 +195,7 @@ impl S3Trigger {
     }
 
     /// Remember the object; `Some(original event time)` if it was seen within the window.
-    fn duplicate(&self, rec: &S3Record) -> Option<Option<OffsetDateTime>> {
+    fn duplicate(&self, rec: &S3Record) -> Option<OffsetDateTime> {
         if self.config.dedup_cache_size == 0 {
             return None;
         }

@@ -61,7 +61,7 @@ impl Renderer {
             key => record.key,
             size => record.size,
             source_ip => record.source_ip.map(|ip| ip.to_string()),
-            event_time => record.event_time.map(pytime::datetime_value),
+            event_time => pytime::datetime_value(record.event_time),
             event_type => record.event_type,
             aws_region => record.aws_region,
         };
@@ -160,7 +160,7 @@ mod tests {
                 "2022-01-30T16:18:17.000123Z",
                 &time::format_description::well_known::Rfc3339,
             )
-            .ok(),
+            .unwrap(),
             event_type: "ObjectCreated:Put".into(),
             aws_region: Some("ap-southeast-2".into()),
             raw: json!({"eventName": "ObjectCreated:Put", "s3": {"object": {"eTag": "abc"}}}),
