@@ -1,12 +1,14 @@
-//! The metrics function's handler against a local moto: real SQS queues with
-//! messages, real auto scaling groups with instances, and the CloudWatch data
-//! read back from moto.
+//! The metrics function against a local moto, its handler and its shipped
+//! bootstrap: real SQS queues with messages, real auto scaling groups with
+//! instances, and the CloudWatch data read back from moto.
 
 use aws_sdk_autoscaling::types::LifecycleState;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{StandardUnit, Statistic};
+use lava_layout::LambdaFunction;
 use lava_metrics::{Metrics, DEFAULT_NAMESPACE, METRIC_NAME};
 use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
 
@@ -358,4 +360,113 @@ async fn aws_failure_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("SQS ListQueues failed: "), "{err}");
+}
+
+/// What an invocation of the shipped function does in a realm `test`, with
+/// the expected values read from upstream's `lambda/metrics/metrics.py`.
+struct Row {
+    what: &'static str,
+    /// `(queue name, visible messages, messages in flight)`.
+    queues: &'static [(&'static str, usize, usize)],
+    /// `(group name, instances in service, instances in standby)`.
+    groups: &'static [(&'static str, usize, usize)],
+    /// Variables the function gets besides its realm's and moto's.
+    env: &'static [(&'static str, &'static str)],
+    /// The answer's `workers`, or `Err(part of the message)` when the
+    /// invocation fails.
+    outcome: Result<Value, &'static str>,
+    /// `(namespace, worker, value)` of each datum CloudWatch holds after it.
+    published: &'static [(&'static str, &'static str, f64)],
+}
+
+/// Each row is one invocation of the dist zip's `bootstrap` through the
+/// local Runtime API, against a fresh moto.
+#[tokio::test]
+async fn outcomes_as_upstream_through_the_runtime_api() {
+    let rows = [
+        Row {
+            what: "visible messages over instances in service, rounded as round(x, 1) (metrics.py:186-189)",
+            queues: &[("lava-test-core", 5, 1), ("lava-test-batch", 1, 0), ("lava-test-idle", 0, 0)],
+            groups: &[("lava-test-core", 2, 0), ("lava-test-batch", 4, 1), ("lava-test-idle", 1, 0)],
+            env: &[],
+            outcome: Ok(json!({
+                "batch": {"messages": 1, "in_service": 4, "value": 0.2},
+                "core": {"messages": 5, "in_service": 2, "value": 2.5},
+                "idle": {"messages": 0, "in_service": 1, "value": 0.0},
+            })),
+            published: &[("Lava", "batch", 0.2), ("Lava", "core", 2.5), ("Lava", "idle", 0.0)],
+        },
+        Row {
+            what: "no group, or none in service: no datum (metrics.py:188); another realm's queue is not read (metrics.py:99)",
+            queues: &[("lava-test-docker", 3, 0), ("lava-test-parked", 4, 0), ("lava-other-core", 7, 0)],
+            groups: &[("lava-test-parked", 0, 0), ("lava-other-core", 1, 0)],
+            env: &[],
+            outcome: Ok(json!({})),
+            published: &[],
+        },
+        Row {
+            what: "LAVA_CW_NAMESPACE names the namespace (metrics.py:206, lava/config.py)",
+            queues: &[("lava-test-core", 3, 0)],
+            groups: &[("lava-test-core", 3, 0)],
+            env: &[("LAVA_CW_NAMESPACE", "LavaStaging")],
+            outcome: Ok(json!({"core": {"messages": 3, "in_service": 3, "value": 1.0}})),
+            published: &[("LavaStaging", "core", 1.0)],
+        },
+        Row {
+            what: "a function of another realm raises (metrics.py:227-228)",
+            queues: &[("lava-other-core", 3, 0)],
+            groups: &[("lava-other-core", 1, 0)],
+            env: &[("LAVA_REALM", "other")],
+            outcome: Err("realm name mismatch"),
+            published: &[],
+        },
+        Row {
+            what: "AWS unreachable: logged and raised (metrics.py:233-236)",
+            queues: &[("lava-test-core", 3, 0)],
+            groups: &[("lava-test-core", 1, 0)],
+            env: &[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")],
+            outcome: Err("SQS ListQueues failed"),
+            published: &[],
+        },
+    ];
+    for row in rows {
+        let moto = Moto::start();
+        let aws = Aws::new(&moto).await;
+        for (name, visible, in_flight) in row.queues {
+            aws.queue(name, *visible, *in_flight).await;
+        }
+        for (name, in_service, standby) in row.groups {
+            aws.group(name, *in_service, *standby).await;
+        }
+        let run = invoke(
+            LambdaFunction::Metrics,
+            "test",
+            &moto,
+            &schedule_event(),
+            row.env,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", row.what));
+        match (answer(&run), &row.outcome) {
+            (Ok(got), Ok(workers)) => assert_eq!(&got["workers"], workers, "{}", row.what),
+            (Err(message), Err(part)) => {
+                assert!(message.contains(part), "{}: {message}", row.what)
+            }
+            (got, _) => panic!("{}: got {got:?}\n{}", row.what, run.output),
+        }
+        let mut published = Vec::new();
+        for namespace in ["Lava", "LavaStaging"] {
+            for (_, dimensions) in aws.metrics_in(namespace).await {
+                let worker = &dimensions[1].1;
+                let (samples, value, _) = aws.datum(namespace, "test", worker).await;
+                assert_eq!(samples, 1.0, "{}: {worker}", row.what);
+                published.push((namespace, worker.clone(), value));
+            }
+        }
+        let want: Vec<(&str, String, f64)> = row
+            .published
+            .iter()
+            .map(|(ns, w, v)| (*ns, w.to_string(), *v))
+            .collect();
+        assert_eq!(published, want, "{}", row.what);
+    }
 }

@@ -1,4 +1,5 @@
-//! The stop function's handler against a local moto: a real auto scaling group
+//! The stop function against a local moto, its handler and its shipped
+//! bootstrap: a real auto scaling group
 //! with a terminate lifecycle hook, and the SSM command read back from moto
 //! and as the SDK put it on the wire (moto does not return
 //! CloudWatchOutputConfig from ListCommands).
@@ -14,8 +15,10 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_ssm::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_ssm::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ssm::error::BoxError;
+use lava_layout::LambdaFunction;
 use lava_stop::{StopSettings, Stopper, DOCUMENT};
 use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Value};
 
 /// SSM requests (JSON bodies with their X-Amz-Target) as the client sent them.
@@ -342,4 +345,126 @@ fn the_shipped_stop_document_runs_what_the_function_runs() {
     // The heartbeat interval is the function's to give; lava-stop has a default.
     expected.remove("lifecycle-heartbeat");
     assert_eq!(options(&command), expected);
+}
+
+/// What an invocation of the shipped function `lava-test-stop` does, with
+/// the expected values read from upstream's `lambda/stop/stop.py`.
+struct Row {
+    what: &'static str,
+    /// The event, `{instance}` standing for the worker's instance ID.
+    event: Value,
+    /// Variables the function gets besides its realm's and moto's.
+    env: &'static [(&'static str, &'static str)],
+    /// The command sent to the instance (`{instance}` as above), or
+    /// `Err(part of the message)` when the invocation fails and sends nothing.
+    outcome: Result<&'static str, &'static str>,
+}
+
+/// `value` with `{instance}` replaced, in every string it holds.
+fn with_instance(value: &Value, instance: &str) -> Value {
+    serde_json::from_str(&value.to_string().replace("{instance}", instance)).unwrap()
+}
+
+/// Each row is one invocation of the dist zip's `bootstrap` through the
+/// local Runtime API, against a fresh moto holding one worker group.
+#[tokio::test]
+async fn outcomes_as_upstream_through_the_runtime_api() {
+    let lifecycle = detail("lava-test-core", "{instance}");
+    let rows = [
+        Row {
+            what: "a terminating worker, the realm template's variables (stop.py:108-163)",
+            event: lifecycle.clone(),
+            env: &[("WAIT_TIME", "720m"), ("LIFECYCLE_HEARTBEAT", "5m"), ("LAVA_LOGLEVEL", "debug")],
+            outcome: Ok("nohup lava-stop --no-dispatch --signal SIGHUP --instance-id {instance} \
+                --log @local0 --level debug --wait 720m \
+                --auto-scaling-group-name lava-test-core --lifecycle-heartbeat 5m \
+                --lifecycle-action-token 87654321-4321-4321-4321-210987654321 \
+                --lifecycle-hook-name terminate > /tmp/lava/__stop__ 2>&1 &"),
+        },
+        Row {
+            what: "the defaults: WAIT_TIME 2m, LIFECYCLE_HEARTBEAT 1m, lava's LOGLEVEL info (stop.py:48-50)",
+            event: lifecycle.clone(),
+            env: &[],
+            outcome: Ok("nohup lava-stop --no-dispatch --signal SIGHUP --instance-id {instance} \
+                --log @local0 --level info --wait 2m \
+                --auto-scaling-group-name lava-test-core --lifecycle-heartbeat 1m \
+                --lifecycle-action-token 87654321-4321-4321-4321-210987654321 \
+                --lifecycle-hook-name terminate > /tmp/lava/__stop__ 2>&1 &"),
+        },
+        Row {
+            what: "an instance outside a group: no group, heartbeat, token or hook (stop.py:130-146)",
+            event: json!({"EC2InstanceId": "{instance}"}),
+            env: &[],
+            outcome: Ok("nohup lava-stop --no-dispatch --signal SIGHUP --instance-id {instance} \
+                --log @local0 --level info --wait 2m > /tmp/lava/__stop__ 2>&1 &"),
+        },
+        Row {
+            what: "values are quoted for the shell as shlex.quote does (stop.py:112-146)",
+            event: {
+                let mut event = lifecycle.clone();
+                event["LifecycleHookName"] = json!("drain it's");
+                event
+            },
+            env: &[("WAIT_TIME", "1h 30m")],
+            outcome: Ok("nohup lava-stop --no-dispatch --signal SIGHUP --instance-id {instance} \
+                --log @local0 --level info --wait '1h 30m' \
+                --auto-scaling-group-name lava-test-core --lifecycle-heartbeat 1m \
+                --lifecycle-action-token 87654321-4321-4321-4321-210987654321 \
+                --lifecycle-hook-name 'drain it'\"'\"'s' > /tmp/lava/__stop__ 2>&1 &"),
+        },
+        Row {
+            what: "an event without EC2InstanceId: dict_check raises (stop.py:108)",
+            event: json!({"AutoScalingGroupName": "lava-test-core"}),
+            env: &[],
+            outcome: Err("Missing keys: EC2InstanceId"),
+        },
+        Row {
+            what: "another realm's group raises (stop.py:130-137)",
+            event: detail("lava-prod-core", "{instance}"),
+            env: &[],
+            outcome: Err("Lava configuration error: realm name mismatch"),
+        },
+        Row {
+            what: "LAVA_REALM that is not the function's realm raises (stop.py:130-137)",
+            event: lifecycle.clone(),
+            env: &[("LAVA_REALM", "prod")],
+            outcome: Err("Lava configuration error: realm name mismatch"),
+        },
+        Row {
+            what: "SSM unreachable: SendCommand's error raised (stop.py:152-163)",
+            event: lifecycle.clone(),
+            env: &[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")],
+            outcome: Err("SSM SendCommand failed"),
+        },
+    ];
+    for row in rows {
+        let moto = Moto::start();
+        let aws = Aws::new(&moto).await;
+        let instance = aws.worker_group("lava-test-core").await;
+        let event = with_instance(&row.event, &instance);
+        let run = invoke(LambdaFunction::Stop, "test", &moto, &event, row.env)
+            .unwrap_or_else(|e| panic!("{}: {e}", row.what));
+        let sent: Vec<String> = aws
+            .commands()
+            .await
+            .into_iter()
+            .map(|(_, _, _, _, parameters)| parameters["commands"].join("\n"))
+            .collect();
+        match (answer(&run), &row.outcome) {
+            (Ok(got), Ok(command)) => {
+                assert_eq!(got["document"], DOCUMENT, "{}", row.what);
+                assert_eq!(
+                    sent,
+                    [command.replace("{instance}", &instance)],
+                    "{}",
+                    row.what
+                );
+            }
+            (Err(message), Err(part)) => {
+                assert!(message.contains(part), "{}: {message}", row.what);
+                assert_eq!(sent, Vec::<String>::new(), "{}", row.what);
+            }
+            (got, _) => panic!("{}: got {got:?}\n{}", row.what, run.output),
+        }
+    }
 }
