@@ -147,6 +147,9 @@ fn archives_pass_the_stock_tools() {
             "lava/version.py",
             "bin/lava-version",
             "pylib/boto3/__init__.py",
+            "etc/jinja",
+            "etc/dyn-put-item",
+            "etc/yaml2json",
         ] {
             assert!(names.lines().any(|l| l == required), "{b} lacks {required}");
         }
@@ -192,16 +195,16 @@ fn shared_libraries_match_the_bundle_architecture() {
     }
 }
 
-#[test]
-fn host_bundle_installs_with_its_own_installer() {
-    let (out, _) = default_dist();
+/// The host's bundle installed as a booting worker installs it: install.sh
+/// taken out of the bundle and run with `-b <dir>/bin -d <dir>/opt/lava`.
+fn install_host_bundle(out: &Path, clean: bool) -> tempfile::TempDir {
     let python = run(Command::new("python3").args([
         "-c",
         "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')",
     ]));
     let python = String::from_utf8(python.stdout).unwrap().trim().to_string();
     let arch = Arch::host().expect("known host arch");
-    let bundle = out.path().join(format!(
+    let bundle = out.join(format!(
         "_dist_/pkg/amzn2023/lava-{}-amzn2023-py{python}-{arch}.tar.bz2",
         version()
     ));
@@ -210,8 +213,6 @@ fn host_bundle_installs_with_its_own_installer() {
         "no bundle for the host: {}",
         bundle.display()
     );
-
-    // As a booting worker does: take install.sh out of the bundle, run it.
     let work = tempfile::tempdir().unwrap();
     let extract = run(Command::new("tar")
         .arg("-xjf")
@@ -234,14 +235,23 @@ fn host_bundle_installs_with_its_own_installer() {
         "install.sh: {}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let again = install(true);
-    assert!(
-        again.status.success(),
-        "install.sh -c: {}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    if clean {
+        let again = install(true);
+        assert!(
+            again.status.success(),
+            "install.sh -c: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+    }
+    work
+}
 
-    let lava_version = run(Command::new(bin.join("lava-version")).env_remove("PYTHONPATH"));
+#[test]
+fn host_bundle_installs_with_its_own_installer() {
+    let (out, _) = default_dist();
+    let work = install_host_bundle(out.path(), true);
+    let lava_version =
+        run(Command::new(work.path().join("bin/lava-version")).env_remove("PYTHONPATH"));
     assert!(
         lava_version.status.success(),
         "lava-version: {}",
@@ -250,6 +260,121 @@ fn host_bundle_installs_with_its_own_installer() {
     assert_eq!(
         String::from_utf8_lossy(&lava_version.stdout).trim(),
         version()
+    );
+}
+
+/// One run of a helper: `(arguments, stdin, exit status, stdout, part of
+/// stderr)`, the expected values those of upstream's helper on the same
+/// input but where docs/compatibility.md says otherwise.
+type HelperRow = (
+    &'static [&'static str],
+    &'static str,
+    i32,
+    &'static str,
+    &'static str,
+);
+
+/// Upstream's `etc/` helpers, ours, run from the installed bundle by a
+/// Python without site-packages (`python3 -S`): jinja2, PyYAML and boto3
+/// can only come from the bundle's `pylib/`; dyn-put-item against moto.
+#[test]
+fn bundle_helpers_run_from_the_installed_bundle() {
+    let (out, _) = default_dist();
+    let work = install_host_bundle(out.path(), false);
+    let etc = work.path().join("opt/lava/etc");
+    let fixtures = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("p.yaml", "a: fromfile\nb: 2\n"),
+        ("p.json", "{\"b\": \"json\"}\n"),
+        ("t1.j2", "T1 {{a}}\n"),
+        ("bad.j2", "{{ a \n"),
+        ("list.txt", "l1\n l2 \n"),
+        (
+            "item.json",
+            "{\"job_id\": \"x\", \"n\": 1.5, \"l\": [1, {\"a\": null}]}\n",
+        ),
+        ("empty.json", "{}\n"),
+        ("nokey.json", "{\"nokey\": 1}\n"),
+    ] {
+        std::fs::write(fixtures.path().join(name), text).unwrap();
+    }
+    let moto = lava_tests::moto::Moto::start();
+    let create = run(Command::new(tool("aws"))
+        .envs(moto.env())
+        .args(["dynamodb", "create-table", "--table-name", "jobs"])
+        .args([
+            "--attribute-definitions",
+            "AttributeName=job_id,AttributeType=S",
+        ])
+        .args(["--key-schema", "AttributeName=job_id,KeyType=HASH"])
+        .args(["--billing-mode", "PAY_PER_REQUEST"]));
+    assert!(
+        create.status.success(),
+        "{}",
+        String::from_utf8_lossy(&create.stderr)
+    );
+
+    let rows: &[(&str, HelperRow)] = &[
+        ("yaml2json", (&[], "b: 1\na: [x, 2.5, true, null]\n", 0,
+            "{\n    \"a\": [\n        \"x\",\n        2.5,\n        true,\n        null\n    ],\n    \"b\": 1\n}\n", "")),
+        ("yaml2json", (&[], "name: café\n", 0, "{\n    \"name\": \"caf\\u00e9\"\n}\n", "")),
+        ("yaml2json", (&[], "", 0, "null\n", "")),
+        ("yaml2json", (&[], "x: 1\n---\ny: 2\n", 2, "", "yaml2json: Bad YAML")),
+        ("yaml2json", (&[], "d: 2024-05-01\n", 3, "", "yaml2json: Cannot convert to JSON")),
+        ("yaml2json", (&["x"], "", 1, "", "unrecognized arguments: x")),
+        ("jinja", (&[], "Hello {{ name }}!\n", 0, "Hello !\n", "")),
+        ("jinja", (&["-p", "a=1", "-p", "a=2", "-p", "b=x=y"], "{{a}} {{b}} {{ a is string }}\n", 0, "2 x=y True\n", "")),
+        ("jinja", (&["-f", "p.yaml", "-f", "p.json"], "{{a}} {{b}}\n", 0, "fromfile json\n", "")),
+        ("jinja", (&["-p", "l=cli", "-l", "l=list.txt"], "{{ l }}\n", 0, "['l1', 'l2']\n", "")),
+        ("jinja", (&["-p", "a=A", "t1.j2", "-"], "S {{a}}", 0, "T1 A\nS A\n", "")),
+        ("jinja", (&["-d", "<", "-p", "x=1"], "<{ x }> {{ x }} <% if x %>yes<% endif %><# c #>\n", 0, "1 {{ x }} yes\n", "")),
+        ("jinja", (&["-a", "-p", "x=<b>&"], "{{ x }}\n", 0, "&lt;b&gt;&amp;\n", "")),
+        ("jinja", (&["-B", "-E"], "[{{ jinja }}{{ environ }}]\n", 0, "[]\n", "")),
+        ("jinja", (&["-p", "a=A", "t1.j2", "bad.j2"], "", 1, "", "jinja: bad.j2: unexpected end of template")),
+        ("jinja", (&["-p", "novalue"], "x\n", 2, "", "expected name=VALUE, got 'novalue'")),
+        ("dyn-put-item", (&["-v"], "", 0, "2.0.1\n", "")),
+        ("dyn-put-item", (&["item.json"], "", 2, "", "the following arguments are required: -t/--table")),
+        ("dyn-put-item", (&["-t", "jobs", "item.json", "empty.json"], "", 0,
+            "Deploy item.json\nDeploy empty.json\n", "dyn-put-item: empty.json: Skipping null file")),
+        ("dyn-put-item", (&["-t", "jobs", "nokey.json"], "", 1, "Deploy nokey.json\n", "Missing the key job_id in the item")),
+        ("dyn-put-item", (&["-t", "nosuchtable", "item.json"], "", 1, "Deploy item.json\n", "ResourceNotFoundException")),
+    ];
+    for (helper, (args, stdin, status, stdout, stderr)) in rows {
+        let mut command = Command::new("python3");
+        command
+            .arg("-S")
+            .arg(etc.join(helper))
+            .args(*args)
+            .current_dir(fixtures.path())
+            .envs(moto.env())
+            .env("JINJAPATH", "")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        let what = format!("{helper} {args:?} < {stdin:?}");
+        let got_err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(*status), "{what}: {got_err}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            *stdout,
+            "{what}: {got_err}"
+        );
+        assert!(got_err.contains(stderr), "{what}: {got_err}");
+    }
+
+    // The item as DynamoDB holds it: the fraction exact, nested types kept.
+    let get = run(Command::new(tool("aws"))
+        .envs(moto.env())
+        .args(["dynamodb", "get-item", "--table-name", "jobs"])
+        .args(["--key", r#"{"job_id": {"S": "x"}}"#]));
+    let item: serde_json::Value = serde_json::from_slice(&get.stdout).unwrap();
+    assert_eq!(
+        item["Item"],
+        serde_json::json!({"job_id": {"S": "x"}, "n": {"N": "1.5"},
+            "l": {"L": [{"N": "1"}, {"M": {"a": {"NULL": true}}}]}})
     );
 }
 

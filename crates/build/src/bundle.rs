@@ -14,6 +14,10 @@ use crate::BuildError;
 /// Files of the bundle root that come from `misc/`, executable.
 const ROOT_SCRIPTS: [&str; 2] = ["install.sh", "lava-run"];
 
+/// Upstream's helper commands, ours (`misc/etc/`), at `etc/` as upstream
+/// ships them; each finds the bundle's `pylib/` itself.
+const ETC_SCRIPTS: [&str; 3] = ["dyn-put-item", "jinja", "yaml2json"];
+
 /// Assemble the bundle for `runtime` into `out` (written atomically).
 pub fn build(
     uv: &Path,
@@ -46,6 +50,13 @@ pub fn build(
     )?;
     for script in ROOT_SCRIPTS {
         tree.add_file(script, &misc.join(script), true)?;
+    }
+    for script in ETC_SCRIPTS {
+        tree.add_file(
+            &format!("etc/{script}"),
+            &misc.join("etc").join(script),
+            true,
+        )?;
     }
     // Bytecode is host-specific and rebuilt on the worker; editor litter is noise.
     tree.remove_where(|p| {
