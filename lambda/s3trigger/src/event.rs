@@ -28,9 +28,9 @@ pub struct S3Record {
 /// Every S3 object record of a Lambda event, in order. Upstream raises for
 /// anything it cannot read (a record from another source, an SQS or SNS body
 /// that is not a JSON S3 event, a record without bucket, key, time or event
-/// name, an event of no known shape), failing the invocation; so does this, for the whole
-/// event before any record is processed, so that a retry dispatches nothing
-/// twice.
+/// name, an event of no known shape), failing the invocation; so does this,
+/// for the whole event before any record is processed, so that a retry
+/// dispatches nothing twice.
 pub fn extract(event: &Value) -> Result<Vec<S3Record>, String> {
     let mut out = Vec::new();
     walk(event, &mut out)?;
