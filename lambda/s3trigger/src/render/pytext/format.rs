@@ -77,18 +77,9 @@ pub(super) fn percent(fmt: &str, args: PercentArgs) -> Result<String, Error> {
         let incomplete = || py_err("incomplete format");
         let mut key = None;
         if chars.get(i) == Some(&'(') {
-            let mut depth = 1;
             let name_start = i + 1;
-            i += 1;
-            while depth > 0 {
-                match chars.get(i) {
-                    None => return Err(py_err("incomplete format key")),
-                    Some('(') => depth += 1,
-                    Some(')') => depth -= 1,
-                    _ => {}
-                }
-                i += 1;
-            }
+            i = past_closing(&chars, name_start, '(', ')')
+                .ok_or_else(|| py_err("incomplete format key"))?;
             key = Some(chars[name_start..i - 1].iter().collect::<String>());
         }
         let mut spec = Spec::default();
@@ -358,17 +349,8 @@ pub(super) fn format_inner(
             '}' => return Err(py_err("Single '}' encountered in format string")),
             '{' => {
                 let start = i + 1;
-                let mut nest = 1;
-                i += 1;
-                while nest > 0 {
-                    match chars.get(i) {
-                        None => return Err(py_err("expected '}' before end of string")),
-                        Some('{') => nest += 1,
-                        Some('}') => nest -= 1,
-                        _ => {}
-                    }
-                    i += 1;
-                }
+                i = past_closing(&chars, start, '{', '}')
+                    .ok_or_else(|| py_err("expected '}' before end of string"))?;
                 let field: String = chars[start..i - 1].iter().collect();
                 if depth == 0 {
                     return Err(py_err("Max string recursion exceeded"));
@@ -751,3 +733,18 @@ pub(super) fn align(fs: &FormatSpec, sign_prefix: &str, body: &str, default: cha
 }
 
 // ---------------------------------------------------------------------------
+
+/// The index just past the `close` that matches an `open` standing before
+/// `i`, nested pairs counted; `None` when `chars` ends first.
+fn past_closing(chars: &[char], mut i: usize, open: char, close: char) -> Option<usize> {
+    let mut depth = 1;
+    while depth > 0 {
+        match *chars.get(i)? {
+            c if c == open => depth += 1,
+            c if c == close => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    Some(i)
+}

@@ -610,6 +610,8 @@ mod tests {
         "{{ 'abc'|truncate(1) }}",
         "{{ \"%s\"|format(1, x=2) }}",
         "{{ 'a'.center(5, 'xy') }}",
+        "{{ '%(x' % {'x': 1} }}",
+        "{{ '{0'.format(1) }}",
     ];
 
     fn env() -> Environment<'static> {

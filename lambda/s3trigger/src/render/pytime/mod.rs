@@ -655,21 +655,7 @@ impl DateTime {
     }
 
     fn replace(&self, args: &[Value]) -> Result<DateTime, Error> {
-        let a = bind(
-            "replace",
-            args,
-            &[
-                "year",
-                "month",
-                "day",
-                "hour",
-                "minute",
-                "second",
-                "microsecond",
-                "tzinfo",
-                "fold",
-            ],
-        )?;
+        let a = bind("replace", args, &DATETIME_PARAMS)?;
         if opt_int(&a[8], 0)? != 0 {
             return Err(err("fold=1 is not supported"));
         }
@@ -697,22 +683,21 @@ impl DateTime {
     }
 }
 
+/// The parameters of `datetime(...)` and `datetime.replace(...)`, in order.
+const DATETIME_PARAMS: [&str; 9] = [
+    "year",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "microsecond",
+    "tzinfo",
+    "fold",
+];
+
 fn datetime_args(func: &str, args: &[Value]) -> Result<DateTime, Error> {
-    let a = bind(
-        func,
-        args,
-        &[
-            "year",
-            "month",
-            "day",
-            "hour",
-            "minute",
-            "second",
-            "microsecond",
-            "tzinfo",
-            "fold",
-        ],
-    )?;
+    let a = bind(func, args, &DATETIME_PARAMS)?;
     let d = make_date(
         int_arg(&required(&a[0], "year", 1)?)?,
         int_arg(&required(&a[1], "month", 2)?)?,
