@@ -35,8 +35,21 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
 }
 
 impl Moto {
-    /// Start moto_server and wait (at most 30 s) until it answers.
+    /// Start moto_server and wait (at most 30 s) until it answers. The free
+    /// port is released before moto binds it, so another test's moto may take
+    /// it first: then ours dies and that one answers; a start whose own
+    /// process does not hold the port is retried on another (3 tries).
     pub fn start() -> Moto {
+        for _ in 0..3 {
+            let moto = Moto::start_once();
+            if moto.holds_its_port() {
+                return moto;
+            }
+        }
+        panic!("moto_server lost its port to another process three times");
+    }
+
+    fn start_once() -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -57,6 +70,28 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
+    }
+
+    /// Whether the listening socket on the port is one of the child's open
+    /// files (Linux: /proc/net/tcp's inode among /proc/<pid>/fd's links).
+    fn holds_its_port(&self) -> bool {
+        let local = format!("0100007F:{:04X}", self.port);
+        let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+            return false;
+        };
+        let inodes: Vec<String> = table
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() > 9 && f[1] == local && f[3] == "0A")
+            .map(|f| format!("socket:[{}]", f[9]))
+            .collect();
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{}/fd", self.child.id())) else {
+            return false;
+        };
+        fds.filter_map(|e| e.ok())
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .any(|link| inodes.iter().any(|i| link.to_str() == Some(i)))
     }
 
     pub fn port(&self) -> u16 {
