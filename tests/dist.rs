@@ -164,8 +164,11 @@ fn archives_pass_the_stock_tools() {
     }
 }
 
+/// Every shared library of every bundle (ours, the wheels', those built
+/// from sdists) is an ELF of the bundle's architecture needing no glibc
+/// newer than its os's.
 #[test]
-fn shared_libraries_match_the_bundle_architecture() {
+fn shared_libraries_match_the_bundle_architecture_and_glibc() {
     let (out, _) = default_dist();
     for bundle in files_under(out.path())
         .iter()
@@ -175,6 +178,7 @@ fn shared_libraries_match_the_bundle_architecture() {
         let PackageName::New { runtime, .. } = PackageName::parse(name).unwrap() else {
             panic!("{name}")
         };
+        let runs_on = binaries::Glibc::of(&runtime.os, &runtime.os.to_string());
         let dir = tempfile::tempdir().unwrap();
         let untar = run(Command::new("tar")
             .arg("-xjf")
@@ -182,16 +186,34 @@ fn shared_libraries_match_the_bundle_architecture() {
             .arg("-C")
             .arg(dir.path()));
         assert!(untar.status.success());
-        let mut libraries = 0;
-        for file in files_under(dir.path())
-            .iter()
+        let libraries: Vec<String> = files_under(dir.path())
+            .into_iter()
             .filter(|f| f.ends_with(".so") || f.contains(".so."))
-        {
+            .collect();
+        for file in &libraries {
             let bytes = std::fs::read(dir.path().join(file)).unwrap();
-            assert_eq!(Arch::of_elf(&bytes), Some(runtime.arch), "{name}: {file}");
-            libraries += 1;
+            if let Err(why) = binaries::check_elf(&bytes, runtime.arch, &runs_on) {
+                panic!("{name}: {file}: {why}");
+            }
         }
-        assert!(libraries > 10, "{name}: only {libraries} shared libraries");
+        // PyGreSQL's extension, built from its sdist for this runtime, and
+        // pyarrow's, from its wheel.
+        let tag = format!(
+            "cpython-{}-{}-linux-gnu.so",
+            runtime.python.to_string().replace('.', ""),
+            runtime.arch.uname()
+        );
+        for expected in [
+            format!("pylib/pg/_pg.{tag}"),
+            format!("pylib/pyarrow/lib.{tag}"),
+        ] {
+            assert!(libraries.contains(&expected), "{name}: no {expected}");
+        }
+        assert!(
+            libraries.len() > 10,
+            "{name}: only {} shared libraries",
+            libraries.len()
+        );
     }
 }
 
@@ -261,6 +283,128 @@ fn host_bundle_installs_with_its_own_installer() {
         String::from_utf8_lossy(&lava_version.stdout).trim(),
         version()
     );
+}
+
+/// `name==version` pins (and bare names) of a requirements file, with the
+/// name normalised as wheels spell it (PEP 503, lowercase, `_`); lines whose
+/// `python_version` marker excludes `python` are left out.
+fn requirements(text: &str, python: (u32, u32)) -> Vec<(String, Option<String>)> {
+    let mut pins = Vec::new();
+    for line in text.lines().map(|l| l.split('#').next().unwrap().trim()) {
+        if line.is_empty() {
+            continue;
+        }
+        let (spec, marker) = match line.split_once(';') {
+            Some((spec, marker)) => (spec.trim(), Some(marker.trim())),
+            None => (line, None),
+        };
+        if let Some(marker) = marker {
+            let parts: Vec<&str> = marker.split_whitespace().collect();
+            let ["python_version", op, version] = parts[..] else {
+                panic!("unexpected marker in {line:?}")
+            };
+            let (major, minor) = version.trim_matches(['\'', '"']).split_once('.').unwrap();
+            let bound = (major.parse().unwrap(), minor.parse().unwrap());
+            let applies = match op {
+                "<" => python < bound,
+                "<=" => python <= bound,
+                ">" => python > bound,
+                ">=" => python >= bound,
+                "==" => python == bound,
+                _ => panic!("unexpected operator in {line:?}"),
+            };
+            if !applies {
+                continue;
+            }
+        }
+        let end = spec
+            .find(['=', '<', '>', '!', '~', '['])
+            .unwrap_or(spec.len());
+        let name = spec[..end].trim().to_lowercase().replace(['-', '.'], "_");
+        let version = spec.split_once("==").map(|(_, v)| v.trim().to_string());
+        pins.push((name, version));
+    }
+    pins
+}
+
+/// Every requirement of both files of the worker source is in the host
+/// bundle's `pylib/` at its pinned version, and the extras (one of them
+/// built from its sdist) import with the PYTHONPATH `lava-run` gives,
+/// without the host's site-packages.
+#[test]
+fn both_requirement_files_are_installed_and_the_extras_import() {
+    let (out, _) = default_dist();
+    let work = install_host_bundle(out.path(), false);
+    let root = std::fs::canonicalize(work.path().join("bin/lava-version"))
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let pylib = root.join("pylib");
+    let mut installed = BTreeMap::new();
+    for entry in std::fs::read_dir(&pylib).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "dist-info") {
+            continue;
+        }
+        let metadata = std::fs::read_to_string(path.join("METADATA")).unwrap();
+        let field = |key: &str| {
+            metadata
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_else(|| panic!("{}: no {key}", path.display()))
+                .trim()
+                .to_string()
+        };
+        installed.insert(
+            field("Name:").to_lowercase().replace(['-', '.'], "_"),
+            field("Version:"),
+        );
+    }
+    let python = run(Command::new("python3").args([
+        "-c",
+        "import sys; print(sys.version_info[0], sys.version_info[1])",
+    ]));
+    let python = String::from_utf8(python.stdout).unwrap();
+    let (major, minor) = python.trim().split_once(' ').unwrap();
+    let python = (major.parse().unwrap(), minor.parse().unwrap());
+    let mut checked = 0;
+    for file in ["requirements.txt", "requirements-extra.txt"] {
+        let text = std::fs::read_to_string(root.join(file))
+            .unwrap_or_else(|e| panic!("the bundle has no {file}: {e}"));
+        for (name, pinned) in requirements(&text, python) {
+            let found = installed
+                .get(&name)
+                .unwrap_or_else(|| panic!("{file}: {name} is not in pylib/"));
+            if let Some(pinned) = pinned {
+                assert_eq!(found, &pinned, "{file}: {name}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} requirements");
+
+    // pyodbc needs unixODBC's libodbc.so.2 and pgdb libpq.so.5, as on a
+    // worker (the AMI installs them); `cargo xtask test` provides both.
+    let imports = "import pyarrow, redshift_connector, pyodbc, pgdb\n\
+                   for m in (pyarrow, redshift_connector, pyodbc, pgdb): print(m.__file__)";
+    let python = run(Command::new("python3").args(["-S", "-c", imports]).env(
+        "PYTHONPATH",
+        format!("{}:{}", root.display(), pylib.display()),
+    ));
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let files = String::from_utf8(python.stdout).unwrap();
+    assert_eq!(files.lines().count(), 4, "{files}");
+    for file in files.lines() {
+        assert!(
+            Path::new(file).starts_with(&pylib),
+            "{file} is not from the bundle"
+        );
+    }
 }
 
 /// One run of a helper: `(arguments, stdin, exit status, stdout, part of
@@ -388,12 +532,14 @@ fn a_dependency_without_a_wheel_fails_naming_package_and_target() {
         format!("{{\"__version_num__\": \"{}\"}}", version()),
     )
     .unwrap();
-    // PyGreSQL publishes no manylinux wheels: there is nothing to install on a worker.
+    // mysqlclient publishes no Linux wheels, and its sdist does not build
+    // without MySQL's client library, which nothing here provides.
     std::fs::write(
         checkout.path().join("requirements.txt"),
-        "PyGreSQL==6.2.3\n",
+        "mysqlclient==2.2.7\n",
     )
     .unwrap();
+    std::fs::write(checkout.path().join("requirements-extra.txt"), "").unwrap();
     // The templates are built before the bundle fails: they must not land either.
     let options = DistOptions {
         only: vec![Component::Cfn, Component::Pkg],
@@ -411,7 +557,7 @@ fn a_dependency_without_a_wheel_fails_naming_package_and_target() {
     );
     assert!(err.is_input(), "{msg}");
     assert!(
-        msg.to_lowercase().contains("pygresql") && msg.contains("amzn2023-py3.11-aarch64"),
+        msg.contains("mysqlclient 2.2.7") && msg.contains("amzn2023-py3.11-aarch64"),
         "{msg}"
     );
 }

@@ -51,8 +51,9 @@ use crate::{workspace_root, Failure};
 ///             no-change: 0 writes and <= 0.3 s.
 ///   bundle    the host platform's worker bundle, warm caches: ours (dist
 ///             --only pkg --runtime <host>) vs upstream's approach
-///             (`pip install --target pylib -r requirements.txt` of the same
-///             requirements, then `tar cjf`). Goals: <= 0.33x time, <= 1.0x size.
+///             (`pip install --target pylib -r requirements.txt -r
+///             requirements-extra.txt`, then `tar cjf`).
+///             Goals: <= 0.33x time, <= 1.0x size.
 ///   compress  the same bundle's tar: ours (lava-archive's parallel bzip2,
 ///             one thread per core) vs `bzip2 -9` and `lbzip2 -9`.
 ///             Goals: >= 1.8x bzip2's throughput, >= 0.9x lbzip2's.

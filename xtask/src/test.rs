@@ -22,8 +22,9 @@ use crate::{workspace_root, Failure};
 ///
 /// The tests build and run the binaries of every architecture: like `dist`,
 /// this command first provides the toolchain of each (see `cargo xtask dist
-/// --help`), and qemu-user-static to run the foreign ones (as root on Debian,
-/// with apt-get; elsewhere it fails naming what to install).
+/// --help`), qemu-user-static to run the foreign ones, and the libraries a
+/// worker has for the bundle's extensions (libodbc2, libpq5) (as root on
+/// Debian, with apt-get; elsewhere it fails naming what to install).
 ///
 /// Examples:
 ///   cargo xtask test
@@ -39,6 +40,7 @@ pub struct TestArgs {
 pub fn run(args: TestArgs) -> Result<(), Failure> {
     let root = workspace_root();
     let tools = provision(&root.join("tests/tools-requirements.txt"))?;
+    worker_libraries()?;
     for arch in Arch::ALL {
         if Arch::host() != Some(arch) {
             toolchain::ensure(&root, arch)?;
@@ -92,6 +94,34 @@ pub(crate) fn provision(requirements: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(&complete, "")
         .with_context(|| format!("cannot write {}", complete.display()))?;
     Ok(venv)
+}
+
+/// The system libraries a worker has for the bundle's extensions (the AMI
+/// installs them): unixODBC's for pyodbc and libpq for PyGreSQL. The dist
+/// test imports both from the host's bundle; installed with apt-get when
+/// missing.
+fn worker_libraries() -> Result<(), lava_build::BuildError> {
+    const NEEDED: [(&str, &str); 2] = [("libodbc.so.2", "libodbc2"), ("libpq.so.5", "libpq5")];
+    let cache = Command::new("ldconfig").arg("-p").output();
+    let known = cache.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let missing: Vec<String> = NEEDED
+        .iter()
+        .filter(|(library, _)| {
+            !known
+                .as_ref()
+                .is_ok_and(|k| k.contains(&format!("{library} ")))
+        })
+        .map(|(_, deb)| deb.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "the tests import the bundle's pyodbc and PyGreSQL, which need a worker's \
+         libraries: installing {}",
+        missing.join(" ")
+    );
+    toolchain::apt_install(&missing)
 }
 
 /// qemu's user-mode emulator of `arch`, installed with Debian's

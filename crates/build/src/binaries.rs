@@ -71,7 +71,7 @@ pub struct Glibc {
 }
 
 impl Glibc {
-    fn of(os: &Os, system: &str) -> Glibc {
+    pub fn of(os: &Os, system: &str) -> Glibc {
         Glibc {
             // Release::load refuses an os whose glibc the layout does not know.
             version: os
@@ -237,22 +237,24 @@ fn executables(messages: &[u8]) -> BTreeMap<String, PathBuf> {
 /// the oldest where it runs, or it would fail there on its first start.
 fn check_binary(path: &Path, arch: Arch, runs_on: &Glibc) -> Result<(), BuildError> {
     let bytes = std::fs::read(path).map_err(|e| BuildError::io(path, e))?;
-    if Arch::of_elf(&bytes) != Some(arch) {
-        return Err(BuildError::Tool(format!(
-            "{}: not an ELF executable for {arch}",
-            path.display()
-        )));
+    check_elf(&bytes, arch, runs_on)
+        .map_err(|why| BuildError::Tool(format!("{}: {why}", path.display())))
+}
+
+/// Why `elf` would not run on `arch` where `runs_on` says: not an ELF for
+/// it, or it needs a newer glibc.
+pub fn check_elf(elf: &[u8], arch: Arch, runs_on: &Glibc) -> Result<(), String> {
+    if Arch::of_elf(elf) != Some(arch) {
+        return Err(format!("not an ELF file for {arch}"));
     }
-    let glibc =
-        glibc_required(&bytes).map_err(|e| BuildError::Tool(format!("{}: {e}", path.display())))?;
+    let glibc = glibc_required(elf).map_err(|e| e.to_string())?;
     let (major, minor) = runs_on.version;
     if let Some((need_major, need_minor)) = glibc.filter(|&v| v > (major, minor)) {
-        return Err(BuildError::Tool(format!(
-            "{}: needs GLIBC_{need_major}.{need_minor}, newer than the glibc {major}.{minor} of {}: \
+        return Err(format!(
+            "needs GLIBC_{need_major}.{need_minor}, newer than the glibc {major}.{minor} of {}: \
              build on a system with glibc <= {major}.{minor}",
-            path.display(),
             runs_on.system
-        )));
+        ));
     }
     Ok(())
 }
@@ -457,7 +459,7 @@ mod tests {
         let err = check_binary(&path, Arch::Aarch64, &al2023)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("not an ELF executable for aarch64"), "{err}");
+        assert!(err.contains("not an ELF file for aarch64"), "{err}");
         std::fs::write(&path, elf_needing(&["GLIBC_2.2.5", "GLIBC_2.35"])).unwrap();
         let err = check_binary(&path, Arch::X86_64, &al2023)
             .unwrap_err()

@@ -9,7 +9,15 @@ use lava_archive::Tree;
 use lava_layout::Runtime;
 
 use crate::source::SourceTree;
-use crate::BuildError;
+use crate::{wheels, BuildError};
+
+/// The worker source's requirement files: both installed into `pylib/` and
+/// shipped at the bundle root, as upstream's `etc/pkg.sh` does.
+const REQUIREMENTS: [&str; 2] = ["requirements.txt", "requirements-extra.txt"];
+
+/// How many packages without a wheel one bundle may build from source; each
+/// build is followed by another resolution, so this bounds the loop.
+const MAX_SOURCE_BUILDS: usize = 4;
 
 /// Files of the bundle root that come from `misc/`, executable.
 const ROOT_SCRIPTS: [&str; 2] = ["install.sh", "lava-run"];
@@ -30,24 +38,16 @@ pub fn build(
     let work =
         tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temporary directory"), e))?;
     let pylib = work.path().join("pylib");
-    install_wheels(
-        uv,
-        &source.root.join("requirements.txt"),
-        runtime,
-        mtime,
-        &pylib,
-    )?;
+    install_requirements(uv, &source.root, runtime, mtime, &pylib)?;
     make_scripts_portable(&pylib.join("bin"))?;
 
     let mut tree = Tree::new();
     tree.add_dir_all(&source.root.join("lava"), "lava")?;
     tree.add_dir_all(&source.root.join("bin"), "bin")?;
     tree.add_dir_all(&pylib, "pylib")?;
-    tree.add_file(
-        "requirements.txt",
-        &source.root.join("requirements.txt"),
-        false,
-    )?;
+    for file in REQUIREMENTS {
+        tree.add_file(file, &source.root.join(file), false)?;
+    }
     for script in ROOT_SCRIPTS {
         tree.add_file(script, &misc.join(script), true)?;
     }
@@ -68,21 +68,81 @@ pub fn build(
     Ok(())
 }
 
-/// Install every requirement from binary wheels for the target platform.
-/// `--exclude-newer` pins resolution to the release's timestamp, so a rebuild
-/// of the same commit months later picks the same dependency versions.
-fn install_wheels(
+/// Install both requirement files from binary wheels for the target
+/// platform. A requirement PyPI has no wheel of for it is built from its
+/// sdist (see [`wheels`](crate::wheels)) into the runtime's wheel cache, which
+/// every resolution reads, and the resolution runs again.
+fn install_requirements(
     uv: &Path,
-    requirements: &Path,
+    source: &Path,
     runtime: &Runtime,
     mtime: u64,
     target: &Path,
 ) -> Result<(), BuildError> {
+    let scratch;
+    let wheels = match crate::cache_dir() {
+        Some(cache) => wheels::wheel_dir(&cache, runtime),
+        None => {
+            scratch = tempfile::tempdir()
+                .map_err(|e| BuildError::io(Path::new("temporary directory"), e))?;
+            scratch.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&wheels).map_err(|e| BuildError::io(&wheels, e))?;
+    wheels::report_cached(&wheels, runtime)?;
+    let mut built: Vec<String> = Vec::new();
+    loop {
+        let missing = match install_wheels(uv, source, runtime, mtime, &wheels, target)? {
+            None => return Ok(()),
+            Some(missing) => missing,
+        };
+        let pinned = missing.requirement.split_once("==");
+        match pinned {
+            Some((name, version))
+                if !built.contains(&missing.requirement) && built.len() < MAX_SOURCE_BUILDS =>
+            {
+                wheels::build(uv, name, version, runtime, mtime, &wheels)?;
+                built.push(missing.requirement);
+            }
+            _ => return Err(missing.error(runtime)),
+        }
+    }
+}
+
+/// A requirement uv found no wheel of, with what uv said.
+struct NoWheel {
+    requirement: String,
+    platform: String,
+    stderr: String,
+}
+
+impl NoWheel {
+    fn error(&self, runtime: &Runtime) -> BuildError {
+        BuildError::Input(format!(
+            "{} has no binary wheel for {runtime} ({}, Python {}); uv said:\n{}",
+            self.requirement, self.platform, runtime.python, self.stderr
+        ))
+    }
+}
+
+/// One resolution and install of both requirement files, wheels only, from
+/// PyPI and `wheels`. `--exclude-newer` pins resolution to the release's
+/// timestamp, so a rebuild of the same commit months later picks the same
+/// dependency versions. `Some` names a requirement without a wheel.
+fn install_wheels(
+    uv: &Path,
+    source: &Path,
+    runtime: &Runtime,
+    mtime: u64,
+    wheels: &Path,
+    target: &Path,
+) -> Result<Option<NoWheel>, BuildError> {
     let platform = runtime
         .wheel_platform()
         .map_err(|e| BuildError::Input(e.to_string()))?;
     tracing::info!("resolving wheels for {runtime} ({platform})");
-    let output = Command::new(uv)
+    let mut install = Command::new(uv);
+    install
         .args([
             "pip",
             "install",
@@ -96,27 +156,30 @@ fn install_wheels(
         .args(["--python-platform", &platform])
         .args(["--python-version", &runtime.python.to_string()])
         .args(["--exclude-newer", &rfc3339(mtime)])
+        .arg("--find-links")
+        .arg(wheels)
         .arg("--target")
-        .arg(target)
-        .arg("-r")
-        .arg(requirements)
+        .arg(target);
+    for file in REQUIREMENTS {
+        install.arg("-r").arg(source.join(file));
+    }
+    let output = install
         .output()
         .map_err(|e| BuildError::Tool(format!("cannot run {}: {e}", uv.display())))?;
     if output.status.success() {
-        return Ok(());
+        return Ok(None);
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    Err(match missing_wheel(&stderr) {
-        Some(package) => BuildError::Input(format!(
-            "{package} has no binary wheel for {runtime} ({platform}, Python {}); uv said:\n{}",
-            runtime.python,
-            stderr.trim()
-        )),
-        None => BuildError::Tool(format!(
-            "uv could not install the dependencies for {runtime}:\n{}",
-            stderr.trim()
-        )),
-    })
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    match missing_wheel(&stderr) {
+        Some(requirement) => Ok(Some(NoWheel {
+            requirement,
+            platform,
+            stderr,
+        })),
+        None => Err(BuildError::Tool(format!(
+            "uv could not install the dependencies for {runtime}:\n{stderr}"
+        ))),
+    }
 }
 
 /// The requirement uv names when it finds no wheel for the platform, as in
@@ -154,7 +217,7 @@ fn make_scripts_portable(bin: &Path) -> Result<(), BuildError> {
 }
 
 /// Seconds since the epoch as an RFC 3339 UTC timestamp.
-fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

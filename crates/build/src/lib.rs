@@ -12,6 +12,7 @@ pub mod release;
 pub mod source;
 pub mod toolchain;
 pub mod uv;
+pub mod wheels;
 
 use std::path::{Path, PathBuf};
 

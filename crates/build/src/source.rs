@@ -77,7 +77,14 @@ impl SourceTree {
         version: &Version,
     ) -> Result<SourceTree, BuildError> {
         let bad = |what: String| BuildError::Input(format!("worker source {source}: {what}"));
-        for required in ["lava", "bin", "requirements.txt", "lava/VERSION.json"] {
+        let required = [
+            "lava",
+            "bin",
+            "requirements.txt",
+            "requirements-extra.txt",
+            "lava/VERSION.json",
+        ];
+        for required in required {
             if !root.join(required).exists() {
                 return Err(bad(format!(
                     "{} is missing: not a lava source tree",
@@ -140,9 +147,14 @@ fn pypi_sdist(version: &Version, work: &Path, cache: Option<&Path>) -> Result<Pa
 }
 
 fn download_sdist(version: &Version, work: &Path) -> Result<PathBuf, BuildError> {
-    let dest = work.join("download");
     let requirement = format!("jinlava=={version}");
-    tracing::info!("downloading {requirement} from PyPI");
+    pip_download_sdist(&requirement, &work.join("download"))
+        .map_err(|why| BuildError::Input(format!("worker source PyPI: {why}")))
+}
+
+/// The sdist of `requirement` (`name==version`), downloaded by pip into `dest`.
+pub(crate) fn pip_download_sdist(requirement: &str, dest: &Path) -> Result<PathBuf, String> {
+    tracing::info!("downloading the sdist of {requirement} from PyPI");
     let output = Command::new("python3")
         .args([
             "-m",
@@ -154,28 +166,29 @@ fn download_sdist(version: &Version, work: &Path) -> Result<PathBuf, BuildError>
             ":all:",
             "--dest",
         ])
-        .arg(&dest)
-        .arg(&requirement)
+        .arg(dest)
+        .arg(requirement)
         .output()
-        .map_err(|e| {
-            BuildError::Input(format!(
-                "worker source PyPI: cannot run python3 -m pip: {e}"
-            ))
-        })?;
+        .map_err(|e| format!("cannot run python3 -m pip: {e}"))?;
     if !output.status.success() {
-        return Err(BuildError::Input(format!(
-            "worker source PyPI: pip could not download {requirement}:\n{}",
+        return Err(format!(
+            "pip could not download {requirement}:\n{}",
             String::from_utf8_lossy(&output.stderr).trim()
-        )));
+        ));
     }
-    let sdist = dest.join(format!("jinlava-{version}.tar.gz"));
-    if !sdist.is_file() {
-        return Err(BuildError::Input(format!(
-            "worker source PyPI: pip did not produce {}",
-            sdist.display()
-        )));
+    // pip names the file as the project does (`PyGreSQL-6.2.3.tar.gz`,
+    // `jinlava-8.3.0.tar.gz`): it is the one file in `dest`.
+    let mut files = std::fs::read_dir(dest)
+        .map_err(|e| format!("{}: {e}", dest.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file());
+    match (files.next(), files.next()) {
+        (Some(sdist), None) => Ok(sdist),
+        _ => Err(format!(
+            "pip did not leave exactly one sdist of {requirement} in {}",
+            dest.display()
+        )),
     }
-    Ok(sdist)
 }
 
 fn unpack_sdist(sdist: &Path, work: &Path) -> Result<PathBuf, BuildError> {
@@ -205,6 +218,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("lava")).unwrap();
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         std::fs::write(dir.join("requirements.txt"), "").unwrap();
+        std::fs::write(dir.join("requirements-extra.txt"), "").unwrap();
         std::fs::write(
             dir.join("lava/VERSION.json"),
             format!("{{\"__version_num__\": \"{version}\"}}"),

@@ -1,0 +1,320 @@
+//! Wheels for requirements PyPI publishes only as source for a runtime
+//! (PyGreSQL): built here from the sdist for the runtime's Python and
+//! architecture (natively, or with the cross gcc), checked as our own
+//! binaries are, and kept in `~/.cache/lava-dist/wheels/<runtime>/`, which
+//! every resolution of that runtime reads (`--find-links`), so a warm `dist`
+//! installs them without building.
+//!
+//! What the build rests on:
+//! - uv accepts a `linux_<arch>` wheel for `--python-platform
+//!   <arch>-manylinux_2_34`, so no retagging is needed.
+//! - `uv build` passes CC, CFLAGS, LDSHARED, `_PYTHON_HOST_PLATFORM` and
+//!   `SETUPTOOLS_EXT_SUFFIX` through to setuptools, which names and tags a
+//!   cross build for the target by them.
+//! - `CFLAGS=-g0` and `LDSHARED="<cc> -shared -s"` make the extension
+//!   byte-identical across builds (uv unpacks the sdist in a random
+//!   directory, which debug info would record).
+//! - A package's `-dev` files for a foreign architecture are unpacked into a
+//!   sysroot (`apt-get download` + `dpkg -x`): installing `libpq-dev:arm64`
+//!   would remove the host's `libpq-dev`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lava_layout::{Arch, Runtime};
+
+use crate::binaries::{check_elf, Glibc};
+use crate::BuildError;
+
+/// What a package's build needs from Debian besides a C compiler: the
+/// packages for the target architecture, and the `*-config` tool its setup
+/// script runs, with the answers it must give for a sysroot.
+struct Prerequisites {
+    package: &'static str,
+    debs: &'static [&'static str],
+    config_tool: ConfigTool,
+}
+
+enum ConfigTool {
+    /// `pg_config`: `--includedir` and `--libdir` of the sysroot.
+    PgConfig,
+}
+
+const KNOWN: &[Prerequisites] = &[Prerequisites {
+    package: "pygresql",
+    debs: &["libpq5", "libpq-dev"],
+    config_tool: ConfigTool::PgConfig,
+}];
+
+/// `~/.cache/lava-dist/wheels/<runtime>`: the wheels built for `runtime`.
+pub fn wheel_dir(cache: &Path, runtime: &Runtime) -> PathBuf {
+    cache.join("wheels").join(runtime.to_string())
+}
+
+/// Log the wheels built earlier that this runtime's resolution will find.
+pub fn report_cached(wheels: &Path, runtime: &Runtime) -> Result<(), BuildError> {
+    let mut names: Vec<String> = std::fs::read_dir(wheels)
+        .map_err(|e| BuildError::io(wheels, e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".whl"))
+        .collect();
+    names.sort();
+    for name in names {
+        tracing::info!(
+            "{runtime}: {name} was built from source earlier ({}): not building it again",
+            wheels.display()
+        );
+    }
+    Ok(())
+}
+
+/// Build the wheel of `name==version` for `runtime` from its sdist into
+/// `wheels`.
+pub fn build(
+    uv: &Path,
+    name: &str,
+    version: &str,
+    runtime: &Runtime,
+    mtime: u64,
+    wheels: &Path,
+) -> Result<PathBuf, BuildError> {
+    tracing::info!("{name} {version} for {runtime}: no wheel on PyPI, building it from its sdist");
+    let work =
+        tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temporary directory"), e))?;
+    let sdist = crate::source::pip_download_sdist(
+        &format!("{name}=={version}"),
+        &work.path().join("sdist"),
+    )
+    .map_err(|why| {
+        BuildError::Input(format!(
+            "{name} {version} has no wheel for {runtime} and its sdist cannot be had \
+                     (pip prepares an sdist's metadata as it downloads it): {why}"
+        ))
+    })?;
+    let python = interpreter(&runtime.python.to_string())?;
+    let mut build = Command::new(uv);
+    build
+        .args(["build", "--no-config", "--no-python-downloads", "--wheel"])
+        .args(["--exclude-newer", &crate::bundle::rfc3339(mtime)])
+        .arg("--out-dir")
+        .arg(work.path().join("out"))
+        .arg("--python")
+        .arg(&python)
+        .arg(&sdist);
+    configure(&mut build, name, runtime, work.path())?;
+    let output = build
+        .output()
+        .map_err(|e| BuildError::Tool(format!("cannot run {}: {e}", uv.display())))?;
+    if !output.status.success() {
+        return Err(BuildError::Input(format!(
+            "{name} {version} has no wheel for {runtime} and its sdist does not build for it:\n{}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let built = only_wheel(&work.path().join("out"))
+        .ok_or_else(|| BuildError::Tool(format!("uv build made no wheel of {name} {version}")))?;
+    check_extensions(&built, runtime)?;
+    std::fs::create_dir_all(wheels).map_err(|e| BuildError::io(wheels, e))?;
+    let kept = wheels.join(built.file_name().expect("a wheel file"));
+    let staging = tempfile::NamedTempFile::new_in(wheels).map_err(|e| BuildError::io(wheels, e))?;
+    std::fs::copy(&built, staging.path()).map_err(|e| BuildError::io(&built, e))?;
+    staging
+        .persist(&kept)
+        .map_err(|e| BuildError::io(&kept, e.error))?;
+    tracing::info!("{name} {version} for {runtime}: built {}", kept.display());
+    Ok(kept)
+}
+
+/// The wheel `uv build` wrote into `dir`: one sdist makes one wheel.
+fn only_wheel(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+}
+
+/// A CPython `X.Y` interpreter: the newest pyenv version of it (pyenv's
+/// shims expose only the global one), else `pythonX.Y` on PATH.
+fn interpreter(python: &str) -> Result<PathBuf, BuildError> {
+    let pyenv_root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+    if let Some(root) = pyenv_root {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{python}.")))
+            })
+            .map(|p| p.join("bin").join(format!("python{python}")))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        if let Some(newest) = found.pop() {
+            return Ok(newest);
+        }
+    }
+    crate::on_path(format!("python{python}")).ok_or_else(|| {
+        BuildError::Tool(format!(
+            "building a wheel from source for Python {python} needs a Python {python} \
+             interpreter (python{python} on PATH or a pyenv version): none found"
+        ))
+    })
+}
+
+/// The compiler, flags and names of a build for `runtime`, and what the
+/// package's setup script needs.
+fn configure(
+    build: &mut Command,
+    name: &str,
+    runtime: &Runtime,
+    work: &Path,
+) -> Result<(), BuildError> {
+    let arch = runtime.arch;
+    let host = Arch::host() == Some(arch);
+    let cc = if host {
+        "gcc".to_string()
+    } else {
+        format!("{}-gcc", crate::toolchain::gnu_triple(arch))
+    };
+    let py = runtime.python.to_string().replace('.', "");
+    build
+        .env("CC", &cc)
+        .env("LDSHARED", format!("{cc} -shared -s"))
+        .env("CFLAGS", "-g0")
+        .env("_PYTHON_HOST_PLATFORM", format!("linux-{}", arch.uname()))
+        .env(
+            "SETUPTOOLS_EXT_SUFFIX",
+            format!(".cpython-{py}-{}-linux-gnu.so", arch.uname()),
+        );
+    let Some(needs) = KNOWN.iter().find(|k| k.package == name.to_lowercase()) else {
+        return Ok(());
+    };
+    let sysroot = sysroot(needs, arch, host)?;
+    let bin = work.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| BuildError::io(&bin, e))?;
+    match needs.config_tool {
+        ConfigTool::PgConfig => write_pg_config(&bin, &sysroot, arch)?,
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![bin];
+    dirs.extend(std::env::split_paths(&path));
+    build.env(
+        "PATH",
+        std::env::join_paths(dirs).map_err(|e| BuildError::Tool(e.to_string()))?,
+    );
+    Ok(())
+}
+
+/// `/` for the host (the `-dev` packages installed with apt-get as the
+/// toolchain is), else `~/.cache/lava-dist/sysroot/<arch>/<package>` with the target's
+/// packages unpacked (`apt-get download` + `dpkg -x`: nothing of the host's
+/// changes).
+fn sysroot(needs: &Prerequisites, arch: Arch, host: bool) -> Result<PathBuf, BuildError> {
+    let debs: Vec<String> = needs.debs.iter().map(|d| d.to_string()).collect();
+    if host {
+        if !debs.iter().all(|d| deb_installed(d)) {
+            crate::toolchain::apt_install(&debs)?;
+        }
+        return Ok(PathBuf::from("/"));
+    }
+    let cache = crate::cache_dir()
+        .ok_or_else(|| BuildError::Tool("no cache directory (HOME is not set)".into()))?;
+    let root = cache.join("sysroot").join(arch.uname()).join(needs.package);
+    if root.is_dir() {
+        return Ok(root);
+    }
+    let parent = root.parent().expect("a sysroot has a parent");
+    std::fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
+    // Unpacked beside its place and renamed in: a sysroot is whole or absent.
+    let staging = tempfile::Builder::new()
+        .prefix(".sysroot-")
+        .tempdir_in(parent)
+        .map_err(|e| BuildError::io(parent, e))?;
+    let download = staging.path().join("debs");
+    std::fs::create_dir(&download).map_err(|e| BuildError::io(&download, e))?;
+    let deb_arch = crate::toolchain::debian_arch(arch);
+    let output = Command::new("apt-get")
+        .arg("download")
+        .args(debs.iter().map(|d| format!("{d}:{deb_arch}")))
+        .current_dir(&download)
+        .output()
+        .map_err(|e| BuildError::Tool(format!("cannot run apt-get download: {e}")))?;
+    if !output.status.success() {
+        return Err(BuildError::Tool(format!(
+            "apt-get download {} for {arch} failed ({}): {}",
+            debs.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let unpacked = staging.path().join("root");
+    for deb in std::fs::read_dir(&download).map_err(|e| BuildError::io(&download, e))? {
+        let deb = deb.map_err(|e| BuildError::io(&download, e))?.path();
+        let output = Command::new("dpkg")
+            .arg("-x")
+            .arg(&deb)
+            .arg(&unpacked)
+            .output()
+            .map_err(|e| BuildError::Tool(format!("cannot run dpkg -x: {e}")))?;
+        if !output.status.success() {
+            return Err(BuildError::Tool(format!(
+                "dpkg -x {} failed ({}): {}",
+                deb.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+    }
+    std::fs::rename(&unpacked, &root).map_err(|e| BuildError::io(&root, e))?;
+    Ok(root)
+}
+
+fn deb_installed(deb: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f", "${Status}", deb])
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.ends_with(b"installed"))
+}
+
+/// A `pg_config` that gives the sysroot's directories; the version is the
+/// host's (the headers of one Debian release agree across architectures).
+fn write_pg_config(bin: &Path, sysroot: &Path, arch: Arch) -> Result<(), BuildError> {
+    use std::os::unix::fs::PermissionsExt;
+    let triple = crate::toolchain::gnu_triple(arch);
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in\n  --includedir) echo '{root}/usr/include/postgresql' ;;\n  \
+         --libdir) echo '{root}/usr/lib/{triple}' ;;\n  *) exec /usr/bin/pg_config \"$@\" ;;\nesac\n",
+        root = sysroot.display()
+    );
+    let path = bin.join("pg_config");
+    std::fs::write(&path, script).map_err(|e| BuildError::io(&path, e))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| BuildError::io(&path, e))
+}
+
+/// Every extension in the wheel must be an ELF for the runtime's
+/// architecture needing no glibc newer than its os's.
+fn check_extensions(wheel: &Path, runtime: &Runtime) -> Result<(), BuildError> {
+    let file = std::fs::File::open(wheel).map_err(|e| BuildError::io(wheel, e))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| BuildError::Tool(format!("{}: {e}", wheel.display())))?;
+    let runs_on = Glibc::of(&runtime.os, &format!("{} workers", runtime.os));
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| BuildError::Tool(format!("{}: {e}", wheel.display())))?;
+        if !entry.name().ends_with(".so") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).map_err(|e| BuildError::io(wheel, e))?;
+        check_elf(&bytes, runtime.arch, &runs_on).map_err(|why| {
+            BuildError::Tool(format!("{} in {}: {why}", entry.name(), wheel.display()))
+        })?;
+    }
+    Ok(())
+}
