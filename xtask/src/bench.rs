@@ -54,8 +54,9 @@ use crate::{workspace_root, Failure};
 ///             (`pip install --target pylib -r requirements.txt -r
 ///             requirements-extra.txt`, then `tar cjf`).
 ///             Goals: <= 0.33x time, <= 1.0x size.
-///   compress  the same bundle's tar: ours (lava-archive's parallel bzip2,
-///             one thread per core) vs `bzip2 -9` and `lbzip2 -9`.
+///   compress  the same bundle's tar: ours (lava-archive's parallel bzip2 on
+///             libbz2-rs-sys, one thread per core) vs the same chunks through
+///             the C libbzip2 (bzip2-sys), `bzip2 -9` and `lbzip2 -9`.
 ///             Goals: >= 1.8x bzip2's throughput, >= 0.9x lbzip2's.
 ///   lambda    each function's cold start and peak RSS (Rust `bootstrap`) vs a
 ///             Python handler on boto3, through the local Lambda Runtime API

@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use tar_bz2::{
-    bzip2_parallel, read_tar_bz2_entries, write_tar_bz2, EntryKind, ListedEntry, BZIP2_CHUNK_SIZE,
+    bzip2_parallel, bzip2_parallel_with, read_tar_bz2_entries, write_tar_bz2, EntryKind,
+    ListedEntry, BZIP2_CHUNK_SIZE,
 };
 pub use tree::Tree;
 pub use zip_archive::write_zip;

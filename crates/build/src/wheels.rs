@@ -61,7 +61,8 @@ pub fn report_cached(wheels: &Path, runtime: &Runtime) -> Result<(), BuildError>
     names.sort();
     for name in names {
         tracing::info!(
-            "{runtime}: {name} was built from source earlier ({}): not building it again",
+            "{runtime}: {name} was built from its sdist earlier ({}): uv installs it \
+             from there, it is not built again",
             wheels.display()
         );
     }
@@ -139,30 +140,37 @@ fn interpreter(python: &str) -> Result<PathBuf, BuildError> {
     let pyenv_root = std::env::var_os("PYENV_ROOT")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
-    if let Some(root) = pyenv_root {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(&format!("{python}.")))
-            })
-            .map(|p| p.join("bin").join(format!("python{python}")))
-            .filter(|p| p.is_file())
-            .collect();
-        found.sort();
-        if let Some(newest) = found.pop() {
-            return Ok(newest);
-        }
-    }
-    crate::on_path(format!("python{python}")).ok_or_else(|| {
-        BuildError::Tool(format!(
-            "building a wheel from source for Python {python} needs a Python {python} \
-             interpreter (python{python} on PATH or a pyenv version): none found"
-        ))
-    })
+    pyenv_root
+        .and_then(|root| newest_pyenv(&root, python))
+        .or_else(|| crate::on_path(format!("python{python}")))
+        .ok_or_else(|| {
+            BuildError::Tool(format!(
+                "building a wheel from source for Python {python} needs a Python {python} \
+                 interpreter (python{python} on PATH or a pyenv version): none found"
+            ))
+        })
+}
+
+/// `<root>/versions/<python>.<patch>/bin/python<python>` of the highest patch.
+fn newest_pyenv(root: &Path, python: &str) -> Option<PathBuf> {
+    let prefix = format!("{python}.");
+    std::fs::read_dir(root.join("versions"))
+        .ok()?
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let patch: u32 = name.strip_prefix(&prefix)?.parse().ok()?;
+            Some((patch, name))
+        })
+        .filter_map(|(patch, name)| {
+            let exe = root
+                .join("versions")
+                .join(name)
+                .join("bin")
+                .join(format!("python{python}"));
+            exe.is_file().then_some((patch, exe))
+        })
+        .max_by_key(|(patch, _)| *patch)
+        .map(|(_, exe)| exe)
 }
 
 /// The compiler, flags and names of a build for `runtime`, and what the
@@ -193,7 +201,13 @@ fn configure(
     let Some(needs) = KNOWN.iter().find(|k| k.package == name.to_lowercase()) else {
         return Ok(());
     };
-    let sysroot = sysroot(needs, arch, host)?;
+    // The config tool runs on the host, from the host's `-dev` packages; for
+    // a native build it also names their files.
+    host_prerequisites(needs)?;
+    if host {
+        return Ok(());
+    }
+    let sysroot = sysroot(needs, arch)?;
     let bin = work.join("bin");
     std::fs::create_dir_all(&bin).map_err(|e| BuildError::io(&bin, e))?;
     match needs.config_tool {
@@ -209,18 +223,30 @@ fn configure(
     Ok(())
 }
 
-/// `/` for the host (the `-dev` packages installed with apt-get as the
-/// toolchain is), else `~/.cache/lava-dist/sysroot/<arch>/<package>` with the target's
-/// packages unpacked (`apt-get download` + `dpkg -x`: nothing of the host's
-/// changes).
-fn sysroot(needs: &Prerequisites, arch: Arch, host: bool) -> Result<PathBuf, BuildError> {
-    let debs: Vec<String> = needs.debs.iter().map(|d| d.to_string()).collect();
-    if host {
-        if !debs.iter().all(|d| deb_installed(d)) {
-            crate::toolchain::apt_install(&debs)?;
-        }
-        return Ok(PathBuf::from("/"));
+/// The package's `-dev` packages on the host, installed with apt-get (as
+/// the toolchain is) when missing.
+fn host_prerequisites(needs: &Prerequisites) -> Result<(), BuildError> {
+    let missing: Vec<String> = needs
+        .debs
+        .iter()
+        .filter(|d| !deb_installed(d))
+        .map(|d| d.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
+    tracing::info!(
+        "building {} from source needs {}: installing with apt-get",
+        needs.package,
+        missing.join(" ")
+    );
+    crate::toolchain::apt_install(&missing)
+}
+
+/// `~/.cache/lava-dist/sysroot/<arch>/<package>`: the target's packages
+/// unpacked (`apt-get download` + `dpkg -x`: nothing of the host's changes).
+fn sysroot(needs: &Prerequisites, arch: Arch) -> Result<PathBuf, BuildError> {
+    let debs = needs.debs;
     let cache = crate::cache_dir()
         .ok_or_else(|| BuildError::Tool("no cache directory (HOME is not set)".into()))?;
     let root = cache.join("sysroot").join(arch.uname()).join(needs.package);
@@ -317,4 +343,76 @@ fn check_extensions(wheel: &Path, runtime: &Runtime) -> Result<(), BuildError> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_patch_of_a_pyenv_python_is_chosen() {
+        let root = tempfile::tempdir().unwrap();
+        for (version, exe) in [
+            ("3.12.9", "python3.12"),
+            ("3.12.10", "python3.12"),
+            ("3.12.11", "python3.11"),
+            ("3.12.12rc1", "python3.12"),
+            ("3.11.7", "python3.11"),
+        ] {
+            let bin = root.path().join("versions").join(version).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join(exe), "").unwrap();
+        }
+        let found = |python| newest_pyenv(root.path(), python);
+        assert_eq!(
+            found("3.12"),
+            Some(root.path().join("versions/3.12.10/bin/python3.12"))
+        );
+        assert_eq!(
+            found("3.11"),
+            Some(root.path().join("versions/3.11.7/bin/python3.11"))
+        );
+        assert_eq!(found("3.13"), None);
+    }
+
+    #[test]
+    fn pg_config_names_the_sysroot_and_asks_the_host_for_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pg_config(dir.path(), Path::new("/sr"), Arch::Aarch64).unwrap();
+        let ask = |arg: &str| {
+            let out = Command::new(dir.path().join("pg_config"))
+                .arg(arg)
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(ask("--includedir"), "/sr/usr/include/postgresql\n");
+        assert_eq!(ask("--libdir"), "/sr/usr/lib/aarch64-linux-gnu\n");
+        let script = std::fs::read_to_string(dir.path().join("pg_config")).unwrap();
+        assert!(
+            script.contains("exec /usr/bin/pg_config \"$@\""),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn a_built_extension_for_another_arch_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = dir.path().join("x-1.0-cp312-cp312-linux_aarch64.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel).unwrap());
+        zip.start_file(
+            "x/_x.cpython-312-aarch64-linux-gnu.so",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut zip, b"\x7fELF not really").unwrap();
+        zip.finish().unwrap();
+        let runtime: Runtime = "amzn2023-py3.12-aarch64".parse().unwrap();
+        let err = check_extensions(&wheel, &runtime).unwrap_err().to_string();
+        assert!(
+            err.contains("x/_x.cpython-312-aarch64-linux-gnu.so")
+                && err.contains("not an ELF file for aarch64"),
+            "{err}"
+        );
+    }
 }

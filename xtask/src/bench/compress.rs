@@ -1,5 +1,6 @@
 //! Compression of the host bundle's tar: lava-archive's parallel bzip2 (what
-//! every bundle is written with) beside `bzip2 -9` and `lbzip2 -9`.
+//! every bundle is written with, on libbz2-rs-sys) beside the same chunks
+//! through the C libbzip2 (bzip2-sys), `bzip2 -9` and `lbzip2 -9`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,6 +11,19 @@ use serde_json::json;
 
 use super::bundle::{bundle_path, host_runtime};
 use super::{median, paired_ratio, times, Ctx, Goal, Section};
+
+/// One level-9 stream through the C libbzip2, as lava-archive wrote them
+/// before bzip2 0.6.
+fn c_libbzip2(chunk: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = bzip2_c::write::BzEncoder::new(Vec::new(), bzip2_c::Compression::best());
+    encoder
+        .write_all(chunk)
+        .expect("compressing into memory cannot fail");
+    encoder
+        .finish()
+        .expect("compressing into memory cannot fail")
+}
 
 /// Compress `input` with `program args`, stdout to `out`: (seconds, bytes).
 fn tool(program: &Path, args: &[String], input: &Path, out: &Path) -> anyhow::Result<(f64, u64)> {
@@ -51,6 +65,8 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<Vec<Section>> {
 
     let peers = &ctx.peers;
     let mut ours = (Vec::new(), Vec::new());
+    let mut c = (Vec::new(), Vec::new());
+    let mut identical = true;
     let mut bzip2 = (Vec::new(), Vec::new());
     let mut lbzip2 = (Vec::new(), Vec::new());
     let mut lbzip2_error = None;
@@ -59,7 +75,12 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<Vec<Section>> {
         let compressed = lava_archive::bzip2_parallel(&data, threads);
         let t = start.elapsed().as_secs_f64();
         let size = compressed.len() as f64;
-        drop(compressed);
+        let start = Instant::now();
+        let with_c = lava_archive::bzip2_parallel_with(&data, threads, c_libbzip2);
+        let tc = start.elapsed().as_secs_f64();
+        identical &= with_c == compressed;
+        let size_c = with_c.len() as f64;
+        drop((compressed, with_c));
         let b = match peers.bzip2.get() {
             Ok(p) => Some(tool(p, &["-9".into(), "-c".into()], &tar, &out)?),
             Err(_) => None,
@@ -82,6 +103,8 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<Vec<Section>> {
         }
         ours.0.push(t);
         ours.1.push(size);
+        c.0.push(tc);
+        c.1.push(size_c);
         for (acc, r) in [(&mut bzip2, b), (&mut lbzip2, l)] {
             if let Some((t, s)) = r {
                 acc.0.push(t);
@@ -90,6 +113,7 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<Vec<Section>> {
         }
     }
     // Throughput ratio ours / peer = peer's time / ours, run by run.
+    let speedup_c = paired_ratio(&c.0, &ours.0);
     let speedup_bzip2 = paired_ratio(&bzip2.0, &ours.0);
     let speedup_lbzip2 = paired_ratio(&lbzip2.0, &ours.0);
     let row = |name: &str,
@@ -120,7 +144,10 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<Vec<Section>> {
         method: format!(
             "The host bundle's tar ({runtime}, {mb:.1} MB uncompressed), from the page cache. \
              **Ours**: `lava_archive::bzip2_parallel` with {threads} threads (one per core: \
-             independent level-9 streams of 9 MB, in memory). **bzip2**: `bzip2 -9 -c`. \
+             independent level-9 streams of 900 kB, in memory, encoded by libbz2-rs-sys, \
+             bzip2 0.6's Rust port of libbzip2). **C libbzip2**: the same chunks and \
+             threads through bzip2-sys (bzip2 0.5, what lava-archive used before). \
+             **bzip2**: `bzip2 -9 -c`. \
              **lbzip2**: `lbzip2 -9 -n {threads} -c`; both write to a file. Throughput is \
              uncompressed MB/s; the ratio is ours / peer, run by run."
         ),
@@ -129,6 +156,7 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<Vec<Section>> {
             .into(),
         rows: vec![
             row("ours (lava-archive)", &ours, None, None),
+            row("C libbzip2, same chunks", &c, speedup_c, None),
             row("bzip2 -9", &bzip2, speedup_bzip2, bzip2_missing.as_ref()),
             row("lbzip2 -9", &lbzip2, speedup_lbzip2, lbzip2_error.as_ref()),
         ],
@@ -148,10 +176,14 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<Vec<Section>> {
                 |r| times(Some(r)),
             ),
         ],
-        notes: Vec::new(),
+        notes: vec![format!(
+            "libbz2-rs-sys and the C libbzip2 wrote {} bytes.",
+            if identical { "identical" } else { "DIFFERENT" }
+        )],
         json: json!({
             "group": "compress", "input_bytes": data.len(), "threads": threads,
             "ours": {"s": ours.0, "bytes": ours.1},
+            "c_libbzip2": {"s": c.0, "bytes": c.1, "identical": identical},
             "bzip2": {"s": bzip2.0, "bytes": bzip2.1},
             "lbzip2": {"s": lbzip2.0, "bytes": lbzip2.1},
             "speedup_over_bzip2": speedup_bzip2, "speedup_over_lbzip2": speedup_lbzip2,
