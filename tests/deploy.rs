@@ -19,8 +19,8 @@ use lava_deploy::{
 };
 use lava_layout::{
     boot_binary_key, boot_script_key, cfn_doc_key, cfn_html_key, cfn_key, framework_key,
-    lambda_key, oracle_key, pkg_key, Arch, CfnTemplate, LambdaFunction, OraclePackage, PackageName,
-    Version, ROOT_BOOT_SCRIPTS,
+    lambda_key, oracle_key, pkg_key, Arch, CfnTemplate, Component, LambdaFunction, OraclePackage,
+    PackageName, Version, ROOT_BOOT_SCRIPTS,
 };
 use lava_store::{Body, Location, PutMeta, Store, Tuning};
 use lava_tests::moto::{sdk_loader, Moto};
@@ -919,6 +919,84 @@ async fn optional_scriptlets_join_boot_with_their_sums() {
     );
 }
 
+/// Deploys of different versions' bundles into one directory, run at once
+/// (as two CI pipelines would), each planned before any of them writes: every
+/// deploy read the same `SHA256SUMS`, so each write of it must merge into
+/// what another wrote meanwhile. Repeated in rounds over the growing file.
+async fn concurrent_deploys_keep_every_checksum(remote: Remote) {
+    const DEPLOYS: usize = 4;
+    const ROUNDS: usize = 3;
+    let fixture = Fixture::new();
+    let config = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
+    let config = Config::load(&config).unwrap();
+    let remote = Arc::new(remote);
+    let mut deployed = BTreeMap::new();
+    for round in 0..ROUNDS {
+        let mut plans = Vec::new();
+        for i in 0..DEPLOYS {
+            let version = v(&format!("9.{round}.{i}"));
+            let dist = fixture.dir.path().join(format!("dist-{version}"));
+            let key = bundle(&version.to_string(), "x86_64");
+            let bytes = content(&format!("{key} round {round}"), 2000);
+            std::fs::create_dir_all(dist.join(&key).parent().unwrap()).unwrap();
+            std::fs::write(dist.join(&key), &bytes).unwrap();
+            deployed.insert(key.rsplit('/').next().unwrap().to_string(), sha256(&bytes));
+            let no_env = |_: &str| None;
+            let env = config
+                .environment(
+                    "test",
+                    &Substitution {
+                        version: &version,
+                        env: &no_env,
+                    },
+                )
+                .unwrap();
+            let prepared = lava_deploy::prepare(&Request {
+                environment: &env,
+                components: &[Deployable::Area(Component::Pkg)],
+                version,
+                sources: Sources {
+                    dist,
+                    misc: fixture.misc(),
+                },
+            })
+            .unwrap();
+            let options = Options {
+                jobs: 4,
+                tuning: tuning(),
+            };
+            plans.push(prepared.plan(remote.aws(), &options).await.unwrap());
+        }
+        let mut pushes = tokio::task::JoinSet::new();
+        for plan in plans {
+            pushes.spawn(
+                async move { lava_deploy::execute(&plan, Arc::new(Seen::default()), 4).await },
+            );
+        }
+        while let Some(pushed) = pushes.join_next().await {
+            pushed.unwrap().unwrap();
+        }
+        let state = remote.state("code").await;
+        check_sums(&state);
+        let sums = state
+            .get("lava/_dist_/pkg/amzn2023/SHA256SUMS")
+            .expect("the bundles' SHA256SUMS");
+        let (listed, malformed) = lava_layout::Sums::parse(&String::from_utf8_lossy(sums));
+        assert!(malformed.is_empty(), "{malformed:?}");
+        let missing: Vec<&String> = deployed
+            .iter()
+            .filter(|(name, sha)| listed.get(name) != Some(sha.as_str()))
+            .map(|(name, _)| name)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "round {round}: SHA256SUMS lost {} of {} bundles: {missing:?}",
+            missing.len(),
+            deployed.len()
+        );
+    }
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod s3 {
@@ -947,6 +1025,7 @@ suite!(
     dry_run_writes_nothing_and_the_run_executes_the_plan,
     only_the_named_components,
     ami_deploys_every_resource_but_hidden_ones,
+    concurrent_deploys_keep_every_checksum,
 );
 
 #[tokio::test]

@@ -29,6 +29,10 @@ use crate::{workspace_root, Failure};
 /// pushed: concurrent uploads, multipart for large files, referenced artefacts
 /// first (pkg and lambda before cfn, bundles before boot scripts), each
 /// directory's SHA256SUMS last. Nothing is ever deleted: older versions stay.
+/// Deploys may run at once into one code area (two pipelines, two versions):
+/// a SHA256SUMS is written only over the version this deploy read, and when
+/// another deploy wrote it meanwhile, this one merges its entries into the
+/// new file and writes again, so no deploy's entries are lost.
 ///
 /// Components (-l lists them): ami, boot, cfn, framework, lambda, pkg, and
 /// root (the <REALM>/<WORKER>/root.boot*.sh scripts for the realms listed in

@@ -27,6 +27,15 @@ use crate::{workspace_root, Failure};
 /// A function needing a glibc newer than provided.al2023's (2.34), or
 /// lava-boot one newer than the oldest os of the matrix, is refused.
 ///
+/// Worker bundles: requirements.txt and requirements-extra.txt of the worker
+/// source, as wheels for the runtime's platform (uv). A requirement PyPI has
+/// no wheel of for it (PyGreSQL) is built from its sdist with that runtime's
+/// Python, natively or with the cross gcc (its `-dev` packages installed or,
+/// for another architecture, unpacked into ~/.cache/lava-dist/sysroot/),
+/// checked like the binaries, and kept in ~/.cache/lava-dist/wheels/<runtime>/
+/// so later runs do not build it again. One that cannot be built fails
+/// naming it and the runtime (exit 2).
+///
 /// Cross toolchains: the rustup target if installed, else another rustc on
 /// PATH with the target's standard library (Debian's rustc-web), plus a
 /// linker (CARGO_TARGET_<TRIPLE>_LINKER, else <arch>-linux-gnu-gcc). When

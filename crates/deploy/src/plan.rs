@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lava_layout::{Sums, Version, SHA256SUMS};
-use lava_store::{Body, Listed, Location, Store, Tuning};
+use lava_store::{Body, Expect, Listed, Location, Store, Tuning};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
@@ -181,6 +181,33 @@ pub struct Group {
     /// The root boot scripts' directories have none: the seed layout has
     /// exactly the two scripts there.
     pub sums: Option<Object>,
+    /// The `SHA256SUMS` the plan merged into, which its write expects to
+    /// find still (another deploy may have written it since).
+    pub sums_read: Expect,
+    /// The directory, below the store's location.
+    pub dir: String,
+}
+
+impl Group {
+    /// This group's entries merged into a directory's `SHA256SUMS` text
+    /// (`remote`) as it is now, with `listed` the directory's objects.
+    /// Entries of objects still there stay (older versions are never
+    /// dropped); ours replace theirs.
+    pub(crate) fn merge_sums(&self, remote: &Sums, listed: &BTreeSet<String>) -> Vec<u8> {
+        let mut merged = Sums(
+            remote
+                .0
+                .iter()
+                .filter(|(name, _)| listed.contains(*name) && *name != SHA256SUMS)
+                .map(|(n, s)| (n.clone(), s.clone()))
+                .collect(),
+        );
+        for object in &self.objects {
+            let name = object.key.rsplit('/').next().expect("a key has a name");
+            merged.insert(name, object.sha256.clone());
+        }
+        merged.render().into_bytes()
+    }
 }
 
 /// Everything a deploy will write, decided before the first write.
@@ -299,7 +326,7 @@ async fn inspect(
     // as if never fetched.
     let (listed, fetched) = tokio::join!(store.list(&dir), async {
         match with_sums {
-            true => store.get(&sums_key).await,
+            true => store.get_versioned(&sums_key).await,
             false => Ok(None),
         }
     });
@@ -307,16 +334,14 @@ async fn inspect(
         .into_iter()
         .map(|Listed { name, size }| (name, size))
         .collect();
-    let remote_text = fetched?.filter(|_| listed.contains_key(SHA256SUMS));
+    let fetched = fetched?.filter(|_| listed.contains_key(SHA256SUMS));
+    let sums_read = fetched
+        .as_ref()
+        .map_or(Expect::Absent, |f| Expect::Version(f.version.clone()));
+    let remote_text = fetched.map(|f| f.bytes);
     let remote = remote_text
         .as_deref()
-        .map(|t| {
-            let (sums, malformed) = Sums::parse(&String::from_utf8_lossy(t));
-            for line in malformed {
-                tracing::warn!("{}: skipping malformed line {line:?}", store.url(&sums_key));
-            }
-            sums
-        })
+        .map(|t| parse_sums(&store, &sums_key, t))
         .unwrap_or_default();
 
     let mut objects = Vec::new();
@@ -346,42 +371,53 @@ async fn inspect(
         });
     }
 
-    let sums = with_sums.then(|| {
-        // Entries of objects still there stay (older versions are never
-        // dropped); ours replace theirs.
-        let mut merged = Sums(
-            remote
-                .0
-                .iter()
-                .filter(|(name, _)| listed.contains_key(*name) && *name != SHA256SUMS)
-                .map(|(n, s)| (n.clone(), s.clone()))
-                .collect(),
-        );
-        for (name, artefact) in &files {
-            merged.0.insert(name.clone(), artefact.sha256.clone());
-        }
-        let text = merged.render().into_bytes();
+    let mut group = Group {
+        component,
+        store: store.clone(),
+        objects,
+        sums: None,
+        sums_read,
+        dir,
+    };
+    if with_sums {
+        let listed: BTreeSet<String> = listed.into_keys().collect();
+        let text = group.merge_sums(&remote, &listed);
         let action = match &remote_text {
             None => Action::New,
             Some(old) => same(*old == text),
         };
-        Object {
-            component,
-            url: store.url(&sums_key),
-            key: sums_key.clone(),
-            size: text.len() as u64,
-            sha256: hex::encode(Sha256::digest(&text)),
-            action,
-            content_type: content_type(SHA256SUMS),
-            body: Body::Bytes(Arc::new(text)),
-        }
-    });
-    Ok(Group {
+        group.sums = Some(sums_object(component, &store, &sums_key, text, action));
+    }
+    Ok(group)
+}
+
+/// A directory's `SHA256SUMS`, as read: a malformed line costs its entry.
+pub(crate) fn parse_sums(store: &Store, key: &str, text: &[u8]) -> Sums {
+    let (sums, malformed) = Sums::parse(&String::from_utf8_lossy(text));
+    for line in malformed {
+        tracing::warn!("{}: skipping malformed line {line:?}", store.url(key));
+    }
+    sums
+}
+
+/// The object that writes `text` as `key`'s `SHA256SUMS`.
+pub(crate) fn sums_object(
+    component: Deployable,
+    store: &Store,
+    key: &str,
+    text: Vec<u8>,
+    action: Action,
+) -> Object {
+    Object {
         component,
-        store,
-        objects,
-        sums,
-    })
+        url: store.url(key),
+        key: key.to_string(),
+        size: text.len() as u64,
+        sha256: hex::encode(Sha256::digest(&text)),
+        action,
+        content_type: content_type(SHA256SUMS),
+        body: Body::Bytes(Arc::new(text)),
+    }
 }
 
 fn same(equal: bool) -> Action {

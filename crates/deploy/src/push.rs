@@ -2,13 +2,16 @@
 //! what references it), each directory's `SHA256SUMS` after its objects, and
 //! nothing deleted, ever.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
-use lava_store::{PutMeta, Store, StoreError};
+use lava_layout::Sums;
+use lava_store::{Body, Expect, PutMeta, Store, StoreError};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::plan::{Count, Group};
+use crate::plan::{self, Count, Group};
 use crate::{Action, DeployError, Object, Plan};
 
 /// Told about the push as it goes (progress bars or plain lines).
@@ -60,10 +63,10 @@ pub async fn execute(
             .enumerate()
             .filter(|(i, _)| complete(i))
             .filter_map(|(i, g)| {
-                let sums = g.sums.as_ref().filter(|s| s.action != Action::Unchanged)?;
-                Some((i, g.store.clone(), sums.clone()))
+                g.sums.as_ref().filter(|s| s.action != Action::Unchanged)?;
+                Some((i, (*g).clone()))
             });
-        let sums_failures = upload_all(sums.collect(), &progress, jobs, &mut report).await;
+        let sums_failures = write_all_sums(sums.collect(), &progress, jobs, &mut report).await;
         let failures: Vec<StoreError> = failures
             .into_iter()
             .chain(sums_failures)
@@ -77,6 +80,104 @@ pub async fn execute(
         }
     }
     Ok(report)
+}
+
+/// Write each group's `SHA256SUMS` concurrently, as [`write_sums`] does;
+/// the failures, by group, once every write has ended.
+async fn write_all_sums(
+    groups: Vec<(usize, Group)>,
+    progress: &Arc<dyn Progress>,
+    jobs: usize,
+    report: &mut Report,
+) -> Vec<(usize, StoreError)> {
+    let mut failures = Vec::new();
+    let mut in_flight = JoinSet::new();
+    let mut pending = groups.into_iter();
+    loop {
+        while in_flight.len() < jobs.max(1) {
+            let Some((i, group)) = pending.next() else {
+                break;
+            };
+            let progress = Arc::clone(progress);
+            in_flight.spawn(async move { (i, write_sums(&group, &progress).await) });
+        }
+        let Some(done) = in_flight.join_next().await else {
+            return failures;
+        };
+        match done.expect("a checksum write does not panic") {
+            (_, Ok(Some(size))) => report.written.add(size),
+            (_, Ok(None)) => {}
+            (i, Err(e)) => failures.push((i, e)),
+        }
+    }
+}
+
+/// How often a directory's `SHA256SUMS` is merged again into what another
+/// deploy wrote meanwhile before giving up.
+const SUMS_ATTEMPTS: u32 = 10;
+
+/// Write the group's `SHA256SUMS` only over the version its plan read. When
+/// another deploy wrote it meanwhile, read it again with the directory's
+/// listing, merge this group's entries into it and try again (bounded, with
+/// a growing pause): no deploy's entries are lost. Returns the bytes written,
+/// `None` when another deploy's file already said what ours would.
+async fn write_sums(
+    group: &Group,
+    progress: &Arc<dyn Progress>,
+) -> Result<Option<u64>, StoreError> {
+    let planned = group.sums.as_ref().expect("a group with a checksum file");
+    let Body::Bytes(text) = &planned.body else {
+        unreachable!("a checksum file is planned in memory")
+    };
+    let store = &group.store;
+    let mut sums = planned.clone();
+    let (mut text, mut expect) = (Arc::clone(text), group.sums_read.clone());
+    progress.started(planned);
+    for attempt in 1..=SUMS_ATTEMPTS {
+        let meta = PutMeta {
+            size: text.len() as u64,
+            sha256: sums.sha256.clone(),
+            content_type: sums.content_type.to_string(),
+        };
+        if store
+            .put_if(&sums.key, Arc::clone(&text), &meta, &expect)
+            .await?
+        {
+            progress.advanced(meta.size);
+            progress.finished(planned);
+            return Ok(Some(meta.size));
+        }
+        tracing::info!(
+            "{}: written by another deploy since it was read; merging again (attempt {attempt})",
+            sums.url
+        );
+        tokio::time::sleep(Duration::from_millis(20 << attempt.min(5))).await;
+        let (listed, now) = tokio::join!(store.list(&group.dir), store.get_versioned(&sums.key));
+        let listed: BTreeSet<String> = listed?.into_iter().map(|l| l.name).collect();
+        let now = now?;
+        let remote = now.as_ref().map_or_else(Sums::default, |v| {
+            plan::parse_sums(store, &sums.key, &v.bytes)
+        });
+        let merged = group.merge_sums(&remote, &listed);
+        if now.as_ref().is_some_and(|v| v.bytes == merged) {
+            progress.finished(planned);
+            return Ok(None);
+        }
+        expect = now.map_or(Expect::Absent, |v| Expect::Version(v.version));
+        sums = plan::sums_object(group.component, store, &sums.key, merged, sums.action);
+        let Body::Bytes(merged) = &sums.body else {
+            unreachable!("a checksum file is planned in memory")
+        };
+        text = Arc::clone(merged);
+    }
+    Err(StoreError::Request {
+        op: "PUT",
+        url: sums.url.clone(),
+        message: format!(
+            "changed by other deploys {SUMS_ATTEMPTS} times while merging into it; \
+             run this deploy again"
+        ),
+    })
 }
 
 /// Upload `objects` (tagged with their group) concurrently; the failures,

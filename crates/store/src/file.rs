@@ -5,10 +5,11 @@
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::{Body, Head, Listed, OnBytes, PutMeta, StoreError};
+use crate::{Body, Expect, Head, Listed, OnBytes, PutMeta, StoreError, Versioned};
 
 /// Temporary files start with this; listings skip them.
 const TEMP_PREFIX: &str = ".lava-store-";
@@ -53,11 +54,48 @@ pub(crate) async fn list(dir: PathBuf, url: String) -> Result<Vec<Listed>, Store
     .await
 }
 
-pub(crate) async fn get(path: PathBuf, url: String) -> Result<Option<Vec<u8>>, StoreError> {
-    blocking(move || match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(bytes)),
+pub(crate) async fn get(path: PathBuf, url: String) -> Result<Option<Versioned>, StoreError> {
+    blocking(move || read_versioned(&path, &url)).await
+}
+
+fn read_versioned(path: &Path, url: &str) -> Result<Option<Versioned>, StoreError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(Versioned {
+            version: hex::encode(Sha256::digest(&bytes)),
+            bytes,
+        })),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io("GET", &url)(e)),
+        Err(e) => Err(io("GET", url)(e)),
+    }
+}
+
+/// The check and the rename happen under an exclusive `flock` of the
+/// object's directory, which every conditional writer of that directory
+/// takes: no lock file is left behind, and a crashed writer's lock goes
+/// with its process.
+pub(crate) async fn put_if(
+    path: PathBuf,
+    url: String,
+    bytes: Arc<Vec<u8>>,
+    meta: &PutMeta,
+    expect: &Expect,
+) -> Result<bool, StoreError> {
+    let (expected, expect) = (meta.sha256.clone(), expect.clone());
+    blocking(move || {
+        let dir = path.parent().expect("an object path has a directory");
+        std::fs::create_dir_all(dir).map_err(io("PUT", &url))?;
+        let lock = std::fs::File::open(dir).map_err(io("LOCK", &url))?;
+        lock.lock().map_err(io("LOCK", &url))?;
+        let current = read_versioned(&path, &url)?.map(|v| v.version);
+        let unchanged = match (&expect, current) {
+            (Expect::Absent, None) => true,
+            (Expect::Version(read), Some(now)) => *read == now,
+            _ => false,
+        };
+        if unchanged {
+            write_atomic(&path, &url, &Body::Bytes(bytes), &expected)?;
+        }
+        Ok(unchanged)
     })
     .await
 }
@@ -184,10 +222,8 @@ impl Write for Tee<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::{Location, Store, Tuning};
+    use crate::{Expect, Location, Store, Tuning};
 
     fn meta(bytes: &[u8]) -> PutMeta {
         PutMeta {
@@ -250,5 +286,32 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, StoreError::Changed { .. }), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_conditional_write_replaces_only_the_version_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::parse(&format!("file://{}", dir.path().display())).unwrap();
+        let store = Store::new(location, None, Tuning::default());
+        let put_if = |bytes: &[u8], expect: Expect| {
+            let (store, bytes) = (store.clone(), Arc::new(bytes.to_vec()));
+            async move {
+                let meta = meta(&bytes);
+                store.put_if("d/SUMS", bytes, &meta, &expect).await.unwrap()
+            }
+        };
+        assert!(put_if(b"one", Expect::Absent).await);
+        assert!(!put_if(b"two", Expect::Absent).await, "it exists");
+        let read = store.get_versioned("d/SUMS").await.unwrap().unwrap();
+        assert_eq!(read.bytes, b"one");
+        assert!(!put_if(b"two", Expect::Version("0".repeat(64))).await);
+        assert!(put_if(b"two", Expect::Version(read.version.clone())).await);
+        assert!(
+            !put_if(b"three", Expect::Version(read.version)).await,
+            "the version read is gone"
+        );
+        assert_eq!(store.get("d/SUMS").await.unwrap().unwrap(), b"two");
+        // Only the object: no lock file, no temporary left.
+        assert_eq!(std::fs::read_dir(dir.path().join("d")).unwrap().count(), 1);
     }
 }

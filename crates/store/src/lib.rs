@@ -75,6 +75,23 @@ pub struct PutMeta {
     pub content_type: String,
 }
 
+/// What a conditional write expects to find where it writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// No object.
+    Absent,
+    /// The object as read, by its [`Versioned::version`].
+    Version(String),
+}
+
+/// A small object's content and the version a conditional write can expect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub bytes: Vec<u8>,
+    /// S3: the ETag; `file://`: the content's sha256.
+    pub version: String,
+}
+
 /// When and how large objects are split into concurrent multipart parts.
 #[derive(Debug, Clone, Copy)]
 pub struct Tuning {
@@ -165,6 +182,11 @@ impl Store {
 
     /// The content of a small object (a checksum file), `None` if absent.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get_versioned(key).await?.map(|v| v.bytes))
+    }
+
+    /// [`Store::get`] with the version a later [`Store::put_if`] can expect.
+    pub async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
         let url = self.url(key);
         match &self.backend {
             Backend::S3 {
@@ -230,6 +252,41 @@ impl Store {
             }
             Backend::File { dir } => {
                 file::put(Location::file_path(dir, key), url, body, meta, on_bytes).await
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Write a small object only if it is still as `expect` says, so two
+    /// writers that read the same version cannot both replace it (S3:
+    /// conditional writes, `If-Match` / `If-None-Match: *`; `file://`: the
+    /// check and the rename under an exclusive lock of the directory).
+    /// `Ok(false)`: it changed since it was read, and nothing was written.
+    pub async fn put_if(
+        &self,
+        key: &str,
+        bytes: Arc<Vec<u8>>,
+        meta: &PutMeta,
+        expect: &Expect,
+    ) -> Result<bool, StoreError> {
+        let url = self.url(key);
+        match &self.backend {
+            Backend::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let target = s3::Target {
+                    client,
+                    bucket,
+                    key: format!("{prefix}{key}"),
+                    url,
+                };
+                s3::put_if(&target, bytes, meta, expect).await
+            }
+            Backend::File { dir } => {
+                file::put_if(Location::file_path(dir, key), url, bytes, meta, expect).await
             }
         }
     }

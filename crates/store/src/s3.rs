@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Arc;
 
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
@@ -12,7 +13,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
-use crate::{Body, Head, Listed, OnBytes, PutMeta, StoreError, Tuning};
+use crate::{Body, Expect, Head, Listed, OnBytes, PutMeta, StoreError, Tuning, Versioned};
 
 /// Our metadata key: S3 returns it as `x-amz-meta-sha256`.
 const SHA256_META: &str = "sha256";
@@ -64,18 +65,22 @@ pub(crate) async fn get(
     bucket: &str,
     key: &str,
     url: String,
-) -> Result<Option<Vec<u8>>, StoreError> {
+) -> Result<Option<Versioned>, StoreError> {
     let out = match client.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
         Err(e) => return Err(failed("GET", &url, e)),
     };
+    let version = out.e_tag().unwrap_or_default().to_string();
     let bytes = out
         .body
         .collect()
         .await
         .map_err(|e| failed("GET", &url, e))?;
-    Ok(Some(bytes.into_bytes().to_vec()))
+    Ok(Some(Versioned {
+        bytes: bytes.into_bytes().to_vec(),
+        version,
+    }))
 }
 
 pub(crate) async fn download(
@@ -194,6 +199,41 @@ pub(crate) async fn put(
             on_bytes(meta.size);
             Ok(())
         }
+    }
+}
+
+pub(crate) async fn put_if(
+    target: &Target<'_>,
+    bytes: Arc<Vec<u8>>,
+    meta: &PutMeta,
+    expect: &Expect,
+) -> Result<bool, StoreError> {
+    let put = target
+        .client
+        .put_object()
+        .bucket(target.bucket)
+        .key(&target.key)
+        .body(ByteStream::from(bytes.as_ref().clone()))
+        .content_length(meta.size as i64)
+        .content_type(&meta.content_type)
+        .metadata(SHA256_META, &meta.sha256)
+        .set_checksum_sha256(base64_of_hex(&meta.sha256));
+    let put = match expect {
+        Expect::Absent => put.if_none_match("*"),
+        Expect::Version(etag) => put.if_match(etag),
+    };
+    match put.send().await {
+        Ok(_) => Ok(true),
+        // 412: another write came first; 409: one is in progress.
+        Err(e)
+            if matches!(
+                e.raw_response().map(|r| r.status().as_u16()),
+                Some(412 | 409)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(failed("PUT", &target.url, e)),
     }
 }
 
