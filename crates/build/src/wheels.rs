@@ -78,7 +78,7 @@ pub fn build(
     runtime: &Runtime,
     mtime: u64,
     wheels: &Path,
-) -> Result<PathBuf, BuildError> {
+) -> Result<(), BuildError> {
     tracing::info!("{name} {version} for {runtime}: no wheel on PyPI, building it from its sdist");
     let work =
         tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temporary directory"), e))?;
@@ -123,7 +123,7 @@ pub fn build(
         .persist(&kept)
         .map_err(|e| BuildError::io(&kept, e.error))?;
     tracing::info!("{name} {version} for {runtime}: built {}", kept.display());
-    Ok(kept)
+    Ok(())
 }
 
 /// The wheel `uv build` wrote into `dir`: one sdist makes one wheel.

@@ -401,7 +401,7 @@ pub(crate) fn parse_sums(store: &Store, key: &str, text: &[u8]) -> Sums {
 }
 
 /// The object that writes `text` as `key`'s `SHA256SUMS`.
-pub(crate) fn sums_object(
+fn sums_object(
     component: Deployable,
     store: &Store,
     key: &str,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use lava_layout::Sums;
 use lava_store::{Body, Expect, PutMeta, Store, StoreError};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use crate::plan::{self, Count, Group};
@@ -130,17 +131,17 @@ async fn write_sums(
         unreachable!("a checksum file is planned in memory")
     };
     let store = &group.store;
-    let mut sums = planned.clone();
-    let (mut text, mut expect) = (Arc::clone(text), group.sums_read.clone());
+    let (mut text, mut sha256) = (Arc::clone(text), planned.sha256.clone());
+    let mut expect = group.sums_read.clone();
     progress.started(planned);
     for attempt in 1..=SUMS_ATTEMPTS {
         let meta = PutMeta {
             size: text.len() as u64,
-            sha256: sums.sha256.clone(),
-            content_type: sums.content_type.to_string(),
+            sha256: sha256.clone(),
+            content_type: planned.content_type.to_string(),
         };
         if store
-            .put_if(&sums.key, Arc::clone(&text), &meta, &expect)
+            .put_if(&planned.key, Arc::clone(&text), &meta, &expect)
             .await?
         {
             progress.advanced(meta.size);
@@ -149,14 +150,14 @@ async fn write_sums(
         }
         tracing::info!(
             "{}: written by another deploy since it was read; merging again (attempt {attempt})",
-            sums.url
+            planned.url
         );
         tokio::time::sleep(Duration::from_millis(20 << attempt.min(5))).await;
-        let (listed, now) = tokio::join!(store.list(&group.dir), store.get_versioned(&sums.key));
+        let (listed, now) = tokio::join!(store.list(&group.dir), store.get_versioned(&planned.key));
         let listed: BTreeSet<String> = listed?.into_iter().map(|l| l.name).collect();
         let now = now?;
         let remote = now.as_ref().map_or_else(Sums::default, |v| {
-            plan::parse_sums(store, &sums.key, &v.bytes)
+            plan::parse_sums(store, &planned.key, &v.bytes)
         });
         let merged = group.merge_sums(&remote, &listed);
         if now.as_ref().is_some_and(|v| v.bytes == merged) {
@@ -164,15 +165,12 @@ async fn write_sums(
             return Ok(None);
         }
         expect = now.map_or(Expect::Absent, |v| Expect::Version(v.version));
-        sums = plan::sums_object(group.component, store, &sums.key, merged, sums.action);
-        let Body::Bytes(merged) = &sums.body else {
-            unreachable!("a checksum file is planned in memory")
-        };
-        text = Arc::clone(merged);
+        sha256 = hex::encode(Sha256::digest(&merged));
+        text = Arc::new(merged);
     }
     Err(StoreError::Request {
         op: "PUT",
-        url: sums.url.clone(),
+        url: planned.url.clone(),
         message: format!(
             "changed by other deploys {SUMS_ATTEMPTS} times while merging into it; \
              run this deploy again"
