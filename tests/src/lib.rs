@@ -97,7 +97,7 @@ pub fn build_dist(
     Result<Vec<Artefact>, lava_build::BuildError>,
 ) {
     let release = Release::load(&workspace_root()).expect("workspace release");
-    let out = tempfile::tempdir().expect("temp dir");
+    let out = process_tempdir();
     options.out = out.path().to_path_buf();
     let result = lava_build::plan(&release, &options)
         .and_then(|plan| lava_build::execute(&release, &plan, &Quiet));
@@ -111,6 +111,38 @@ pub fn default_dist() -> &'static (tempfile::TempDir, Vec<Artefact>) {
         let (out, result) = build_dist(DistOptions::default());
         (out, result.unwrap_or_else(|e| panic!("dist failed: {e}")))
     })
+}
+
+/// Temporary directories of [`process_tempdir`]: `<tmp>/lava-tests-<pid>-*`.
+const PROCESS_DIR_PREFIX: &str = "lava-tests-";
+
+/// A temporary directory named after this process. What a test binary keeps
+/// in a static (a release, half a GiB) is never dropped, so its directory
+/// outlives the process: the first call removes those of processes that have
+/// ended.
+pub fn process_tempdir() -> tempfile::TempDir {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| remove_ended_process_dirs(&std::env::temp_dir()));
+    tempfile::Builder::new()
+        .prefix(&format!("{PROCESS_DIR_PREFIX}{}-", std::process::id()))
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// Remove the [`process_tempdir`] directories in `tmp` whose process is gone.
+fn remove_ended_process_dirs(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix(PROCESS_DIR_PREFIX)
+            .and_then(|rest| rest.split('-').next()?.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Every file under `dir`, as `/`-separated relative paths, sorted.
@@ -129,4 +161,26 @@ pub fn files_under(dir: &Path) -> Vec<String> {
         .collect();
     files.sort();
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_directories_of_ended_processes_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ended = format!("{PROCESS_DIR_PREFIX}4294967295-abc");
+        let running = format!("{PROCESS_DIR_PREFIX}{}-abc", std::process::id());
+        for dir in [&ended, &running, &"lava-other-4294967295".to_string()] {
+            std::fs::create_dir_all(tmp.path().join(dir).join("_dist_")).unwrap();
+        }
+        remove_ended_process_dirs(tmp.path());
+        let mut left: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec!["lava-other-4294967295".to_string(), running]);
+    }
 }

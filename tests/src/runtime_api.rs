@@ -29,7 +29,7 @@ pub fn bootstrap(function: LambdaFunction, arch: Arch) -> PathBuf {
             ..Default::default()
         });
         result.unwrap_or_else(|e| panic!("dist --only lambda failed: {e}"));
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = crate::process_tempdir();
         let version = lava_build::Release::load(&crate::workspace_root())
             .expect("workspace release")
             .version;
