@@ -13,6 +13,7 @@
 //!    [`execute`] then pushes exactly the plan.
 
 mod aws;
+mod bounded;
 mod component;
 mod config;
 mod local;

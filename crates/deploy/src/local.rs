@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use lava_layout::{
     boot_binary_key, boot_script_key, cfn_keys, framework_key, lambda_key, pkg_key, root_boot_key,
@@ -64,13 +66,15 @@ pub fn collect(
     };
     keys.sort();
     keys.dedup();
-    let mut artefacts = Vec::new();
-    for key in keys {
-        let path = key_path(dist, &key);
-        if path.is_file() {
-            artefacts.push(describe(key, path)?);
-        }
-    }
+    let files = keys
+        .into_iter()
+        .map(|key| {
+            let path = key_path(dist, &key);
+            (key, path)
+        })
+        .filter(|(_, path)| path.is_file())
+        .collect();
+    let mut artefacts = describe_all(files)?;
     if component == Deployable::Area(Component::Boot) {
         artefacts.extend(optional_scripts(&sources.misc, &env.optional_boot)?);
     }
@@ -240,6 +244,34 @@ fn describe(key: String, path: PathBuf) -> Result<Artefact, DeployError> {
         size,
         sha256,
     })
+}
+
+/// [`describe`] every file, on every core: a release is mostly a few large
+/// bundles, and hashed one after another they keep a core idle while the
+/// deploy waits for its plan. In the order given.
+fn describe_all(files: Vec<(String, PathBuf)>) -> Result<Vec<Artefact>, DeployError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::with_capacity(files.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((key, path)) = files.get(i) else {
+                    break;
+                };
+                let described = describe(key.clone(), path.clone());
+                done.lock()
+                    .expect("no hashing thread panics")
+                    .push((i, described));
+            });
+        }
+    });
+    let mut done = done.into_inner().expect("no hashing thread panics");
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, d)| d).collect()
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String), DeployError> {

@@ -10,8 +10,8 @@ use lava_layout::{Sums, Version, SHA256SUMS};
 use lava_store::{Body, Expect, Listed, Location, Store, Tuning};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::task::JoinSet;
 
+use crate::bounded;
 use crate::local::{self, Artefact, Sources};
 use crate::{Aws, DeployError, Deployable, Environment, Report};
 
@@ -265,21 +265,11 @@ impl Prepared {
                 pending.push((target.component, store.clone(), dir, files));
             }
         }
-        let mut groups = Vec::new();
-        let mut in_flight = JoinSet::new();
-        let mut pending = pending.into_iter();
-        loop {
-            while in_flight.len() < options.jobs.max(1) {
-                let Some((component, store, dir, files)) = pending.next() else {
-                    break;
-                };
-                in_flight.spawn(inspect(component, store, dir, files));
-            }
-            let Some(done) = in_flight.join_next().await else {
-                break;
-            };
-            groups.push(done.expect("inspecting a directory does not panic")?);
-        }
+        let inspected = bounded::run(pending, options.jobs, |(component, store, dir, files)| {
+            inspect(component, store, dir, files)
+        })
+        .await;
+        let mut groups = inspected.into_iter().collect::<Result<Vec<_>, _>>()?;
         // Groups are never empty: each came from at least one artefact.
         groups.sort_by_key(|g| (g.component.wave(), g.objects[0].url.clone()));
         Ok(Plan {

@@ -10,8 +10,8 @@ use lava_layout::Sums;
 use lava_store::{Body, Expect, PutMeta, Store, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::task::JoinSet;
 
+use crate::bounded;
 use crate::plan::{self, Count, Group};
 use crate::{Action, DeployError, Object, Plan};
 
@@ -91,26 +91,20 @@ async fn write_all_sums(
     jobs: usize,
     report: &mut Report,
 ) -> Vec<(usize, StoreError)> {
+    let written = bounded::run(groups, jobs, |(i, group)| {
+        let progress = Arc::clone(progress);
+        async move { (i, write_sums(&group, &progress).await) }
+    })
+    .await;
     let mut failures = Vec::new();
-    let mut in_flight = JoinSet::new();
-    let mut pending = groups.into_iter();
-    loop {
-        while in_flight.len() < jobs.max(1) {
-            let Some((i, group)) = pending.next() else {
-                break;
-            };
-            let progress = Arc::clone(progress);
-            in_flight.spawn(async move { (i, write_sums(&group, &progress).await) });
-        }
-        let Some(done) = in_flight.join_next().await else {
-            return failures;
-        };
-        match done.expect("a checksum write does not panic") {
-            (_, Ok(Some(size))) => report.written.add(size),
-            (_, Ok(None)) => {}
-            (i, Err(e)) => failures.push((i, e)),
+    for (i, result) in written {
+        match result {
+            Ok(Some(size)) => report.written.add(size),
+            Ok(None) => {}
+            Err(e) => failures.push((i, e)),
         }
     }
+    failures
 }
 
 /// How often a directory's `SHA256SUMS` is merged again into what another
@@ -186,39 +180,33 @@ async fn upload_all(
     jobs: usize,
     report: &mut Report,
 ) -> Vec<(usize, StoreError)> {
-    let mut failures = Vec::new();
-    let mut in_flight = JoinSet::new();
-    let mut pending = objects.into_iter();
-    loop {
-        while in_flight.len() < jobs.max(1) {
-            let Some((group, store, object)) = pending.next() else {
-                break;
+    let uploaded = bounded::run(objects, jobs, |(group, store, object)| {
+        let progress = Arc::clone(progress);
+        async move {
+            progress.started(&object);
+            let meta = PutMeta {
+                size: object.size,
+                sha256: object.sha256.clone(),
+                content_type: object.content_type.to_string(),
             };
-            let progress = Arc::clone(progress);
-            in_flight.spawn(async move {
-                progress.started(&object);
-                let meta = PutMeta {
-                    size: object.size,
-                    sha256: object.sha256.clone(),
-                    content_type: object.content_type.to_string(),
-                };
-                let on_bytes = |n| progress.advanced(n);
-                let result = store.put(&object.key, &object.body, &meta, &on_bytes).await;
-                if result.is_ok() {
-                    progress.finished(&object);
-                }
-                (group, object.size, result)
-            });
+            let on_bytes = |n| progress.advanced(n);
+            let result = store.put(&object.key, &object.body, &meta, &on_bytes).await;
+            if result.is_ok() {
+                progress.finished(&object);
+            }
+            (group, object.size, result)
         }
-        let Some(done) = in_flight.join_next().await else {
-            return failures;
-        };
-        match done.expect("an upload does not panic") {
-            (_, size, Ok(())) => report.written.add(size),
-            (group, _, Err(e)) => {
+    })
+    .await;
+    let mut failures = Vec::new();
+    for (group, size, result) in uploaded {
+        match result {
+            Ok(()) => report.written.add(size),
+            Err(e) => {
                 tracing::debug!("upload failed: {e}");
                 failures.push((group, e));
             }
         }
     }
+    failures
 }

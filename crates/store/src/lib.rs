@@ -166,17 +166,33 @@ impl Store {
         self.location.url(key)
     }
 
-    /// The objects directly in directory `dir` ("" for the location itself),
-    /// not those in directories below it. A missing directory is empty.
-    pub async fn list(&self, dir: &str) -> Result<Vec<Listed>, StoreError> {
-        let url = self.url(&dir_prefix(dir));
+    /// Where `key` is in the backend.
+    fn at(&self, key: &str) -> At<'_> {
+        let url = self.url(key);
         match &self.backend {
             Backend::S3 {
                 client,
                 bucket,
                 prefix,
-            } => s3::list(client, bucket, &format!("{prefix}{}", dir_prefix(dir)), url).await,
-            Backend::File { dir: root } => file::list(Location::file_path(root, dir), url).await,
+            } => At::S3(s3::Target {
+                client,
+                bucket,
+                key: format!("{prefix}{key}"),
+                url,
+            }),
+            Backend::File { dir } => At::File {
+                path: Location::file_path(dir, key),
+                url,
+            },
+        }
+    }
+
+    /// The objects directly in directory `dir` ("" for the location itself),
+    /// not those in directories below it. A missing directory is empty.
+    pub async fn list(&self, dir: &str) -> Result<Vec<Listed>, StoreError> {
+        match self.at(&dir_prefix(dir)) {
+            At::S3(target) => s3::list(&target).await,
+            At::File { path, url } => file::list(path, url).await,
         }
     }
 
@@ -187,43 +203,26 @@ impl Store {
 
     /// [`Store::get`] with the version a later [`Store::put_if`] can expect.
     pub async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let url = self.url(key);
-        match &self.backend {
-            Backend::S3 {
-                client,
-                bucket,
-                prefix,
-            } => s3::get(client, bucket, &format!("{prefix}{key}"), url).await,
-            Backend::File { dir } => file::get(Location::file_path(dir, key), url).await,
+        match self.at(key) {
+            At::S3(target) => s3::get(&target).await,
+            At::File { path, url } => file::get(path, url).await,
         }
     }
 
     /// Stream an object into the file `to` (created or truncated), returning
     /// its size, `None` if absent: bundles are too large to hold in memory.
     pub async fn download(&self, key: &str, to: &Path) -> Result<Option<u64>, StoreError> {
-        let url = self.url(key);
-        match &self.backend {
-            Backend::S3 {
-                client,
-                bucket,
-                prefix,
-            } => s3::download(client, bucket, &format!("{prefix}{key}"), to, url).await,
-            Backend::File { dir } => {
-                file::download(Location::file_path(dir, key), to.to_path_buf(), url).await
-            }
+        match self.at(key) {
+            At::S3(target) => s3::download(&target, to).await,
+            At::File { path, url } => file::download(path, to.to_path_buf(), url).await,
         }
     }
 
     /// Size and (where known) sha256 of an object, `None` if absent.
     pub async fn head(&self, key: &str) -> Result<Option<Head>, StoreError> {
-        let url = self.url(key);
-        match &self.backend {
-            Backend::S3 {
-                client,
-                bucket,
-                prefix,
-            } => s3::head(client, bucket, &format!("{prefix}{key}"), url).await,
-            Backend::File { dir } => file::head(Location::file_path(dir, key), url).await,
+        match self.at(key) {
+            At::S3(target) => s3::head(&target).await,
+            At::File { path, url } => file::head(path, url).await,
         }
     }
 
@@ -235,29 +234,12 @@ impl Store {
         meta: &PutMeta,
         on_bytes: OnBytes<'_>,
     ) -> Result<(), StoreError> {
-        let url = self.url(key);
-        match &self.backend {
-            Backend::S3 {
-                client,
-                bucket,
-                prefix,
-            } => {
-                let target = s3::Target {
-                    client,
-                    bucket,
-                    key: format!("{prefix}{key}"),
-                    url,
-                };
-                s3::put(&target, body, meta, &self.tuning, on_bytes).await
-            }
-            Backend::File { dir } => {
-                file::put(Location::file_path(dir, key), url, body, meta, on_bytes).await
-            }
+        match self.at(key) {
+            At::S3(target) => s3::put(&target, body, meta, &self.tuning, on_bytes).await,
+            At::File { path, url } => file::put(path, url, body, meta, on_bytes).await,
         }
     }
-}
 
-impl Store {
     /// Write a small object only if it is still as `expect` says, so two
     /// writers that read the same version cannot both replace it (S3:
     /// conditional writes, `If-Match` / `If-None-Match: *`; `file://`: the
@@ -270,26 +252,17 @@ impl Store {
         meta: &PutMeta,
         expect: &Expect,
     ) -> Result<bool, StoreError> {
-        let url = self.url(key);
-        match &self.backend {
-            Backend::S3 {
-                client,
-                bucket,
-                prefix,
-            } => {
-                let target = s3::Target {
-                    client,
-                    bucket,
-                    key: format!("{prefix}{key}"),
-                    url,
-                };
-                s3::put_if(&target, bytes, meta, expect).await
-            }
-            Backend::File { dir } => {
-                file::put_if(Location::file_path(dir, key), url, bytes, meta, expect).await
-            }
+        match self.at(key) {
+            At::S3(target) => s3::put_if(&target, bytes, meta, expect).await,
+            At::File { path, url } => file::put_if(path, url, bytes, meta, expect).await,
         }
     }
+}
+
+/// One key's address in its backend.
+enum At<'a> {
+    S3(s3::Target<'a>),
+    File { path: PathBuf, url: String },
 }
 
 fn dir_prefix(dir: &str) -> String {

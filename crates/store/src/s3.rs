@@ -26,24 +26,21 @@ fn failed(op: &'static str, url: &str, err: impl std::error::Error) -> StoreErro
     }
 }
 
-pub(crate) async fn list(
-    client: &Client,
-    bucket: &str,
-    prefix: &str,
-    url: String,
-) -> Result<Vec<Listed>, StoreError> {
+/// The objects directly below `target.key`, a directory's prefix.
+pub(crate) async fn list(target: &Target<'_>) -> Result<Vec<Listed>, StoreError> {
+    let (client, prefix, url) = (target.client, target.key.as_str(), &target.url);
     let mut listed = Vec::new();
     let mut token = None;
     loop {
         let page = client
             .list_objects_v2()
-            .bucket(bucket)
+            .bucket(target.bucket)
             .prefix(prefix)
             .delimiter("/")
             .set_continuation_token(token)
             .send()
             .await
-            .map_err(|e| failed("LIST", &url, e))?;
+            .map_err(|e| failed("LIST", url, e))?;
         for object in page.contents() {
             let Some(name) = object.key().and_then(|k| k.strip_prefix(prefix)) else {
                 continue;
@@ -60,23 +57,26 @@ pub(crate) async fn list(
     }
 }
 
-pub(crate) async fn get(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    url: String,
-) -> Result<Option<Versioned>, StoreError> {
-    let out = match client.get_object().bucket(bucket).key(key).send().await {
+pub(crate) async fn get(target: &Target<'_>) -> Result<Option<Versioned>, StoreError> {
+    let url = &target.url;
+    let out = match target
+        .client
+        .get_object()
+        .bucket(target.bucket)
+        .key(&target.key)
+        .send()
+        .await
+    {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-        Err(e) => return Err(failed("GET", &url, e)),
+        Err(e) => return Err(failed("GET", url, e)),
     };
     let version = out.e_tag().unwrap_or_default().to_string();
     let bytes = out
         .body
         .collect()
         .await
-        .map_err(|e| failed("GET", &url, e))?;
+        .map_err(|e| failed("GET", url, e))?;
     Ok(Some(Versioned {
         bytes: bytes.into_bytes().to_vec(),
         version,
@@ -84,16 +84,21 @@ pub(crate) async fn get(
 }
 
 pub(crate) async fn download(
-    client: &Client,
-    bucket: &str,
-    key: &str,
+    target: &Target<'_>,
     to: &std::path::Path,
-    url: String,
 ) -> Result<Option<u64>, StoreError> {
-    let out = match client.get_object().bucket(bucket).key(key).send().await {
+    let url = &target.url;
+    let out = match target
+        .client
+        .get_object()
+        .bucket(target.bucket)
+        .key(&target.key)
+        .send()
+        .await
+    {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-        Err(e) => return Err(failed("GET", &url, e)),
+        Err(e) => return Err(failed("GET", url, e)),
     };
     let io = |source| StoreError::Io {
         op: "GET",
@@ -108,23 +113,19 @@ pub(crate) async fn download(
     Ok(Some(size))
 }
 
-pub(crate) async fn head(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    url: String,
-) -> Result<Option<Head>, StoreError> {
-    let out = match client
+pub(crate) async fn head(target: &Target<'_>) -> Result<Option<Head>, StoreError> {
+    let out = match target
+        .client
         .head_object()
-        .bucket(bucket)
-        .key(key)
+        .bucket(target.bucket)
+        .key(&target.key)
         .checksum_mode(ChecksumMode::Enabled)
         .send()
         .await
     {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
-        Err(e) => return Err(failed("HEAD", &url, e)),
+        Err(e) => return Err(failed("HEAD", &target.url, e)),
     };
     Ok(Some(Head {
         size: out.content_length().unwrap_or(0).max(0) as u64,
@@ -154,6 +155,7 @@ fn base64_of_hex(sha256: &str) -> Option<String> {
     Some(base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
+/// An object (or a directory's prefix) of a bucket.
 pub(crate) struct Target<'a> {
     pub client: &'a Client,
     pub bucket: &'a str,
@@ -182,7 +184,9 @@ pub(crate) async fn put(
                 Body::Bytes(bytes) => ByteStream::from(bytes.as_ref().clone()),
             };
             // S3 checks the body against ChecksumSHA256, so a file that changed
-            // since it was planned is refused rather than stored under a false digest.
+            // since it was planned is refused rather than stored under a false
+            // digest; that check makes signing the payload (one more pass over
+            // it) redundant.
             target
                 .client
                 .put_object()
@@ -193,6 +197,8 @@ pub(crate) async fn put(
                 .content_type(&meta.content_type)
                 .metadata(SHA256_META, &meta.sha256)
                 .set_checksum_sha256(base64_of_hex(&meta.sha256))
+                .customize()
+                .disable_payload_signing()
                 .send()
                 .await
                 .map_err(|e| failed("PUT", &target.url, e))?;
@@ -222,7 +228,7 @@ pub(crate) async fn put_if(
         Expect::Absent => put.if_none_match("*"),
         Expect::Version(etag) => put.if_match(etag),
     };
-    match put.send().await {
+    match put.customize().disable_payload_signing().send().await {
         Ok(_) => Ok(true),
         // 412: another write came first; 409: one is in progress.
         Err(e)
@@ -323,19 +329,24 @@ async fn upload_parts(
     while remaining > 0 || !in_flight.is_empty() {
         if remaining > 0 && in_flight.len() < tuning.part_concurrency.max(1) {
             let len = remaining.min(tuning.part_size);
-            let (back, buf) = tokio::task::spawn_blocking(move || {
+            // Reading and hashing block: off the runtime's threads, which
+            // keep the other parts' requests moving meanwhile.
+            let (back_file, back_whole, read) = tokio::task::spawn_blocking(move || {
                 let mut buf = vec![0; len as usize];
-                let read = file.read_exact(&mut buf);
-                (file, read.map(|()| buf))
+                let read = file.read_exact(&mut buf).map(|()| {
+                    whole.update(&buf);
+                    let part = Sha256::digest(&buf);
+                    (buf, part)
+                });
+                (file, whole, read)
             })
             .await
             .expect("reading a part does not panic");
-            file = back;
-            let buf = buf.map_err(io)?;
-            whole.update(&buf);
+            (file, whole) = (back_file, back_whole);
+            let (buf, part_sha256) = read.map_err(io)?;
             remaining -= len;
             part_number += 1;
-            let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&buf));
+            let checksum = base64::engine::general_purpose::STANDARD.encode(part_sha256);
             let upload = target
                 .client
                 .upload_part()
@@ -345,7 +356,9 @@ async fn upload_parts(
                 .part_number(part_number)
                 .content_length(len as i64)
                 .checksum_sha256(&checksum)
-                .body(ByteStream::from(buf));
+                .body(ByteStream::from(buf))
+                .customize()
+                .disable_payload_signing();
             let url = url.clone();
             in_flight.spawn(async move {
                 let out = upload
