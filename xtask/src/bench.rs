@@ -47,8 +47,10 @@ use crate::{workspace_root, Failure};
 ///             each tool into its own fresh bucket prefix:
 ///             ours (`xtask deploy`) vs `aws s3 sync`, `s5cmd sync`,
 ///             `rclone sync`. Requests are counted by kind from moto's
-///             request log. Goals: cold <= 0.5x aws and <= 1.2x s5cmd;
-///             no-change: 0 writes and <= 0.3 s.
+///             request log (on s3s-fs, writes are the object files a run
+///             created or replaced). Goals: cold <= 0.5x aws and <= 1.2x
+///             s5cmd (1,000 objects on s3s-fs: <= 1.0x s5cmd); no-change:
+///             0 writes and <= 0.3 s.
 ///   bundle    the host platform's worker bundle, warm caches: ours (dist
 ///             --only pkg --runtime <host>) vs upstream's approach
 ///             (`pip install --target pylib -r requirements.txt -r

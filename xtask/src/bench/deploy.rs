@@ -76,6 +76,9 @@ struct Figures {
     nochange: Vec<f64>,
     cold_small_requests: Vec<Requests>,
     nochange_requests: Vec<Requests>,
+    /// Objects the no-change re-deploys wrote: PUTs in moto's request log,
+    /// object files created or replaced on s3s-fs.
+    nochange_writes: Vec<f64>,
     error: Option<String>,
     /// The no-change re-deploy was too slow to repeat: its warm-up run is
     /// the one figure.
@@ -210,21 +213,31 @@ impl Setup<'_> {
             return Ok(());
         }
         let mark = self.server.log_mark();
+        let written_below = format!("{}/{small_prefix}", tool.bucket());
+        let files = self.server.files(&written_below)?;
         let t = timed(
             &mut self
                 .command(tool, Load::Small, &small_prefix)
                 .map_err(anyhow::Error::msg)?,
         )?;
         let requests = self.server.requests_since(mark);
+        let writes = match (&requests, &files) {
+            (Some(requests), _) => Some(requests.writes() as f64),
+            (None, Some(files)) => self
+                .server
+                .files_written_since(&written_below, files)?
+                .map(|n| n as f64),
+            (None, None) => None,
+        };
         if warm && t > SLOW_NOCHANGE {
             // Repeating it would take longer than the rest of the group.
-            f.nochange.push(t);
-            f.nochange_requests.extend(requests);
             f.nochange_once = true;
-        } else if !warm {
-            f.nochange.push(t);
-            f.nochange_requests.extend(requests);
+        } else if warm {
+            return Ok(());
         }
+        f.nochange.push(t);
+        f.nochange_requests.extend(requests);
+        f.nochange_writes.extend(writes);
         Ok(())
     }
 
@@ -471,11 +484,7 @@ fn section(
             .iter()
             .map(|r| r.total() as f64)
             .collect();
-        let writes: Vec<f64> = f
-            .nochange_requests
-            .iter()
-            .map(|r| r.writes() as f64)
-            .collect();
+        let writes = &f.nochange_writes;
         let count = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.0}"));
         let dash = |r: Option<f64>| {
             if tool == Tool::Ours {
@@ -495,7 +504,7 @@ fn section(
             format!(
                 "{} ({} writes)",
                 count(median(&totals)),
-                count(median(&writes))
+                count(median(writes))
             ),
             last.map_or("not counted".into(), Requests::describe),
         ]);
@@ -509,7 +518,7 @@ fn section(
                 "cold_small_s": median(&f.cold_small),
                 "nochange_s": median(&f.nochange),
                 "nochange_requests": median(&totals),
-                "nochange_writes": median(&writes),
+                "nochange_writes": median(writes),
             },
             "ours_over_tool": {"cold_release": r_release, "cold_small": r_small, "nochange": r_nochange},
             "cold_small_requests": f.cold_small_requests.iter().map(|r| json!(r.by_kind)).collect::<Vec<_>>(),
@@ -526,18 +535,19 @@ fn section(
         }
     };
     let ours_ok = ours.error.is_none();
-    let ours_writes: Vec<f64> = ours
-        .nochange_requests
-        .iter()
-        .map(|r| r.writes() as f64)
-        .collect();
     let loads: [(&str, Pick); 2] = [
         ("reference release", |f| &f.cold_release),
         ("1,000 objects", |f| &f.cold_small),
     ];
     let mut goals = Vec::new();
     for (load, pick) in loads {
-        for (tool, limit) in [(Tool::Aws, 0.5), (Tool::S5cmd, 1.2)] {
+        // Issue 16: on the faster server, where the client's own cost shows,
+        // the 1,000 small objects must go at least as fast as with s5cmd.
+        let s5cmd_limit = match (load, server) {
+            ("1,000 objects", "s3s-fs") => 1.0,
+            _ => 1.2,
+        };
+        for (tool, limit) in [(Tool::Aws, 0.5), (Tool::S5cmd, s5cmd_limit)] {
             goals.push(Goal::check(
                 &format!("cold deploy, {load}: <= {limit}x {}", tool.name()),
                 peer_ratio(tool, pick),
@@ -547,15 +557,13 @@ fn section(
             ));
         }
     }
-    if server == "moto" {
-        goals.push(Goal::check(
-            "no-change re-deploy, 1,000 objects: 0 writes",
-            ours_ok.then(|| median(&ours_writes)).flatten(),
-            0.0,
-            false,
-            |w| format!("{w:.0} writes"),
-        ));
-    }
+    goals.push(Goal::check(
+        "no-change re-deploy, 1,000 objects: 0 writes",
+        ours_ok.then(|| median(&ours.nochange_writes)).flatten(),
+        0.0,
+        false,
+        |w| format!("{w:.0} writes"),
+    ));
     goals.push(Goal::check(
         "no-change re-deploy, 1,000 objects: <= 0.3 s",
         ours_ok.then(|| median(&ours.nochange)).flatten(),
@@ -603,8 +611,10 @@ fn section(
         );
     } else {
         notes.push(format!(
-            "{server} keeps no request log: requests are counted on moto only. STS for ours \
-             comes from moto (AWS_ENDPOINT_URL_STS), S3 from {server}."
+            "{server} keeps no request log: requests are counted on moto only, and a \
+             no-change re-deploy's writes here are the object files it created or replaced \
+             below {server}'s directory. STS for ours comes from moto (AWS_ENDPOINT_URL_STS), \
+             S3 from {server}."
         ));
     }
     Section {

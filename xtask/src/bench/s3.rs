@@ -6,9 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
 
@@ -23,7 +24,12 @@ pub struct Server {
     log: Option<PathBuf>,
     /// Where STS is, when this server has none (s3s-fs).
     sts: Option<String>,
+    /// s3s-fs's directory: every object is a file below it.
+    root: Option<PathBuf>,
 }
+
+/// The object files of an s3s-fs directory: path -> (inode, size, modified).
+pub type Files = BTreeMap<PathBuf, (u64, u64, SystemTime)>;
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -66,6 +72,7 @@ impl Server {
             port,
             log: log.map(Path::to_path_buf),
             sts: None,
+            root: None,
         })
     }
 
@@ -88,6 +95,7 @@ impl Server {
             port,
             log: None,
             sts: Some(sts),
+            root: Some(root.to_path_buf()),
         })
     }
 
@@ -135,6 +143,53 @@ impl Server {
             }
         }
         Some(requests)
+    }
+}
+
+impl Server {
+    /// The object files below `below` ("bucket/prefix") as they are now,
+    /// for a server that keeps no request log (s3s-fs): a write there
+    /// creates or replaces a file.
+    pub fn files(&self, below: &str) -> anyhow::Result<Option<Files>> {
+        let Some(root) = &self.root else {
+            return Ok(None);
+        };
+        let root = root.join(below);
+        // Bounded: s3s-fs nests a directory per key segment.
+        const MAX_DEPTH: usize = 64;
+        let mut files = Files::new();
+        let mut pending = vec![(root.clone(), 0)];
+        while let Some((dir, depth)) = pending.pop() {
+            if depth > MAX_DEPTH {
+                bail!("{}: more than {MAX_DEPTH} directories deep", dir.display());
+            }
+            let entries = std::fs::read_dir(&dir)
+                .with_context(|| format!("cannot read {}", dir.display()))?;
+            for entry in entries {
+                let path = entry?.path();
+                let meta = std::fs::symlink_metadata(&path)
+                    .with_context(|| format!("cannot stat {}", path.display()))?;
+                if meta.is_dir() {
+                    pending.push((path, depth + 1));
+                } else {
+                    files.insert(path, (meta.ino(), meta.len(), meta.modified()?));
+                }
+            }
+        }
+        Ok(Some(files))
+    }
+
+    /// How many files below `below` were created or replaced since `before`
+    /// was taken.
+    pub fn files_written_since(&self, below: &str, before: &Files) -> anyhow::Result<Option<u64>> {
+        let Some(now) = self.files(below)? else {
+            return Ok(None);
+        };
+        let written = now
+            .iter()
+            .filter(|(path, state)| before.get(*path) != Some(state))
+            .count();
+        Ok(Some(written as u64))
     }
 }
 
