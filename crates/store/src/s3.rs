@@ -6,6 +6,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
@@ -57,9 +58,9 @@ pub(crate) async fn list(target: &Target<'_>) -> Result<Vec<Listed>, StoreError>
     }
 }
 
-pub(crate) async fn get(target: &Target<'_>) -> Result<Option<Versioned>, StoreError> {
-    let url = &target.url;
-    let out = match target
+/// GetObject of `target`, `None` when there is no such key.
+async fn get_object(target: &Target<'_>) -> Result<Option<GetObjectOutput>, StoreError> {
+    match target
         .client
         .get_object()
         .bucket(target.bucket)
@@ -67,9 +68,16 @@ pub(crate) async fn get(target: &Target<'_>) -> Result<Option<Versioned>, StoreE
         .send()
         .await
     {
-        Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-        Err(e) => return Err(failed("GET", url, e)),
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(failed("GET", &target.url, e)),
+    }
+}
+
+pub(crate) async fn get(target: &Target<'_>) -> Result<Option<Versioned>, StoreError> {
+    let url = &target.url;
+    let Some(out) = get_object(target).await? else {
+        return Ok(None);
     };
     let version = out.e_tag().unwrap_or_default().to_string();
     let bytes = out
@@ -88,17 +96,8 @@ pub(crate) async fn download(
     to: &std::path::Path,
 ) -> Result<Option<u64>, StoreError> {
     let url = &target.url;
-    let out = match target
-        .client
-        .get_object()
-        .bucket(target.bucket)
-        .key(&target.key)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-        Err(e) => return Err(failed("GET", url, e)),
+    let Some(out) = get_object(target).await? else {
+        return Ok(None);
     };
     let io = |source| StoreError::Io {
         op: "GET",
