@@ -11,10 +11,10 @@ use aws_sdk_ec2::types::Tag;
 use lava_ami::list::{Clients, Listing};
 use lava_ami::stage;
 use lava_ami::AmiError;
-use lava_deploy::{Config, Environment, Substitution};
+use lava_config::{Config, Environment, Substitution};
 use lava_layout::{oracle_key, Arch, OraclePackage, Sums, Version};
 use lava_tests::files_under;
-use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
@@ -440,8 +440,6 @@ fn a_link_to_the_versioned_download_is_one_zip() {
 // ---------------------------------------------------------------------------
 // ami list against moto
 
-const MOTO_ACCOUNT: &str = "123456789012";
-
 /// A worker stack needs only the lava-worker template's identifying
 /// parameters; moto creates the queue.
 const WORKER_TEMPLATE: &str = r#"{
@@ -485,8 +483,8 @@ struct Aws {
 
 impl Aws {
     async fn start() -> Aws {
-        let moto = Moto::start();
-        let config = sdk_config(&moto.endpoint()).await;
+        let moto = moto::start();
+        let config = command_sdk_config(&moto.endpoint()).await;
         Aws {
             clients: Clients::new(&config),
             _moto: moto,

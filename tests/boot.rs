@@ -17,7 +17,7 @@ use lava_boot::bundle::BundleError;
 use lava_boot::{Applied, Aws, BootError, Overrides, Plan, Reason, Request, REALMS_TABLE};
 use lava_layout::Runtime;
 use lava_store::Location;
-use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::moto::{self, sdk_config, Moto};
 use lava_tests::{run, tool, worker_root, workspace_root};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -40,7 +40,7 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
-        let moto = Moto::start();
+        let moto = moto::start();
         let config = sdk_config(&moto.endpoint()).await;
         let aws = Aws::new(&config);
         let env = Env {

@@ -13,7 +13,7 @@ use std::process::Command;
 use lava_boot::{Aws, Overrides, REALMS_TABLE};
 use lava_build::DistOptions;
 use lava_layout::{boot_binary_key, Arch, Component, Runtime, Sums};
-use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::moto::{self, sdk_config};
 use lava_tests::{build_dist, command_for, run, worker_root};
 
 #[tokio::test]
@@ -62,7 +62,7 @@ async fn boot_from_dist(root: &tempfile::TempDir, runtime: &Runtime) {
     });
     let built = built.unwrap_or_else(|e| panic!("dist: {e}"));
 
-    let moto = Moto::start();
+    let moto = moto::start();
     let config = sdk_config(&moto.endpoint()).await;
     let aws = Aws::new(&config);
     aws.dynamodb

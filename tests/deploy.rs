@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
+use lava_config::{AccountError, Config, Deployable, Substitution};
 use lava_deploy::{
-    Action, Aws, Config, Count, DeployError, Deployable, Object, Options, Plan, Progress, Report,
-    Request, Sources, Substitution,
+    Action, Aws, Count, DeployError, Object, Options, Plan, Progress, Report, Request, Sources,
 };
 use lava_layout::{
     boot_binary_key, boot_script_key, cfn_doc_key, cfn_html_key, cfn_key, framework_key,
@@ -23,12 +22,11 @@ use lava_layout::{
     PackageName, Version, ROOT_BOOT_SCRIPTS,
 };
 use lava_store::{Body, Location, PutMeta, Store, Tuning};
-use lava_tests::moto::{sdk_loader, Moto};
+use lava_tests::moto::{self, command_sdk_loader, Moto, MOTO_ACCOUNT};
 use lava_tests::proxy::{Fault, Proxy};
 use sha2::{Digest, Sha256};
 
 const BUCKET: &str = "lava-code";
-const MOTO_ACCOUNT: &str = "123456789012";
 /// Large enough to go multipart with the tests' tuning.
 const BIG: usize = 12 << 20;
 
@@ -222,13 +220,11 @@ fn tuning() -> Tuning {
     }
 }
 
+/// The product's retry policy (its attempts are what the dropped-request
+/// tests count on), with a short first backoff to keep the tests quick.
 async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    sdk_loader(endpoint)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(5)
-                .with_initial_backoff(Duration::from_millis(20)),
-        )
+    command_sdk_loader(endpoint)
+        .retry_config(lava_config::retry_config().with_initial_backoff(Duration::from_millis(20)))
         .load()
         .await
 }
@@ -255,7 +251,7 @@ enum Mark {
 
 impl Remote {
     async fn s3() -> Remote {
-        let moto = Moto::start();
+        let moto = moto::start();
         let proxy = Proxy::start(moto.port());
         let direct_config = sdk_config(&moto.endpoint()).await;
         let direct = aws_sdk_s3::Client::from_conf(
@@ -1040,7 +1036,10 @@ async fn wrong_account_writes_nothing() {
         .await
         .err()
         .expect("a deploy to the wrong account");
-    assert!(matches!(err, DeployError::WrongAccount { .. }), "{err}");
+    assert!(
+        matches!(err, DeployError::Account(AccountError::Wrong { .. })),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(
         msg.contains("999999999999") && msg.contains(MOTO_ACCOUNT) && msg.contains("nothing"),

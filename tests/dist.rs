@@ -442,7 +442,7 @@ fn bundle_helpers_run_from_the_installed_bundle() {
     ] {
         std::fs::write(fixtures.path().join(name), text).unwrap();
     }
-    let moto = lava_tests::moto::Moto::start();
+    let moto = lava_tests::moto::start();
     let create = run(Command::new(tool("aws"))
         .envs(moto.env())
         .args(["dynamodb", "create-table", "--table-name", "jobs"])

@@ -13,7 +13,7 @@ use lava_lambda::dispatch::{
     handle_dispatch_event, DispatchRequest, DispatchSummary, Dispatcher, MaxDelay,
 };
 use lava_layout::LambdaFunction;
-use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::moto::{self, sdk_config, Moto};
 use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -32,7 +32,7 @@ struct Realm {
 impl Realm {
     /// Jobs `job-a` (worker core), `job-b` (worker batch), both queues.
     async fn new() -> Realm {
-        let moto = Moto::start();
+        let moto = moto::start();
         let config = sdk_config(&moto.endpoint()).await;
         let realm = Realm {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),

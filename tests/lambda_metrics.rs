@@ -7,7 +7,7 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{StandardUnit, Statistic};
 use lava_layout::LambdaFunction;
 use lava_metrics::{Metrics, DEFAULT_NAMESPACE, METRIC_NAME};
-use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::moto::{self, sdk_config, Moto};
 use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
@@ -242,7 +242,7 @@ fn schedule_event() -> Value {
 
 #[tokio::test]
 async fn backlog_per_in_service_instance_on_cloudwatch() {
-    let moto = Moto::start();
+    let moto = moto::start();
     let aws = Aws::new(&moto).await;
     // core: 5 visible (+1 in flight, not backlog) over 2 in service -> 2.5
     aws.queue("lava-test-core", 5, 1).await;
@@ -300,7 +300,7 @@ async fn backlog_per_in_service_instance_on_cloudwatch() {
 
 #[tokio::test]
 async fn namespace_override_and_repeated_runs() {
-    let moto = Moto::start();
+    let moto = moto::start();
     let aws = Aws::new(&moto).await;
     aws.queue("lava-test-core", 3, 0).await;
     aws.group("lava-test-core", 3, 0).await;
@@ -328,7 +328,7 @@ async fn namespace_override_and_repeated_runs() {
 
 #[tokio::test]
 async fn realm_without_workers_publishes_nothing() {
-    let moto = Moto::start();
+    let moto = moto::start();
     let aws = Aws::new(&moto).await;
     // A group whose realm has no queue: the empty name list must not turn into
     // "describe every group".
@@ -346,7 +346,7 @@ async fn realm_without_workers_publishes_nothing() {
 async fn aws_failure_is_a_clear_error() {
     // Nothing listens on a port moto has just released.
     let endpoint = {
-        let moto = Moto::start();
+        let moto = moto::start();
         moto.endpoint()
     };
     let base = sdk_config(&endpoint).await;
@@ -430,7 +430,7 @@ async fn outcomes_as_upstream_through_the_runtime_api() {
         },
     ];
     for row in rows {
-        let moto = Moto::start();
+        let moto = moto::start();
         let aws = Aws::new(&moto).await;
         for (name, visible, in_flight) in row.queues {
             aws.queue(name, *visible, *in_flight).await;

@@ -61,11 +61,6 @@ fn every_zip() -> impl Iterator<Item = (LambdaFunction, Arch)> {
         .flat_map(|arch| LambdaFunction::ALL.map(|f| (f, arch)))
 }
 
-fn on_path(program: &str) -> bool {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .any(|dir| dir.join(program).is_file())
-}
-
 #[test]
 fn exactly_the_four_keys_of_the_layout() {
     let (out, artefacts) = built();
@@ -109,7 +104,7 @@ fn bootstraps_are_elf_of_their_arch_for_glibc_2_34() {
         .version;
     let (max_major, max_minor) = bound;
     assert_eq!((max_major, max_minor), (2, 34));
-    let readelf = on_path("readelf");
+    let readelf = lava_tools::on_path("readelf").is_some();
     for (function, arch) in every_zip() {
         let bytes = bootstrap(function, arch);
         assert_eq!(Arch::of_elf(&bytes), Some(arch), "{function} {arch}");

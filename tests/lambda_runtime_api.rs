@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use lava_layout::{Arch, LambdaFunction};
-use lava_tests::moto::{sdk_config, Moto, REGION};
+use lava_tests::moto::{self, sdk_config, Moto, REGION};
 use lava_tests::runtime_api::{answer, invoke, invoke_on, response, Error};
 use serde_json::{json, Value};
 
@@ -54,7 +54,7 @@ fn strings(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
 impl Realm {
     /// The jobs table with job `load` (worker core), and core's queue.
     async fn new() -> Realm {
-        let moto = Moto::start();
+        let moto = moto::start();
         let config = sdk_config(&moto.endpoint()).await;
         let realm = Realm {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),

@@ -3,6 +3,8 @@
 //! worker queues, and the dispatch messages read back from them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
@@ -13,8 +15,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use lava_lambda::dispatch::MaxDelay;
 use lava_layout::LambdaFunction;
-use lava_s3trigger::{Config, Error, S3Trigger, Summary};
-use lava_tests::moto::{sdk_config, Moto};
+use lava_s3trigger::{Clock, Config, Error, S3Trigger, Summary};
+use lava_tests::moto::{self, sdk_config, Moto};
 use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Value};
 
@@ -60,7 +62,7 @@ fn to_attr(v: &Value) -> AttributeValue {
 
 impl Realm {
     async fn new() -> Realm {
-        let moto = Moto::start();
+        let moto = moto::start();
         let config = sdk_config(&moto.endpoint()).await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
@@ -692,15 +694,24 @@ async fn duplicates_within_the_window_dispatch_once() {
     keys.sort_unstable();
     assert_eq!(keys, ["dup/x.csv", "dup/x.csv", "dup/y.csv"]);
 
-    // After the window the object dispatches again.
+    // After the window the object dispatches again: the handler's clock is
+    // moved past it.
+    let start = Instant::now();
+    let elapsed_ms = Arc::new(AtomicU64::new(0));
+    let clock = {
+        let elapsed_ms = elapsed_ms.clone();
+        Clock::new(move || start + Duration::from_millis(elapsed_ms.load(Ordering::SeqCst)))
+    };
     let short = realm.handler_with(|c| {
         c.dedup_cache_size = 100;
-        c.dedup_ttl = Duration::from_millis(500);
+        c.dedup_ttl = Duration::from_secs(30);
+        c.clock = clock;
     });
     let event = direct(vec![put("dup/z.csv")]);
     assert_eq!(short.handle(&event).await.unwrap().dispatched, 1);
+    elapsed_ms.store(29_999, Ordering::SeqCst);
     assert_eq!(short.handle(&event).await.unwrap().duplicates, 1);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    elapsed_ms.store(30_000, Ordering::SeqCst);
     assert_eq!(short.handle(&event).await.unwrap().dispatched, 1);
     assert_eq!(realm.drain("core").await.len(), 2);
 

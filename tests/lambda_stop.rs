@@ -17,7 +17,7 @@ use aws_sdk_ssm::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ssm::error::BoxError;
 use lava_layout::LambdaFunction;
 use lava_stop::{StopSettings, Stopper, DOCUMENT};
-use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::moto::{self, sdk_config, Moto};
 use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Value};
 
@@ -172,7 +172,7 @@ fn detail(group: &str, instance: &str) -> Value {
 
 #[tokio::test]
 async fn a_720_minute_stop_is_handed_to_lava_stop_on_the_instance() {
-    let moto = Moto::start();
+    let moto = moto::start();
     let aws = Aws::new(&moto).await;
     let instance = aws.worker_group("lava-test-core").await;
 
@@ -219,7 +219,7 @@ async fn a_720_minute_stop_is_handed_to_lava_stop_on_the_instance() {
 
 #[tokio::test]
 async fn what_upstream_refuses_fails_the_invocation_and_sends_nothing() {
-    let moto = Moto::start();
+    let moto = moto::start();
     let aws = Aws::new(&moto).await;
     let instance = aws.worker_group("lava-test-core").await;
     for (event, function, error) in [
@@ -438,7 +438,7 @@ async fn outcomes_as_upstream_through_the_runtime_api() {
         },
     ];
     for row in rows {
-        let moto = Moto::start();
+        let moto = moto::start();
         let aws = Aws::new(&moto).await;
         let instance = aws.worker_group("lava-test-core").await;
         let event = with_instance(&row.event, &instance);

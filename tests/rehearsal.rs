@@ -27,14 +27,15 @@ use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lava_boot::{Overrides, REALMS_TABLE};
 use lava_build::{Artefact, DistOptions, Release, Step, WorkerSource};
-use lava_deploy::{Action, Config, Count, Environment, Object, Options, Request, Sources};
+use lava_config::{Config, Environment};
+use lava_deploy::{Action, Count, Object, Options, Request, Sources};
 use lava_layout::{
     boot_binary_key, cfn_key, lambda_key, pkg_key, Arch, CfnTemplate, Component, LambdaFunction,
     PackageName, Runtime, Sums, Version, SHA256SUMS,
 };
 use lava_stack::{Clients, Wait, LAMBDA_VERSION};
 use lava_store::{Location, Store, Tuning};
-use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::moto::{self, command_sdk_config, MOTO_ACCOUNT};
 use lava_tests::{run, workspace_root};
 use sha2::{Digest, Sha256};
 
@@ -45,7 +46,6 @@ const REALM: &str = "rehearsal";
 const PINNED: &str = "pinned";
 const FLOATING: &str = "floating";
 const REALM_STACK: &str = "lava-rehearsal";
-const MOTO_ACCOUNT: &str = "123456789012";
 /// The older release, deployed first.
 const OLD: &str = "8.2.0";
 
@@ -133,7 +133,7 @@ fn environment(version: &Version) -> Environment {
     config
         .environment(
             ENV,
-            &lava_deploy::Substitution {
+            &lava_config::Substitution {
                 version,
                 env: &no_env,
             },
@@ -400,8 +400,8 @@ async fn a_release_goes_from_dist_to_a_booted_worker_and_the_next_one_lands_besi
     let source = relabelled(&new, &old, source_dir.path());
     let built_old = dist(&old, Some(source), &host, dist_dir.path());
 
-    let moto = Moto::start();
-    let config = sdk_config(&moto.endpoint()).await;
+    let moto = moto::start();
+    let config = command_sdk_config(&moto.endpoint()).await;
     let aws = lava_deploy::Aws::new(&config);
     let clients = Clients::new(&config);
     let ec2 = aws_sdk_ec2::Client::new(&config);

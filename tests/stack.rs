@@ -8,18 +8,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use aws_sdk_cloudformation::types::{Capability, Parameter};
-use lava_deploy::{Config, Environment, Substitution};
+use lava_config::{AccountError, Config, Environment, Substitution};
 use lava_layout::{lambda_key, Arch, LambdaFunction, Version};
 use lava_stack::{Clients, Request, StackError, Update, Wait, LAMBDA_VERSION};
-use lava_tests::moto::{sdk_config, Moto};
+use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
 use lava_tests::workspace_root;
 
 const CODE_BUCKET: &str = "lava-code";
 const CODE_PREFIX: &str = "dist/lava";
 const STACK: &str = "lava-test";
 const REALM: &str = "test";
-const MOTO_ACCOUNT: &str = "123456789012";
-
 fn v(s: &str) -> Version {
     s.parse().unwrap()
 }
@@ -36,8 +34,8 @@ impl Fixture {
     }
 
     async fn with_arch(arch: Arch) -> Fixture {
-        let moto = Moto::start();
-        let config = sdk_config(&moto.endpoint()).await;
+        let moto = moto::start();
+        let config = command_sdk_config(&moto.endpoint()).await;
         let clients = Clients::new(&config);
         for bucket in [CODE_BUCKET, "lava-logs"] {
             clients
@@ -359,7 +357,10 @@ async fn bad_input_changes_nothing() {
         .prepare(&environment("000000000000"), None, "8.3.0")
         .await
         .unwrap_err();
-    assert!(matches!(err, StackError::WrongAccount { .. }), "{err}");
+    assert!(
+        matches!(err, StackError::Account(AccountError::Wrong { .. })),
+        "{err}"
+    );
 
     assert_eq!(f.stack().await, before);
 }

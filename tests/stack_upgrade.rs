@@ -11,13 +11,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use aws_sdk_cloudformation::types::{Capability, Parameter};
-use lava_deploy::{Config, Environment, Substitution};
+use lava_config::{Config, Environment, Substitution};
 use lava_layout::{cfn_key, lambda_key, Arch, CfnTemplate, LambdaFunction, Version};
 use lava_stack::{
     Clients, Request, StackError, Update, Value, Wait, WorkerRequest, LAMBDA_VERSION,
     NATIVE_RUNTIME, VERSION,
 };
-use lava_tests::moto::{sdk_config, Moto, REGION};
+use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT, REGION};
 use lava_tests::workspace_root;
 use serde_json::{json, Map, Value as Json};
 
@@ -27,7 +27,6 @@ const STACK: &str = "lava-test";
 const WORKER_STACK: &str = "lava-test-core";
 const REALM: &str = "test";
 const WORKER: &str = "core";
-const MOTO_ACCOUNT: &str = "123456789012";
 const OLD: &str = "8.2.0";
 const NEW: &str = "8.3.0";
 const PYTHON: &str = "python3.11";
@@ -214,8 +213,8 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
-        let moto = Moto::start();
-        let config = sdk_config(&moto.endpoint()).await;
+        let moto = moto::start();
+        let config = command_sdk_config(&moto.endpoint()).await;
         let clients = Clients::new(&config);
         for bucket in [CODE_BUCKET, "lava-logs"] {
             clients
@@ -264,7 +263,7 @@ impl Fixture {
 
     /// A subnet and a security group, which moto's auto scaling checks.
     async fn network(&self) -> (String, String) {
-        let ec2 = aws_sdk_ec2::Client::new(&sdk_config(&self.moto.endpoint()).await);
+        let ec2 = aws_sdk_ec2::Client::new(&command_sdk_config(&self.moto.endpoint()).await);
         let vpc = ec2
             .create_vpc()
             .cidr_block("10.0.0.0/16")

@@ -4,13 +4,12 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use lava_ami::list::{Clients, StackState};
-use lava_ami::AmiError;
 use lava_build::Release;
-use lava_deploy::{Config, Substitution};
 use lava_layout::Version;
 
+use crate::aws::{block_on, EnvArgs};
 use crate::{workspace_root, Failure};
 
 /// The lava AMI: stage its Oracle zips, print its packer variables, list AMIs.
@@ -93,19 +92,10 @@ struct StageArgs {
 ///   cargo xtask ami list -e prod -f deploy/prod.yaml --json
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("account").required(true).args(["environment"])))]
 struct ListArgs {
-    /// Environment: a top-level key of the deploy configuration (for its account_id).
-    #[arg(short = 'e', long = "env", value_name = "ENV")]
-    environment: String,
-    /// Deploy configuration, relative to the current directory (format:
-    /// deploy/sample.yaml).
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "deploy.yaml"
-    )]
-    file: PathBuf,
+    #[command(flatten)]
+    env: EnvArgs,
     /// Print the listing as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -131,19 +121,10 @@ struct ListArgs {
 ///   packer build -var-file=ami-vars.json -var region=... -var ami_id=... lava-ami.json
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("account").required(true).args(["environment"])))]
 struct VarsArgs {
-    /// Environment: a top-level key of the deploy configuration.
-    #[arg(short = 'e', long = "env", value_name = "ENV")]
-    environment: String,
-    /// Deploy configuration, relative to the current directory (format:
-    /// deploy/sample.yaml).
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "deploy.yaml"
-    )]
-    file: PathBuf,
+    #[command(flatten)]
+    env: EnvArgs,
     /// The lava version the AMI is named for [default: the workspace release version].
     #[arg(short = 'v', long = "lava-version", value_name = "VERSION", value_parser = parse_version)]
     version: Option<Version>,
@@ -151,16 +132,6 @@ struct VarsArgs {
 
 fn parse_version(s: &str) -> Result<Version, String> {
     s.parse().map_err(|e: lava_layout::NameError| e.to_string())
-}
-
-impl From<AmiError> for Failure {
-    fn from(e: AmiError) -> Self {
-        let status = if e.is_input() { 2 } else { 1 };
-        Failure {
-            error: e.into(),
-            status,
-        }
-    }
 }
 
 pub fn run(args: AmiArgs) -> Result<(), Failure> {
@@ -217,31 +188,12 @@ fn stage(args: StageArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The environment `name` of the configuration `file`, locations resolved.
-fn environment(
-    file: &PathBuf,
-    name: &str,
-    version: &Version,
-) -> Result<(Config, lava_deploy::Environment), Failure> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let config = Config::load(&cwd.join(file))?;
-    let env_var = |name: &str| std::env::var(name).ok();
-    let env = config.environment(
-        name,
-        &Substitution {
-            version,
-            env: &env_var,
-        },
-    )?;
-    Ok((config, env))
-}
-
 fn vars(args: VarsArgs) -> Result<(), Failure> {
     let version = match args.version {
         Some(v) => v,
         None => Release::load(&workspace_root())?.version,
     };
-    let (config, env) = environment(&args.file, &args.environment, &version)?;
+    let (config, env) = args.env.load(&version)?;
     let vars = lava_ami::vars::packer_vars(&config, &env, &version)?;
     println!(
         "{}",
@@ -253,17 +205,11 @@ fn vars(args: VarsArgs) -> Result<(), Failure> {
 fn list(args: ListArgs) -> Result<(), Failure> {
     // Only account_id is read; locations name no version here.
     let version = Release::load(&workspace_root())?.version;
-    let (_, env) = environment(&args.file, &args.environment, &version)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let listing = runtime.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+    let (_, env) = args.env.load(&version)?;
+    let listing = block_on(async {
+        let config = lava_config::load_sdk_config().await;
         lava_ami::list::list(&Clients::new(&config), &env).await
-    })?;
+    })??;
     if args.json {
         println!("{}", listing.to_json());
         return Ok(());

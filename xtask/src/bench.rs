@@ -1,27 +1,11 @@
-//! `cargo xtask bench`: the product's speed beside the tools operators use
-//! today, measured on this machine, written to docs/benchmarks.md.
-//!
-//! One module per group (`bench/*.rs`); this file holds the command line, the
-//! shared context (runs, caches, the installed peers) and the statistics.
+//! `cargo xtask bench`: the command line of `lava-bench`, which measures the
+//! product beside the tools operators use today; a full run writes
+//! docs/benchmarks.md.
 
-mod bundle;
-mod compress;
-mod deploy;
-mod dist;
-mod lambda;
-mod peers;
-mod report;
-mod s3;
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
-
-use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
-use lava_build::Release;
+use anyhow::Context;
+use clap::Args;
+use lava_bench::{Group, Options};
 use lava_layout::LambdaFunction;
-use serde_json::{json, Value};
 
 use crate::{workspace_root, Failure};
 
@@ -87,26 +71,6 @@ pub struct BenchArgs {
     no_write: bool,
 }
 
-/// A group of figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum Group {
-    Dist,
-    Deploy,
-    Bundle,
-    Compress,
-    Lambda,
-}
-
-impl Group {
-    const ALL: [Group; 5] = [
-        Group::Dist,
-        Group::Deploy,
-        Group::Bundle,
-        Group::Compress,
-        Group::Lambda,
-    ];
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Only {
     Group(Group),
@@ -114,7 +78,7 @@ enum Only {
 }
 
 fn parse_only(s: &str) -> Result<Only, String> {
-    if let Ok(g) = Group::from_str(s, true) {
+    if let Some(g) = Group::ALL.into_iter().find(|g| g.name() == s) {
         return Ok(Only::Group(g));
     }
     s.parse::<LambdaFunction>()
@@ -125,89 +89,6 @@ fn parse_only(s: &str) -> Result<Only, String> {
                  or a Lambda function (dispatch, metrics, s3trigger, stop)"
             )
         })
-}
-
-/// What every group shares.
-pub struct Ctx {
-    pub release: Release,
-    pub runs: usize,
-    /// ~/.cache/lava-dist/bench: outputs kept between runs (warm caches).
-    pub cache: PathBuf,
-    /// The test tools venv's bin/ (moto_server, python with boto3).
-    pub tools: PathBuf,
-    pub peers: peers::Peers,
-}
-
-impl Ctx {
-    /// The reference release: `dist` of the default matrix, built by the dist
-    /// group (or here, once, when that group did not run).
-    pub fn reference_dist(&self) -> anyhow::Result<PathBuf> {
-        let out = self.cache.join("dist");
-        if !out.join("_dist_").is_dir() {
-            eprintln!(
-                "bench: building the reference release into {}",
-                out.display()
-            );
-            dist::run_dist(&out)?;
-        }
-        Ok(out)
-    }
-}
-
-/// One group's results, for the report.
-pub struct Section {
-    pub title: String,
-    /// How it is measured (Markdown).
-    pub method: String,
-    pub header: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-    pub goals: Vec<Goal>,
-    pub notes: Vec<String>,
-    pub json: Value,
-}
-
-impl Section {
-    /// A group that could not be measured: the report says why.
-    fn failed(group: Group, error: &anyhow::Error) -> Section {
-        Section {
-            title: format!("{group:?}"),
-            method: String::new(),
-            header: Vec::new(),
-            rows: Vec::new(),
-            goals: Vec::new(),
-            notes: vec![format!("not measured: {error:#}")],
-            json: json!({"group": format!("{group:?}").to_lowercase(), "error": format!("{error:#}")}),
-        }
-    }
-}
-
-/// A goal of the issue and what was measured against it.
-pub struct Goal {
-    pub text: String,
-    pub measured: String,
-    /// `None`: not measured (a peer missing, a group failed).
-    pub met: Option<bool>,
-}
-
-impl Goal {
-    /// `value <= limit` (or `>=` when `at_least`), `value` rendered by `show`.
-    pub fn check(
-        text: &str,
-        value: Option<f64>,
-        limit: f64,
-        at_least: bool,
-        show: impl Fn(f64) -> String,
-    ) -> Goal {
-        Goal {
-            text: text.to_string(),
-            measured: value.map_or("not measured".into(), &show),
-            met: value.map(|v| if at_least { v >= limit } else { v <= limit }),
-        }
-    }
-
-    pub fn json(&self) -> Value {
-        json!({"goal": self.text, "measured": self.measured, "met": self.met})
-    }
 }
 
 pub fn run(args: BenchArgs) -> Result<(), Failure> {
@@ -232,58 +113,17 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     if functions.is_empty() {
         functions = LambdaFunction::ALL.to_vec();
     }
-
-    let release = Release::load(&root)?;
-    let machine = report::Machine::describe();
-    let cache = cache_dir()?.join("bench");
-    std::fs::create_dir_all(&cache)
-        .with_context(|| format!("cannot create {}", cache.display()))?;
-    let tools = crate::test::provision(&root.join("tests/tools-requirements.txt"))?.join("bin");
-    let peers = peers::Peers::install(&cache_dir()?.join("bench-peers"));
-    let ctx = Ctx {
-        release,
+    let options = Options {
+        root: root.clone(),
+        xtask: std::env::current_exe().context("cannot find the xtask binary")?,
         runs: args.runs as usize,
-        cache,
-        tools,
-        peers,
+        groups,
+        functions,
     };
-
-    let mut sections = Vec::new();
-    for group in groups {
-        eprintln!("bench: {group:?} ({} runs after a warm-up)", ctx.runs);
-        let result = match group {
-            Group::Dist => dist::bench(&ctx),
-            Group::Deploy => deploy::bench(&ctx),
-            Group::Bundle => bundle::bench(&ctx),
-            Group::Compress => compress::bench(&ctx),
-            Group::Lambda => lambda::bench(&ctx, &functions),
-        };
-        match result {
-            Ok(mut s) => sections.append(&mut s),
-            Err(e) => {
-                eprintln!("bench: {group:?} failed: {e:#}");
-                sections.push(Section::failed(group, &e));
-            }
-        }
-    }
-
-    let report = report::Report {
-        machine,
-        peers: &ctx.peers,
-        runs: ctx.runs,
-        moto: std::fs::read_to_string(root.join("tests/tools-requirements.txt"))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with("moto"))
-            .unwrap_or("?")
-            .to_string(),
-        sections: &sections,
-    };
+    let report = lava_bench::run(&options)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report.json()).map_err(anyhow::Error::from)?
-        );
+        let json = serde_json::to_string_pretty(&report.json()).context("cannot render JSON")?;
+        println!("{json}");
     } else {
         println!("{}", report.markdown());
     }
@@ -297,103 +137,9 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// ~/.cache/lava-dist (or $XDG_CACHE_HOME/lava-dist).
-fn cache_dir() -> anyhow::Result<PathBuf> {
-    lava_build::cache_dir().context("neither XDG_CACHE_HOME nor HOME is set")
-}
-
-/// The median of `values` (mean of the middle two for an even count).
-pub fn median(values: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
-
-/// The median of `a[i] / b[i]`, pair by pair.
-pub fn paired_ratio(a: &[f64], b: &[f64]) -> Option<f64> {
-    let ratios: Vec<f64> = a
-        .iter()
-        .zip(b)
-        .filter(|(_, &b)| b > 0.0)
-        .map(|(a, b)| a / b)
-        .collect();
-    median(&ratios)
-}
-
-pub fn secs(v: Option<f64>) -> String {
-    match v {
-        Some(s) if s < 10.0 => format!("{s:.2} s"),
-        Some(s) => format!("{s:.1} s"),
-        None => "n/a".into(),
-    }
-}
-
-pub fn times(v: Option<f64>) -> String {
-    v.map_or("n/a".into(), |r| format!("{r:.2}x"))
-}
-
-/// Run `command` to completion, output captured; its wall time in seconds.
-pub fn timed(command: &mut Command) -> anyhow::Result<f64> {
-    let start = Instant::now();
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {:?}", command.get_program()))?;
-    let elapsed = start.elapsed().as_secs_f64();
-    if !output.status.success() {
-        bail!(
-            "{:?} failed ({}):\n{}{}",
-            command,
-            output.status,
-            tail(&String::from_utf8_lossy(&output.stdout)),
-            tail(&String::from_utf8_lossy(&output.stderr))
-        );
-    }
-    Ok(elapsed)
-}
-
-/// The last lines of a tool's output, for an error message.
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let from = lines.len().saturating_sub(15);
-    lines[from..].iter().map(|l| format!("{l}\n")).collect()
-}
-
-/// The first line a command prints (stdout, else stderr), for tool versions.
-pub fn first_line(program: &Path, args: &[&str]) -> Option<String> {
-    let output = Command::new(program).args(args).output().ok()?;
-    let text = if output.stdout.is_empty() {
-        output.stderr
-    } else {
-        output.stdout
-    };
-    String::from_utf8_lossy(&text)
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(String::from)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_and_paired_ratio() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&[]), None);
-        // Pair by pair: 1/2, 4/2, 3/3 -> median 1.0, not 8/7.
-        assert_eq!(paired_ratio(&[1.0, 4.0, 3.0], &[2.0, 2.0, 3.0]), Some(1.0));
-    }
 
     #[test]
     fn only_takes_groups_and_functions() {

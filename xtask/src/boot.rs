@@ -1,16 +1,14 @@
 //! `cargo xtask boot plan`: which bundle a worker will boot from a deployed
 //! code area, and why, decided by the worker's own code (lava-boot's plan).
 
-use std::path::PathBuf;
-
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use lava_boot::{Aws, Request};
 use lava_build::Release;
-use lava_deploy::{Config, Deployable, Substitution};
-use lava_layout::{Component, Runtime};
+use lava_layout::Runtime;
 use lava_store::Location;
 
+use crate::aws::{block_on, EnvArgs};
 use crate::{workspace_root, Failure};
 
 #[derive(Args)]
@@ -42,23 +40,10 @@ enum BootCommand {
 ///       --platform amzn2023-py3.11-aarch64 --json
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("area").required(true).args(["environment", "code_area"])))]
 struct PlanArgs {
-    /// Environment of the deploy configuration whose code area is read.
-    #[arg(
-        short = 'e',
-        long = "env",
-        value_name = "ENV",
-        required_unless_present = "code_area"
-    )]
-    environment: Option<String>,
-    /// Deploy configuration [default: deploy.yaml in the current directory].
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "deploy.yaml"
-    )]
-    file: PathBuf,
+    #[command(flatten)]
+    env: EnvArgs,
     /// The code area itself (s3://bucket/prefix or file:///dir), instead of -e.
     #[arg(long, value_name = "URL", value_parser = parse_location)]
     code_area: Option<Location>,
@@ -80,20 +65,16 @@ fn parse_location(s: &str) -> Result<Location, String> {
     Location::parse(s).map_err(|e| e.to_string())
 }
 
-fn input(message: String) -> Failure {
-    Failure {
-        error: anyhow::anyhow!(message),
-        status: 2,
-    }
-}
-
 pub fn run(args: BootArgs) -> Result<(), Failure> {
     let BootCommand::Plan(args) = args.command;
     let release = Release::load(&workspace_root())?;
-    let code_area = match (args.code_area, &args.environment) {
-        (Some(area), _) => area,
-        (None, Some(environment)) => code_area_of(&args.file, environment, &release)?,
-        (None, None) => unreachable!("clap requires -e or --code-area"),
+    let code_area = match args.code_area {
+        Some(area) => area,
+        None => args
+            .env
+            .load(&release.version)?
+            .1
+            .code_area(&release.version)?,
     };
     let platforms = if args.platform.is_empty() {
         release.runtimes.clone()
@@ -101,15 +82,8 @@ pub fn run(args: BootArgs) -> Result<(), Failure> {
         args.platform
     };
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let (plans, aborted) = runtime.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        let aws = Aws::new(&config);
+    let (plans, aborted) = block_on(async {
+        let aws = Aws::new(&lava_config::load_sdk_config().await);
         let mut plans = Vec::new();
         let mut aborted = 0;
         for platform in platforms {
@@ -130,7 +104,7 @@ pub fn run(args: BootArgs) -> Result<(), Failure> {
             }
         }
         (plans, aborted)
-    });
+    })?;
     if args.json {
         let json = serde_json::to_string_pretty(&plans).context("cannot render the plans")?;
         println!("{json}");
@@ -142,36 +116,4 @@ pub fn run(args: BootArgs) -> Result<(), Failure> {
         return Err(anyhow::anyhow!("{aborted} platform(s) would not boot").into());
     }
     Ok(())
-}
-
-/// The environment's code area: its root location, else its pkg location
-/// less `_dist_/pkg/`.
-fn code_area_of(file: &PathBuf, environment: &str, release: &Release) -> Result<Location, Failure> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let config = Config::load(&cwd.join(file))?;
-    let env_var = |name: &str| std::env::var(name).ok();
-    let subst = Substitution {
-        version: &release.version,
-        env: &env_var,
-    };
-    let env = config.environment(environment, &subst)?;
-    if let Some(root) = env.targets.get(&Deployable::Root) {
-        return Ok(root.clone());
-    }
-    let pkg = Deployable::Area(Component::Pkg);
-    let location = env.targets.get(&pkg).ok_or_else(|| {
-        input(format!(
-            "{}: environment {environment:?} configures neither root.s3 nor pkg.s3: pass --code-area",
-            file.display()
-        ))
-    })?;
-    let url = location.to_string();
-    let dir = format!("{}/", pkg.deploy_dir(&release.version));
-    let area = url.strip_suffix(&dir).ok_or_else(|| {
-        input(format!(
-            "{environment}.pkg.s3 is {url}, which does not end in {dir}: a worker looks for \
-             bundles in <code area>/{dir}, so pass --code-area"
-        ))
-    })?;
-    Location::parse(area).map_err(|e| input(e.to_string()))
 }

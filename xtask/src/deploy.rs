@@ -6,16 +6,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use aws_config::retry::RetryConfig;
-use clap::Args;
+use clap::{ArgGroup, Args};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use lava_build::Release;
-use lava_deploy::{
-    Action, Aws, Config, Count, Deployable, Object, Options, Plan, Progress, Request, Sources,
-    Substitution,
-};
+use lava_config::Deployable;
+use lava_deploy::{Action, Aws, Count, Object, Options, Plan, Progress, Request, Sources};
 use lava_layout::Version;
 
+use crate::aws::{block_on, EnvArgs};
 use crate::{workspace_root, Failure};
 
 /// Deploy a built release to an environment's S3 code area (or a file:// mirror).
@@ -54,24 +52,10 @@ use crate::{workspace_root, Failure};
 ///   cargo xtask deploy -e prod pkg lambda cfn -v 8.3.0 --json
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("what").required(true).args(["environment", "list"])))]
 pub struct DeployArgs {
-    /// Target environment: a top-level key of the configuration.
-    #[arg(
-        short = 'e',
-        long = "env",
-        value_name = "ENV",
-        required_unless_present = "list"
-    )]
-    environment: Option<String>,
-    /// Deploy configuration, relative to the current directory (format:
-    /// deploy/sample.yaml).
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "deploy.yaml"
-    )]
-    file: PathBuf,
+    #[command(flatten)]
+    env: EnvArgs,
     /// Dry run: print the plan and write nothing (-d is the same).
     #[arg(short = 'n', short_alias = 'd', long)]
     dry_run: bool,
@@ -103,16 +87,6 @@ fn parse_component(s: &str) -> Result<Deployable, String> {
     s.parse()
 }
 
-impl From<lava_deploy::DeployError> for Failure {
-    fn from(e: lava_deploy::DeployError) -> Self {
-        let status = if e.is_input() { 2 } else { 1 };
-        Failure {
-            error: e.into(),
-            status,
-        }
-    }
-}
-
 pub fn run(args: DeployArgs) -> Result<(), Failure> {
     if args.list {
         for c in Deployable::ALL {
@@ -120,20 +94,13 @@ pub fn run(args: DeployArgs) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    let environment = args.environment.expect("clap requires -e without -l");
     let root = workspace_root();
     let version = match args.version {
         Some(v) => v,
         None => Release::load(&root)?.version,
     };
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let config = Config::load(&cwd.join(&args.file))?;
-    let env_var = |name: &str| std::env::var(name).ok();
-    let subst = Substitution {
-        version: &version,
-        env: &env_var,
-    };
-    let env = config.environment(&environment, &subst)?;
+    let (_, env) = args.env.load(&version)?;
     let request = Request {
         environment: &env,
         components: &args.components,
@@ -148,19 +115,9 @@ pub fn run(args: DeployArgs) -> Result<(), Failure> {
     };
     let prepared = lava_deploy::prepare(&request)?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    block_on(async {
         let aws = if prepared.needs_aws() {
-            // More attempts than the default 3: a release is many large
-            // uploads, and one throttled or dropped request should not fail it.
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .retry_config(RetryConfig::standard().with_max_attempts(5))
-                .load()
-                .await;
-            Some(Aws::new(&config))
+            Some(Aws::new(&lava_config::load_sdk_config().await))
         } else {
             None
         };
@@ -199,7 +156,7 @@ pub fn run(args: DeployArgs) -> Result<(), Failure> {
             }
         }
         Ok(())
-    })
+    })?
 }
 
 fn print_plan(plan: &Plan) {

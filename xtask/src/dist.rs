@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use indicatif::HumanBytes;
 use lava_build::{DistOptions, Release, WorkerSource};
 use lava_layout::{Arch, Component, Runtime};
 
@@ -141,7 +142,7 @@ pub fn run(mut args: DistArgs) -> Result<(), Failure> {
             println!(
                 "{:width$}  {:>10}  {}",
                 a.key,
-                human_size(a.size),
+                HumanBytes(a.size).to_string(),
                 &a.sha256[..12]
             );
         }
@@ -151,19 +152,4 @@ pub fn run(mut args: DistArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut size = bytes as f64;
-    let mut unit = 0;
-    while size >= 1024.0 && unit < UNITS.len() - 1 {
-        size /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{size:.1} {}", UNITS[unit])
-    }
 }

@@ -2,6 +2,7 @@
 //! crates: it parses arguments, reports progress and maps errors to exit codes.
 
 mod ami;
+mod aws;
 mod bench;
 mod boot;
 mod deploy;
@@ -50,12 +51,42 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-impl From<lava_build::BuildError> for Failure {
-    fn from(e: lava_build::BuildError) -> Self {
-        let status = if e.is_input() { 2 } else { 1 };
+/// The library errors that say whether they are the caller's to fix.
+macro_rules! status_by_input {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Failure {
+            fn from(e: $error) -> Self {
+                let status = if e.is_input() { 2 } else { 1 };
+                Failure {
+                    error: e.into(),
+                    status,
+                }
+            }
+        }
+    )*};
+}
+
+status_by_input!(
+    lava_build::BuildError,
+    lava_deploy::DeployError,
+    lava_stack::StackError,
+    lava_ami::AmiError
+);
+
+impl From<lava_tools::ToolError> for Failure {
+    fn from(e: lava_tools::ToolError) -> Self {
         Failure {
             error: e.into(),
-            status,
+            status: 1,
+        }
+    }
+}
+
+impl From<lava_config::ConfigError> for Failure {
+    fn from(e: lava_config::ConfigError) -> Self {
+        Failure {
+            error: e.into(),
+            status: 2,
         }
     }
 }

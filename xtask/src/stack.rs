@@ -2,15 +2,13 @@
 //! Lambda version through its parameters, and moves of realm and worker
 //! stacks to a release's templates.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
-use clap::{Args, Subcommand};
-use lava_deploy::{Config, Environment, Substitution};
+use clap::{ArgGroup, Args, Subcommand};
 use lava_layout::Version;
 use lava_stack::{Clients, Request, StackError, Update, Wait, WorkerRequest};
 
+use crate::aws::{block_on, EnvArgs};
 use crate::Failure;
 
 /// Change a lava CloudFormation stack: its parameters, or its template.
@@ -24,23 +22,6 @@ pub struct StackArgs {
 enum StackCommand {
     Realm(RealmArgs),
     Worker(WorkerArgs),
-}
-
-/// Whose account: the environment of the deploy configuration.
-#[derive(Args)]
-struct Account {
-    /// Environment: a top-level key of the deploy configuration (for its account_id).
-    #[arg(short = 'e', long = "env", value_name = "ENV")]
-    environment: String,
-    /// Deploy configuration, relative to the current directory (format:
-    /// deploy/sample.yaml).
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "deploy.yaml"
-    )]
-    file: PathBuf,
 }
 
 /// How to run the update.
@@ -96,9 +77,10 @@ struct Run {
 ///   cargo xtask stack realm -e prod --realm ops --lambda-version 8.3.0 --template
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("account").required(true).args(["environment"])))]
 struct RealmArgs {
     #[command(flatten)]
-    account: Account,
+    env: EnvArgs,
     /// The realm whose stack is updated.
     #[arg(long, value_name = "REALM")]
     realm: String,
@@ -146,9 +128,10 @@ struct RealmArgs {
 ///   cargo xtask stack worker -e prod --realm ops --worker core --version 8.3.0 --stack lava-ops-core
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("account").required(true).args(["environment"])))]
 struct WorkerArgs {
     #[command(flatten)]
-    account: Account,
+    env: EnvArgs,
     /// The realm of the worker.
     #[arg(long, value_name = "REALM")]
     realm: String,
@@ -173,20 +156,10 @@ fn parse_version(s: &str) -> Result<Version, String> {
     s.parse().map_err(|e: lava_layout::NameError| e.to_string())
 }
 
-impl From<StackError> for Failure {
-    fn from(e: StackError) -> Self {
-        let status = if e.is_input() { 2 } else { 1 };
-        Failure {
-            error: e.into(),
-            status,
-        }
-    }
-}
-
 pub fn run(args: StackArgs) -> Result<(), Failure> {
     match args.command {
         StackCommand::Realm(args) => {
-            let env = environment(&args.account, &args.version)?;
+            let (_, env) = args.env.load(&args.version)?;
             update(&args.run, async |clients| {
                 let request = Request {
                     environment: &env,
@@ -202,7 +175,7 @@ pub fn run(args: StackArgs) -> Result<(), Failure> {
             })
         }
         StackCommand::Worker(args) => {
-            let env = environment(&args.account, &args.version)?;
+            let (_, env) = args.env.load(&args.version)?;
             update(&args.run, async |clients| {
                 let request = WorkerRequest {
                     environment: &env,
@@ -218,19 +191,6 @@ pub fn run(args: StackArgs) -> Result<(), Failure> {
     }
 }
 
-fn environment(account: &Account, version: &Version) -> Result<Environment, Failure> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let config = Config::load(&cwd.join(&account.file))?;
-    let env_var = |name: &str| std::env::var(name).ok();
-    Ok(config.environment(
-        &account.environment,
-        &Substitution {
-            version,
-            env: &env_var,
-        },
-    )?)
-}
-
 /// Prepare with `prepare`, print the plan, then preview or apply exactly it.
 fn update(
     run: &Run,
@@ -240,15 +200,8 @@ fn update(
         timeout: Duration::from_secs(run.timeout * 60),
         ..Wait::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        let clients = Clients::new(&config);
+    block_on(async {
+        let clients = Clients::new(&lava_config::load_sdk_config().await);
         let update = prepare(&clients).await?;
         print!("{update}");
         if update.is_noop() {
@@ -273,5 +226,5 @@ fn update(
             update.stack_name, update.selector, update.version
         );
         Ok(())
-    })
+    })?
 }

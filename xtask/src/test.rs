@@ -1,20 +1,20 @@
 //! `cargo xtask test`: provision the harness's Python tools, then run the
 //! workspace tests with them.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use lava_build::toolchain;
 use lava_layout::Arch;
-use sha2::{Digest, Sha256};
 
 use crate::{workspace_root, Failure};
 
 /// Run the whole test suite the way CI does.
 ///
-/// Installs the pinned tools of tests/tools-requirements.txt (moto server,
+/// First the code is checked as CI wants it: `cargo fmt --all --check` and
+/// `cargo clippy --workspace --all-targets -- -D warnings` (--no-lint skips
+/// both, for a quick focused run). Then it installs the pinned tools of tests/tools-requirements.txt (moto server,
 /// cfn-lint, awscli, uv, shellcheck) into a venv this command owns, under
 /// $LAVA_TOOLS_VENV or ~/.cache/lava-dist/, then runs `cargo test --workspace`
 /// with LAVA_TOOLS pointing at the venv's bin/. The venv is rebuilt only when
@@ -29,9 +29,13 @@ use crate::{workspace_root, Failure};
 /// Examples:
 ///   cargo xtask test
 ///   cargo xtask test -- dist_    (extra arguments go to cargo test)
+///   cargo xtask test --no-lint -- -p lava-tests --test deploy
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct TestArgs {
+    /// Skip the format and clippy checks.
+    #[arg(long)]
+    no_lint: bool,
     /// Arguments passed on to `cargo test`.
     #[arg(last = true)]
     cargo_args: Vec<String>,
@@ -39,7 +43,31 @@ pub struct TestArgs {
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
     let root = workspace_root();
-    let tools = provision(&root.join("tests/tools-requirements.txt"))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    if !args.no_lint {
+        let lints: [&[&str]; 2] = [
+            &["fmt", "--all", "--check"],
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ];
+        for lint in lints {
+            let status = Command::new(&cargo)
+                .current_dir(&root)
+                .args(lint)
+                .status()
+                .with_context(|| format!("cannot run cargo {}", lint[0]))?;
+            if !status.success() {
+                return Err(anyhow::anyhow!("cargo {} failed ({status})", lint.join(" ")).into());
+            }
+        }
+    }
+    let tools = lava_tools::test_tools(&root.join("tests/tools-requirements.txt"))?;
     worker_libraries()?;
     for arch in Arch::ALL {
         if Arch::host() != Some(arch) {
@@ -47,7 +75,6 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             emulator(arch)?;
         }
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&root)
         .args(["test", "--workspace"])
@@ -59,41 +86,6 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         return Err(anyhow::anyhow!("cargo test failed ({status})").into());
     }
     Ok(())
-}
-
-/// The venv holding the tools, created on first use. Its name carries a hash
-/// of the requirements, so changing a pin builds a fresh one.
-pub(crate) fn provision(requirements: &Path) -> anyhow::Result<PathBuf> {
-    let text = std::fs::read(requirements)
-        .with_context(|| format!("cannot read {}", requirements.display()))?;
-    let digest = hex::encode(&Sha256::digest(&text)[..6]);
-    let base = match std::env::var_os("LAVA_TOOLS_VENV") {
-        Some(dir) => PathBuf::from(dir),
-        None => lava_build::cache_dir()
-            .context("neither LAVA_TOOLS_VENV, XDG_CACHE_HOME nor HOME is set")?,
-    };
-    let venv = base.join(format!("tools-{digest}"));
-    let complete = venv.join(".lava-complete");
-    if complete.is_file() {
-        return Ok(venv);
-    }
-    eprintln!("installing test tools into {}", venv.display());
-    std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
-    // A venv's scripts embed its path, so it is built in place; the marker file
-    // written last tells a complete venv from an interrupted one.
-    if venv.exists() {
-        std::fs::remove_dir_all(&venv)
-            .with_context(|| format!("cannot remove partial {}", venv.display()))?;
-    }
-    check(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    check(
-        Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "--quiet", "-r"])
-            .arg(requirements),
-    )?;
-    std::fs::write(&complete, "")
-        .with_context(|| format!("cannot write {}", complete.display()))?;
-    Ok(venv)
 }
 
 /// The system libraries a worker has for the bundle's extensions (the AMI
@@ -128,7 +120,7 @@ fn worker_libraries() -> Result<(), lava_build::BuildError> {
 /// qemu-user-static when it is missing.
 fn emulator(arch: Arch) -> Result<(), lava_build::BuildError> {
     let program = format!("qemu-{}-static", arch.uname());
-    let found = || lava_build::on_path(&program).is_some();
+    let found = || lava_tools::on_path(&program).is_some();
     if found() {
         return Ok(());
     }
@@ -141,14 +133,4 @@ fn emulator(arch: Arch) -> Result<(), lava_build::BuildError> {
             "installing qemu-user-static gave no {program} on PATH"
         )))
     }
-}
-
-fn check(cmd: &mut Command) -> anyhow::Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run {:?}", cmd.get_program()))?;
-    if !status.success() {
-        bail!("{:?} failed ({status})", cmd.get_program());
-    }
-    Ok(())
 }

@@ -93,3 +93,52 @@ fn help_teaches_the_options() {
         assert!(help.contains(needle), "{needle} not in dist --help");
     }
 }
+
+/// `dist --only framework` with the worker source from the PyPI index at
+/// `index`, nothing cached.
+fn dist_from_index(index: &str) -> (Output, bool) {
+    let work = tempfile::tempdir().unwrap();
+    let dist = work.path().join("dist");
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["dist", "--only", "framework", "--out"])
+        .arg(&dist)
+        .env("RUST_LOG", "warn")
+        .env("XDG_CACHE_HOME", work.path().join("cache"))
+        .env("PIP_INDEX_URL", index)
+        .env("PIP_RETRIES", "0")
+        .env("PIP_TIMEOUT", "5")
+        .output()
+        .expect("run xtask");
+    (output, dist.exists())
+}
+
+#[test]
+fn an_unreachable_pypi_is_a_failure_not_bad_input() {
+    // A closed loopback port: the outside world failed (exit 1).
+    let (output, wrote) = dist_from_index("http://127.0.0.1:9/simple");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("jinlava=="), "{stderr}");
+    assert!(!wrote, "a failed dist wrote dist/");
+}
+
+#[test]
+fn a_release_pypi_does_not_have_is_bad_input() {
+    // A simple index on disk whose jinlava page lists another release only:
+    // the workspace version names nothing there (exit 2).
+    let index = tempfile::tempdir().unwrap();
+    let project = index.path().join("jinlava");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(project.join("jinlava-0.1.0.tar.gz"), b"not read").unwrap();
+    std::fs::write(
+        project.join("index.html"),
+        r#"<a href="jinlava-0.1.0.tar.gz">jinlava-0.1.0.tar.gz</a>"#,
+    )
+    .unwrap();
+    let url = format!("file://{}", index.path().display());
+    let (output, wrote) = dist_from_index(&url);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("0.1.0"), "{stderr}");
+    assert!(!wrote, "a refused dist wrote dist/");
+}

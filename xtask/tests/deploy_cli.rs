@@ -185,6 +185,25 @@ fn an_s3_target_without_account_id_is_refused_before_any_request() {
 }
 
 #[test]
+fn an_unreachable_aws_is_a_failure_and_writes_nothing() {
+    let f = Fixture::new();
+    f.config(
+        "cloud.yaml",
+        "cloud:\n  account_id: \"123456789012\"\n  _:\n    s3base: code-bucket/lava\n  framework:\n    s3: _dist_/framework/\n",
+    );
+    // AWS_ENDPOINT_URL is a closed loopback port: the account check cannot
+    // reach STS, a failure of the outside world (exit 1), before any write.
+    let output = f.run(&["-e", "cloud", "-f", "cloud.yaml", "--dist", "dist"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("STS GetCallerIdentity") && stderr.contains("nothing was written"),
+        "{stderr}"
+    );
+    assert!(!f.area().exists());
+}
+
+#[test]
 fn list_needs_no_environment() {
     let output = Fixture::new().run(&["-l"]);
     assert!(output.status.success());

@@ -44,17 +44,9 @@ pub enum AmiError {
     )]
     Settings { problems: Vec<String> },
     #[error(transparent)]
-    Deploy(#[from] lava_deploy::DeployError),
-    #[error(
-        "the AWS credentials are for account {actual}, but {file} says environment \
-         {environment:?} is account {expected}"
-    )]
-    WrongAccount {
-        file: String,
-        environment: String,
-        expected: String,
-        actual: String,
-    },
+    Config(#[from] lava_config::ConfigError),
+    #[error(transparent)]
+    Account(#[from] lava_config::AccountError),
     #[error("{operation}: {message}")]
     Aws {
         operation: &'static str,
@@ -78,8 +70,11 @@ impl AmiError {
     /// True when the fault is in what the caller gave us (exit status 2).
     pub fn is_input(&self) -> bool {
         match self {
-            AmiError::Input(_) | AmiError::Stage { .. } | AmiError::Settings { .. } => true,
-            AmiError::Deploy(e) => e.is_input(),
+            AmiError::Input(_)
+            | AmiError::Stage { .. }
+            | AmiError::Settings { .. }
+            | AmiError::Config(_) => true,
+            AmiError::Account(e) => e.is_input(),
             _ => false,
         }
     }

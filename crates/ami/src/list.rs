@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ec2::error::{DisplayErrorContext, SdkError};
 use aws_sdk_ec2::types::Image as Ec2Image;
-use lava_deploy::Environment;
+use lava_config::{check_account, Environment};
 use lava_layout::{python_of_full_version, AmiName, Runtime};
 use serde::Serialize;
 
@@ -31,6 +31,10 @@ pub const PYTHON_TAGS: [&str; 2] = ["PYTHON_VERSION", "PythonVersion"];
 const REALM: &str = "realm";
 const WORKER: &str = "worker";
 const AMI_ID: &str = "amiId";
+
+/// What the account id is for, when the environment has none: the images
+/// listed are that account's own.
+const ACCOUNT_NEEDED: &str = "it names the account whose AMIs are listed";
 
 /// The clients: EC2 for the images, CloudFormation for the stacks, STS for
 /// the account guard.
@@ -142,7 +146,7 @@ where
 /// The account's lava AMIs and the worker stacks, after checking that the
 /// credentials are the environment's account. Read-only.
 pub async fn list(clients: &Clients, env: &Environment) -> Result<Listing, AmiError> {
-    let account = check_account(clients, env).await?;
+    let account = check_account(&clients.sts, env, ACCOUNT_NEEDED).await?;
 
     let mut raw = Vec::new();
     let mut token = None;
@@ -294,37 +298,6 @@ fn worker_stack(
         ami_id,
         state,
     }
-}
-
-/// The STS caller account must be the environment's `account_id`: the
-/// images listed are that account's own.
-async fn check_account(clients: &Clients, env: &Environment) -> Result<String, AmiError> {
-    let file = env.file.display().to_string();
-    let Some(expected) = env.account_id.clone() else {
-        return Err(AmiError::Input(format!(
-            "{file}: environment {:?} has no account_id; it names the account whose AMIs are listed",
-            env.name
-        )));
-    };
-    let identity = clients
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| AmiError::Aws {
-            operation: "STS GetCallerIdentity",
-            message: aws_sdk_sts::error::DisplayErrorContext(e).to_string(),
-        })?;
-    let actual = identity.account().unwrap_or_default().to_string();
-    if actual != expected {
-        return Err(AmiError::WrongAccount {
-            file,
-            environment: env.name.clone(),
-            expected,
-            actual,
-        });
-    }
-    Ok(actual)
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +36,8 @@ use lava_layout::{
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use lava_files::Hashing;
 
 use crate::AmiError;
 
@@ -389,7 +391,7 @@ pub struct Written {
 /// changed since [`verify`] read it is an error.
 pub fn write(staging: &Staging, out: &Path) -> Result<Vec<Written>, AmiError> {
     let ami_dir = out.join(AMI_DIR);
-    let target = key_path(out, ORACLE_PREFIX);
+    let target = lava_files::key_path(out, ORACLE_PREFIX);
     std::fs::create_dir_all(&ami_dir).map_err(|e| AmiError::io(&ami_dir, e))?;
     let new = tempfile::Builder::new()
         .prefix(".oracle.new-")
@@ -453,10 +455,6 @@ pub fn write(staging: &Staging, out: &Path) -> Result<Vec<Written>, AmiError> {
     Ok(written)
 }
 
-fn key_path(out: &Path, key: &str) -> PathBuf {
-    key.split('/').fold(out.to_path_buf(), |p, s| p.join(s))
-}
-
 fn file_name(key: &str) -> &str {
     key.rsplit('/').next().unwrap_or(key)
 }
@@ -464,21 +462,12 @@ fn file_name(key: &str) -> &str {
 /// Copy `from` to `to`, returning the sha256 of what was copied.
 fn copy_hashed(from: &Path, to: &Path) -> Result<String, AmiError> {
     let mut input = File::open(from).map_err(|e| AmiError::io(from, e))?;
-    let mut output = File::create(to).map_err(|e| AmiError::io(to, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = input.read(&mut buf).map_err(|e| AmiError::io(from, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        output
-            .write_all(&buf[..n])
-            .map_err(|e| AmiError::io(to, e))?;
-    }
+    let output = File::create(to).map_err(|e| AmiError::io(to, e))?;
+    let mut hashing = Hashing::new(output);
+    std::io::copy(&mut input, &mut hashing).map_err(|e| AmiError::io(from, e))?;
+    let (output, _, sha256) = hashing.finish();
     output.sync_all().map_err(|e| AmiError::io(to, e))?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(sha256)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AmiError> {

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use lava_deploy::{Config, Deployable, Environment};
+use lava_config::{scalar, show, Config, Deployable, Environment};
 use lava_layout::{python_of_full_version, Arch, Component, Os, Version};
 use lava_store::Location;
 use serde_yaml::{Mapping, Value};
@@ -201,28 +201,11 @@ fn text(section: &Mapping, key: &str) -> Option<String> {
     section.get(key).and_then(scalar)
 }
 
-/// A YAML scalar as text.
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn show(v: &Value) -> String {
-    scalar(v).unwrap_or_else(|| {
-        serde_yaml::to_string(v)
-            .map(|s| s.trim().replace('\n', " "))
-            .unwrap_or_default()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    use lava_deploy::Substitution;
+    use lava_config::Substitution;
 
     use super::*;
 

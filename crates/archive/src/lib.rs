@@ -14,16 +14,17 @@
 //! - [`source_date_epoch`] picks the fixed mtime;
 //! - [`read_tar_bz2_entries`] lists a bundle, for tests and checks.
 
+mod civil;
 mod tar_bz2;
 mod tree;
 mod zip_archive;
 
-use std::fs::{File, Permissions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use civil::rfc3339;
 pub use tar_bz2::{
     bzip2_parallel, bzip2_parallel_with, read_tar_bz2_entries, write_tar_bz2, EntryKind,
     ListedEntry, BZIP2_CHUNK_SIZE,
@@ -92,8 +93,7 @@ pub fn source_date_epoch(repo: &Path) -> Result<u64, Error> {
 }
 
 /// Runs `write` on a temp file beside `out` and renames it to `out` only if
-/// `write` succeeds, so readers never see a partial archive. On failure the
-/// temp file is deleted (by `NamedTempFile`'s drop) and `out` is untouched.
+/// `write` succeeds, so readers never see a partial archive.
 fn write_atomically(
     out: &Path,
     write: impl FnOnce(&mut BufWriter<&mut File>) -> Result<(), Error>,
@@ -102,22 +102,10 @@ fn write_atomically(
         path: out.to_path_buf(),
         source,
     };
-    let dir = match out.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".lava-archive-")
-        .tempfile_in(dir)
-        .map_err(at_out)?;
-    let mut writer = BufWriter::new(tmp.as_file_mut());
-    write(&mut writer)?;
-    writer.flush().map_err(at_out)?;
-    drop(writer);
-    // Temp files are created 0600; a release artefact should be world-readable.
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(0o644))
-        .map_err(at_out)?;
-    tmp.persist(out).map_err(|e| at_out(e.error))?;
-    Ok(())
+    // A release artefact is world-readable.
+    lava_files::write_atomic(out, 0o644, at_out, |file| {
+        let mut writer = BufWriter::new(file);
+        write(&mut writer)?;
+        writer.flush().map_err(at_out)
+    })
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
+use crate::civil::civil_from_days;
 use crate::tree::{Entry, Tree};
 use crate::{write_atomically, Error};
 
@@ -59,21 +60,6 @@ fn dos_time(mtime: u64) -> DateTime {
         (time % 60) as u8,
     )
     .expect("clamped into the DOS range")
-}
-
-/// (year, month, day) of a count of days since 1970-01-01, after Howard
-/// Hinnant's `civil_from_days`, for non-negative counts.
-fn civil_from_days(days: u64) -> (u16, u8, u8) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = era * 400 + yoe + u64::from(month <= 2);
-    (year as u16, month as u8, day as u8)
 }
 
 #[cfg(test)]

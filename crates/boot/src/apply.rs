@@ -67,7 +67,7 @@ fn install(plan: &Plan, work: &Path, path: &Path) -> Result<Version, BootError> 
     let url = &plan.bundle.url;
     match &plan.bundle.sha256 {
         Some(expected) => {
-            let actual = bundle::sha256_file(path).map_err(BootError::io(path))?;
+            let (_, actual) = lava_files::sha256_file(path).map_err(BootError::io(path))?;
             if &actual != expected {
                 return Err(BootError::Mismatch {
                     url: url.clone(),

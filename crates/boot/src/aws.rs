@@ -21,14 +21,9 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// Clients from a loaded SDK configuration. With an endpoint override
-    /// (moto, LocalStack) S3 is addressed path style, as such endpoints need.
     pub fn new(config: &aws_config::SdkConfig) -> Aws {
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(config.endpoint_url().is_some())
-            .build();
         Aws {
-            s3: aws_sdk_s3::Client::from_conf(s3),
+            s3: lava_store::s3_client(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
         }
     }

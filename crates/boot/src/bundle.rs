@@ -10,7 +10,6 @@ use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 use bzip2::read::MultiBzDecoder;
-use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 /// The installer every bundle carries at its root.
@@ -27,13 +26,6 @@ pub enum BundleError {
     Corrupt(std::io::Error),
     #[error("no {INSTALLER} at the root of the bundle")]
     NoInstaller,
-}
-
-/// The hex sha256 of a file.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut File::open(path)?, &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Read the whole bundle; refuse it if any entry is absolute, has a `..`,

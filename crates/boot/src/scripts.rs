@@ -9,7 +9,6 @@ use std::process::{Command, Stdio};
 use lava_layout::{boot_script_key, Sums, BOOT_PREFIX, SHA256SUMS};
 use lava_store::Location;
 
-use crate::bundle::sha256_file;
 use crate::{check_name, Aws, BootError};
 
 /// The environment variable that tells scriptlets where this lava-boot is,
@@ -80,7 +79,7 @@ pub async fn run_scripts(
             .ok_or_else(|| BootError::Vanished { url: url.clone() })?;
         match sums.as_ref().and_then(|s| s.get(&name)).map(str::to_string) {
             Some(expected) => {
-                let actual = sha256_file(&path).map_err(BootError::io(&path))?;
+                let (_, actual) = lava_files::sha256_file(&path).map_err(BootError::io(&path))?;
                 if actual != expected {
                     return Err(BootError::Mismatch {
                         url,

@@ -80,7 +80,7 @@ fn install_requirements(
     target: &Path,
 ) -> Result<(), BuildError> {
     let scratch;
-    let wheels = match crate::cache_dir() {
+    let wheels = match lava_tools::cache_dir() {
         Some(cache) => wheels::wheel_dir(&cache, runtime),
         None => {
             scratch = tempfile::tempdir()
@@ -155,7 +155,7 @@ fn install_wheels(
         ])
         .args(["--python-platform", &platform])
         .args(["--python-version", &runtime.python.to_string()])
-        .args(["--exclude-newer", &rfc3339(mtime)])
+        .args(["--exclude-newer", &lava_archive::rfc3339(mtime)])
         .arg("--find-links")
         .arg(wheels)
         .arg("--target")
@@ -216,38 +216,9 @@ fn make_scripts_portable(bin: &Path) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Seconds since the epoch as an RFC 3339 UTC timestamp.
-pub(crate) fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
-    }
 
     #[test]
     fn uv_missing_wheel_message_names_the_package() {

@@ -882,22 +882,4 @@ mod tests {
             serde_json::json!({"Type": "Number", "MinValue": 0, "MaxValue": 9})
         );
     }
-
-    /// `LAVA_CFN_OUT=/tmp/cfn-out cargo test -p lava-build cfn` writes the
-    /// rendered templates there, e.g. for `cfn-lint /tmp/cfn-out/*.json`.
-    #[test]
-    fn write_rendered_when_asked() {
-        let Some(out) = std::env::var_os("LAVA_CFN_OUT") else {
-            return;
-        };
-        let out = PathBuf::from(out);
-        std::fs::create_dir_all(&out).unwrap();
-        for name in TEMPLATES {
-            let (rendered, _) = render_real(name);
-            let stem = name.trim_end_matches(".yaml");
-            std::fs::write(out.join(format!("{stem}.json")), &rendered.json).unwrap();
-            std::fs::write(out.join(format!("{stem}.md")), &rendered.markdown).unwrap();
-            std::fs::write(out.join(format!("{stem}.html")), &rendered.html).unwrap();
-        }
-    }
 }

@@ -3,8 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use lava_layout::{
@@ -12,13 +10,12 @@ use lava_layout::{
     CfnTemplate, Component, LambdaFunction, PackageName, Runtime, Sums, Version, SHA256SUMS,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::binaries::{self, Binaries, Shipped};
 use crate::release::Release;
 use crate::source::{SourceTree, WorkerSource};
 use crate::toolchain::{self, Missing, Toolchain};
-use crate::{bundle, cfn, lambda, uv, BuildError};
+use crate::{bundle, cfn, lambda, BuildError};
 
 /// Components `dist` builds; the others have their own commands.
 pub const DIST_COMPONENTS: [Component; 5] = [
@@ -270,7 +267,7 @@ pub fn execute(
         None
     };
     let uv = if plan.steps.iter().any(|s| matches!(s, Step::Bundle(_))) {
-        Some(uv::find_or_provision()?)
+        Some(lava_tools::uv()?)
     } else {
         None
     };
@@ -317,9 +314,9 @@ pub fn execute(
         match step {
             Step::Cfn(t) => {
                 let r = &rendered[t];
-                write_atomic(&dest(&keys[0]), r.json.as_bytes(), false)?;
-                write_atomic(&dest(&keys[1]), r.markdown.as_bytes(), false)?;
-                write_atomic(&dest(&keys[2]), r.html.as_bytes(), false)?;
+                write_file(&dest(&keys[0]), r.json.as_bytes(), false)?;
+                write_file(&dest(&keys[1]), r.markdown.as_bytes(), false)?;
+                write_file(&dest(&keys[2]), r.html.as_bytes(), false)?;
             }
             Step::Lambda(arch) => {
                 for (function, key) in LambdaFunction::ALL.into_iter().zip(&keys) {
@@ -350,13 +347,13 @@ pub fn execute(
                 for (name, key) in names.iter().zip(&keys) {
                     let src = release.root.join("misc/boot").join(name);
                     let bytes = std::fs::read(&src).map_err(|e| BuildError::io(&src, e))?;
-                    write_atomic(&dest(key), &bytes, true)?;
+                    write_file(&dest(key), &bytes, true)?;
                 }
             }
             Step::BootBinary(arch) => {
                 let src = binaries[arch].path(Shipped::Boot);
                 let bytes = std::fs::read(src).map_err(|e| BuildError::io(src, e))?;
-                write_atomic(&dest(&keys[0]), &bytes, true)?;
+                write_file(&dest(&keys[0]), &bytes, true)?;
             }
         }
         let made = keys
@@ -439,33 +436,13 @@ fn framework(source: &SourceTree, mtime: u64, out: &Path) -> Result<(), BuildErr
     Ok(())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8], executable: bool) -> Result<(), BuildError> {
-    use std::io::Write;
-    let dir = path.parent().expect("artefact path has a directory");
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| BuildError::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| BuildError::io(path, e))?;
+fn write_file(path: &Path, bytes: &[u8], executable: bool) -> Result<(), BuildError> {
     let mode = if executable { 0o755 } else { 0o644 };
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
-        .map_err(|e| BuildError::io(path, e))?;
-    tmp.persist(path)
-        .map_err(|e| BuildError::io(path, e.error))?;
-    Ok(())
+    lava_files::write_bytes_atomic(path, mode, bytes).map_err(|e| BuildError::io(path, e))
 }
 
 fn sha256_file(path: &Path) -> Result<(u64, String), BuildError> {
-    let mut file = std::fs::File::open(path).map_err(|e| BuildError::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0; 1 << 20];
-    let mut size = 0;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| BuildError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((size, hex::encode(hasher.finalize())))
+    lava_files::sha256_file(path).map_err(|e| BuildError::io(path, e))
 }
 
 fn describe(out: &Path, key: &str) -> Result<Artefact, BuildError> {
@@ -496,7 +473,10 @@ fn write_sums(out: &Path, artefacts: &[Artefact]) -> Result<(), BuildError> {
             let entry = entry.map_err(|e| BuildError::io(&dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             // Skip leftovers of a concurrent or interrupted atomic write.
-            if entry.path().is_file() && name != SHA256SUMS && !name.starts_with(".tmp") {
+            if entry.path().is_file()
+                && name != SHA256SUMS
+                && !name.starts_with(lava_files::TEMP_PREFIX)
+            {
                 names.push(name);
             }
         }
@@ -505,7 +485,7 @@ fn write_sums(out: &Path, artefacts: &[Artefact]) -> Result<(), BuildError> {
             let (_, sha) = sha256_file(&dir.join(&name))?;
             sums.insert(name, sha);
         }
-        write_atomic(&dir.join(SHA256SUMS), sums.render().as_bytes(), false)?;
+        write_file(&dir.join(SHA256SUMS), sums.render().as_bytes(), false)?;
     }
     Ok(())
 }

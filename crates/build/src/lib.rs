@@ -11,10 +11,9 @@ pub mod lambda;
 pub mod release;
 pub mod source;
 pub mod toolchain;
-pub mod uv;
 pub mod wheels;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use dist::{execute, plan, Artefact, DistOptions, Plan, Progress, Step, DIST_COMPONENTS};
 pub use release::Release;
@@ -35,6 +34,8 @@ pub enum BuildError {
     Tool(String),
     #[error(transparent)]
     Archive(#[from] lava_archive::Error),
+    #[error(transparent)]
+    Provision(#[from] lava_tools::ToolError),
 }
 
 impl BuildError {
@@ -49,26 +50,4 @@ impl BuildError {
     pub fn is_input(&self) -> bool {
         matches!(self, BuildError::Input(_))
     }
-}
-
-/// `$XDG_CACHE_HOME/lava-dist` or `~/.cache/lava-dist`: what the toolchain
-/// keeps between runs (uv, worker sdists, the test tools, the bench's peers);
-/// `None` when neither variable is set.
-pub fn cache_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .map(|c| c.join("lava-dist"))
-}
-
-/// `name` as a program: itself if it has a directory, else the first match
-/// on PATH.
-pub fn on_path(name: impl AsRef<Path>) -> Option<PathBuf> {
-    let name = name.as_ref();
-    if name.components().count() > 1 {
-        return name.is_file().then(|| name.to_path_buf());
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }

@@ -46,7 +46,7 @@ impl WorkerSource {
             WorkerSource::Dir(dir) => dir.clone(),
             WorkerSource::Sdist(sdist) => unpack_sdist(sdist, work)?,
             WorkerSource::Pypi => {
-                let cache = crate::cache_dir().map(|c| c.join("sdist"));
+                let cache = lava_tools::cache_dir().map(|c| c.join("sdist"));
                 let sdist = pypi_sdist(version, work, cache.as_deref())?;
                 unpack_sdist(&sdist, work)?
             }
@@ -148,12 +148,48 @@ fn pypi_sdist(version: &Version, work: &Path, cache: Option<&Path>) -> Result<Pa
 
 fn download_sdist(version: &Version, work: &Path) -> Result<PathBuf, BuildError> {
     let requirement = format!("jinlava=={version}");
-    pip_download_sdist(&requirement, &work.join("download"))
-        .map_err(|why| BuildError::Input(format!("worker source PyPI: {why}")))
+    pip_download_sdist(&requirement, &work.join("download"), "worker source PyPI")
 }
 
-/// The sdist of `requirement` (`name==version`), downloaded by pip into `dest`.
-pub(crate) fn pip_download_sdist(requirement: &str, dest: &Path) -> Result<PathBuf, String> {
+/// The sdist of `requirement` (`name==version`), downloaded by pip into
+/// `dest`. When pip could not reach the index (the network, PyPI itself)
+/// the outside world failed; any other refusal (no such release, an sdist
+/// whose metadata cannot be prepared) is the input's fault. `context`
+/// starts the message.
+pub(crate) fn pip_download_sdist(
+    requirement: &str,
+    dest: &Path,
+    context: &str,
+) -> Result<PathBuf, BuildError> {
+    pip_download(requirement, dest).map_err(|(unreachable, why)| {
+        let message = format!("{context}: {why}");
+        if unreachable {
+            BuildError::Tool(message)
+        } else {
+            BuildError::Input(message)
+        }
+    })
+}
+
+/// What pip says when it did not get an answer from the index. pip reports
+/// an index it could not reach as a project without releases ("from
+/// versions: none"), which jinlava and every pinned requirement have.
+const UNREACHABLE: [&str; 6] = [
+    "(from versions: none)",
+    "NewConnectionError",
+    "Max retries exceeded",
+    "Read timed out",
+    "Could not fetch URL",
+    "SSLError",
+];
+
+fn unreachable(pip_stderr: &str) -> bool {
+    UNREACHABLE.iter().any(|m| pip_stderr.contains(m))
+}
+
+/// `Err((unreachable, why))`: `unreachable` when pip, or the index, could not
+/// be reached at all.
+fn pip_download(requirement: &str, dest: &Path) -> Result<PathBuf, (bool, String)> {
     tracing::info!("downloading the sdist of {requirement} from PyPI");
     let output = Command::new("python3")
         .args([
@@ -169,24 +205,28 @@ pub(crate) fn pip_download_sdist(requirement: &str, dest: &Path) -> Result<PathB
         .arg(dest)
         .arg(requirement)
         .output()
-        .map_err(|e| format!("cannot run python3 -m pip: {e}"))?;
+        .map_err(|e| (true, format!("cannot run python3 -m pip: {e}")))?;
     if !output.status.success() {
-        return Err(format!(
-            "pip could not download {requirement}:\n{}",
-            String::from_utf8_lossy(&output.stderr).trim()
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err((
+            unreachable(&stderr),
+            format!("pip could not download {requirement}:\n{stderr}"),
         ));
     }
     // pip names the file as the project does (`PyGreSQL-6.2.3.tar.gz`,
     // `jinlava-8.3.0.tar.gz`): it is the one file in `dest`.
     let mut files = std::fs::read_dir(dest)
-        .map_err(|e| format!("{}: {e}", dest.display()))?
+        .map_err(|e| (true, format!("{}: {e}", dest.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file());
     match (files.next(), files.next()) {
         (Some(sdist), None) => Ok(sdist),
-        _ => Err(format!(
-            "pip did not leave exactly one sdist of {requirement} in {}",
-            dest.display()
+        _ => Err((
+            true,
+            format!(
+                "pip did not leave exactly one sdist of {requirement} in {}",
+                dest.display()
+            ),
         )),
     }
 }
@@ -213,6 +253,23 @@ fn unpack_sdist(sdist: &Path, work: &Path) -> Result<PathBuf, BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pip_failures_are_told_apart() {
+        // What pip 23 printed here for each case.
+        let cases = [
+            // A closed port as the index (PIP_RETRIES=0).
+            ("ERROR: Could not find a version that satisfies the requirement jinlava==8.3.0 (from versions: none)\nERROR: No matching distribution found for jinlava==8.3.0", true),
+            ("WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by 'NewConnectionError(...)': /simple/jinlava/", true),
+            // PyPI has the project, not the release.
+            ("ERROR: Could not find a version that satisfies the requirement jinlava==0.0.0.1 (from versions: 8.2.0, 8.3.0)\nERROR: No matching distribution found for jinlava==0.0.0.1", false),
+            // An sdist whose metadata cannot be prepared.
+            ("error: subprocess-exited-with-error\n× Getting requirements to build wheel did not run successfully.\nerror: metadata-generation-failed", false),
+        ];
+        for (stderr, expected) in cases {
+            assert_eq!(unreachable(stderr), expected, "{stderr}");
+        }
+    }
 
     fn fake_checkout(dir: &Path, version: &str) {
         std::fs::create_dir_all(dir.join("lava")).unwrap();

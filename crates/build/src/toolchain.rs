@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use lava_layout::Arch;
 
-use crate::{on_path, BuildError};
+use lava_tools::on_path;
+
+use crate::BuildError;
 
 /// `rustup target add` needs the network: a machine without it must not hang.
 const RUSTUP_TIMEOUT: Duration = Duration::from_secs(180);

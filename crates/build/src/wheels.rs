@@ -82,21 +82,20 @@ pub fn build(
     tracing::info!("{name} {version} for {runtime}: no wheel on PyPI, building it from its sdist");
     let work =
         tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temporary directory"), e))?;
+    let context = format!(
+        "{name} {version} has no wheel for {runtime} and its sdist cannot be had (pip \
+         prepares an sdist's metadata as it downloads it)"
+    );
     let sdist = crate::source::pip_download_sdist(
         &format!("{name}=={version}"),
         &work.path().join("sdist"),
-    )
-    .map_err(|why| {
-        BuildError::Input(format!(
-            "{name} {version} has no wheel for {runtime} and its sdist cannot be had \
-                     (pip prepares an sdist's metadata as it downloads it): {why}"
-        ))
-    })?;
+        &context,
+    )?;
     let python = interpreter(&runtime.python.to_string())?;
     let mut build = Command::new(uv);
     build
         .args(["build", "--no-config", "--no-python-downloads", "--wheel"])
-        .args(["--exclude-newer", &crate::bundle::rfc3339(mtime)])
+        .args(["--exclude-newer", &lava_archive::rfc3339(mtime)])
         .arg("--out-dir")
         .arg(work.path().join("out"))
         .arg("--python")
@@ -142,7 +141,7 @@ fn interpreter(python: &str) -> Result<PathBuf, BuildError> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
     pyenv_root
         .and_then(|root| newest_pyenv(&root, python))
-        .or_else(|| crate::on_path(format!("python{python}")))
+        .or_else(|| lava_tools::on_path(format!("python{python}")))
         .ok_or_else(|| {
             BuildError::Tool(format!(
                 "building a wheel from source for Python {python} needs a Python {python} \
@@ -247,7 +246,7 @@ fn host_prerequisites(needs: &Prerequisites) -> Result<(), BuildError> {
 /// unpacked (`apt-get download` + `dpkg -x`: nothing of the host's changes).
 fn sysroot(needs: &Prerequisites, arch: Arch) -> Result<PathBuf, BuildError> {
     let debs = needs.debs;
-    let cache = crate::cache_dir()
+    let cache = lava_tools::cache_dir()
         .ok_or_else(|| BuildError::Tool("no cache directory (HOME is not set)".into()))?;
     let root = cache.join("sysroot").join(arch.uname()).join(needs.package);
     if root.is_dir() {

@@ -3,8 +3,8 @@
 //! Three stages, each a function, so that nothing is written before every
 //! input has been checked and the real run does exactly what the dry run shows:
 //!
-//! 1. [`Config::load`] and [`Config::environment`]: the configuration, every
-//!    location resolved (upstream's `deploy/sample.yaml` format).
+//! 1. `lava_config`: the environment, every location resolved (upstream's
+//!    `deploy/sample.yaml` format).
 //! 2. [`prepare`]: the local artefacts of the version for each configured
 //!    component, read from `dist/` by their `lava-layout` names. Local only.
 //! 3. [`Prepared::plan`]: checks the AWS account (STS) before any S3 request,
@@ -14,8 +14,6 @@
 
 mod aws;
 mod bounded;
-mod component;
-mod config;
 mod local;
 mod plan;
 mod push;
@@ -23,8 +21,6 @@ mod push;
 use std::path::{Path, PathBuf};
 
 pub use aws::Aws;
-pub use component::Deployable;
-pub use config::{Config, Environment, Substitution};
 pub use local::{Artefact, Sources};
 pub use plan::{
     prepare, Action, Count, Group, Object, Options, Plan, Prepared, Request, Skipped, Summary,
@@ -39,18 +35,10 @@ pub enum DeployError {
     /// always raised before anything is written.
     #[error("{0}")]
     Input(String),
-    #[error(
-        "the AWS credentials are for account {actual}, but {file} says environment \
-         {environment:?} is account {expected}: nothing was written"
-    )]
-    WrongAccount {
-        file: PathBuf,
-        environment: String,
-        expected: String,
-        actual: String,
-    },
-    #[error("cannot verify the AWS account (STS GetCallerIdentity): {0}; nothing was written")]
-    Account(String),
+    #[error(transparent)]
+    Config(#[from] lava_config::ConfigError),
+    #[error("{0}; nothing was written")]
+    Account(#[from] lava_config::AccountError),
     #[error(transparent)]
     Store(#[from] lava_store::StoreError),
     #[error("{}: {source}", path.display())]
@@ -80,6 +68,10 @@ impl DeployError {
 
     /// True when the fault is in what the caller gave us (exit status 2).
     pub fn is_input(&self) -> bool {
-        matches!(self, DeployError::Input(_))
+        match self {
+            DeployError::Input(_) | DeployError::Config(_) => true,
+            DeployError::Account(e) => e.is_input(),
+            _ => false,
+        }
     }
 }

@@ -3,7 +3,6 @@
 //! lies below `_ami_/`; the root boot scripts come from `misc/`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -13,9 +12,11 @@ use lava_layout::{
     Arch, CfnTemplate, Component, LambdaFunction, Os, PackageName, Version, AMI_DIR, BOOT_PREFIX,
     PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
 };
-use sha2::{Digest, Sha256};
 
-use crate::{DeployError, Deployable, Environment};
+use lava_config::{Deployable, Environment};
+use lava_files::{key_path, sha256_file};
+
+use crate::DeployError;
 
 /// Where artefacts are read from.
 #[derive(Debug, Clone)]
@@ -232,12 +233,8 @@ fn root_scripts(
     Ok(artefacts)
 }
 
-fn key_path(dist: &Path, key: &str) -> PathBuf {
-    key.split('/').fold(dist.to_path_buf(), |p, s| p.join(s))
-}
-
 fn describe(key: String, path: PathBuf) -> Result<Artefact, DeployError> {
-    let (size, sha256) = sha256_file(&path)?;
+    let (size, sha256) = sha256_file(&path).map_err(|e| DeployError::io(&path, e))?;
     Ok(Artefact {
         key,
         path,
@@ -272,22 +269,6 @@ fn describe_all(files: Vec<(String, PathBuf)>) -> Result<Vec<Artefact>, DeployEr
     let mut done = done.into_inner().expect("no hashing thread panics");
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, d)| d).collect()
-}
-
-pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String), DeployError> {
-    let io = |e| DeployError::io(path, e);
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0; 1 << 20];
-    let mut size = 0;
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            return Ok((size, hex::encode(hasher.finalize())));
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
 }
 
 /// Regular files directly in `dir`, except checksum files and the hidden

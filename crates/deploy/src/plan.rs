@@ -3,7 +3,6 @@
 //! artefact, so it is right on SSE-KMS buckets whose ETags are no MD5.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use lava_layout::{Sums, Version, SHA256SUMS};
@@ -13,7 +12,14 @@ use sha2::{Digest, Sha256};
 
 use crate::bounded;
 use crate::local::{self, Artefact, Sources};
-use crate::{Aws, DeployError, Deployable, Environment, Report};
+use lava_config::{check_account, AccountError, Deployable, Environment};
+
+use crate::{Aws, DeployError, Report};
+
+/// What the account id is for, when an environment with s3:// targets has none.
+const ACCOUNT_NEEDED: &str =
+    "an s3:// target needs the AWS account id it belongs to, so that a deploy never lands \
+     in the wrong account";
 
 /// What to deploy.
 pub struct Request<'a> {
@@ -60,10 +66,8 @@ pub struct Target {
 /// The local half of a plan: decided without a single request.
 #[derive(Debug)]
 pub struct Prepared {
-    pub environment: String,
-    pub file: PathBuf,
+    pub environment: Environment,
     pub version: Version,
-    pub account_id: Option<String>,
     pub targets: Vec<Target>,
     pub skipped: Vec<Skipped>,
 }
@@ -131,18 +135,16 @@ pub fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
         )));
     }
     if targets.iter().any(|t| t.location.is_s3()) && env.account_id.is_none() {
-        return Err(DeployError::Input(format!(
-            "{}: {}.account_id is missing: an s3:// target needs the AWS account id it \
-             belongs to, so that a deploy never lands in the wrong account",
-            env.file.display(),
-            env.name
-        )));
+        return Err(AccountError::Missing {
+            file: env.file.display().to_string(),
+            environment: env.name.clone(),
+            why: ACCOUNT_NEEDED,
+        }
+        .into());
     }
     Ok(Prepared {
-        environment: env.name.clone(),
-        file: env.file.clone(),
+        environment: env.clone(),
         version: version.clone(),
-        account_id: env.account_id.clone(),
         targets,
         skipped,
     })
@@ -232,22 +234,13 @@ impl Prepared {
         let account = match (self.needs_aws(), aws) {
             (false, _) => None,
             (true, None) => {
-                return Err(DeployError::Account(
+                return Err(AccountError::Unverified(
                     "no AWS configuration was given for the s3:// targets".into(),
-                ))
+                )
+                .into())
             }
             (true, Some(aws)) => {
-                let expected = self.account_id.clone().expect("prepare checked account_id");
-                let actual = aws.account().await?;
-                if actual != expected {
-                    return Err(DeployError::WrongAccount {
-                        file: self.file.clone(),
-                        environment: self.environment.clone(),
-                        expected,
-                        actual,
-                    });
-                }
-                Some(actual)
+                Some(check_account(&aws.sts, &self.environment, ACCOUNT_NEEDED).await?)
             }
         };
         let mut pending = Vec::new();
@@ -273,7 +266,7 @@ impl Prepared {
         // Groups are never empty: each came from at least one artefact.
         groups.sort_by_key(|g| (g.component.wave(), g.objects[0].url.clone()));
         Ok(Plan {
-            environment: self.environment,
+            environment: self.environment.name,
             version: self.version,
             account,
             groups,

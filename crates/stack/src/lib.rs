@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::primitives::DateTimeFormat;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, Parameter, Stack, TemplateStage};
-use lava_deploy::Environment;
+use lava_config::{check_account, AccountError, Environment};
 use lava_layout::{cfn_key, lambda_key, Arch, CfnTemplate, LambdaFunction, Version};
 use lava_store::{Location, Store, Tuning};
 
@@ -45,6 +45,9 @@ const CODE_PREFIX: &str = "s3CodePrefix";
 const ARCHITECTURE: &str = "lambdaArchitecture";
 
 /// Why the stack was not updated, or the update did not succeed.
+/// What the account id is for, when the environment has none.
+const ACCOUNT_NEEDED: &str = "it is required to change a stack";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
     /// The caller's to fix (environment, realm, stack, version); raised
@@ -62,18 +65,8 @@ pub enum StackError {
         code_area: String,
         missing: Vec<String>,
     },
-    #[error(
-        "the AWS credentials are for account {actual}, but {file} says environment \
-         {environment:?} is account {expected}: nothing was changed"
-    )]
-    WrongAccount {
-        file: String,
-        environment: String,
-        expected: String,
-        actual: String,
-    },
-    #[error("cannot verify the AWS account (STS GetCallerIdentity): {0}; nothing was changed")]
-    Account(String),
+    #[error("{0}; nothing was changed")]
+    Account(#[from] AccountError),
     #[error("stack {stack} is {status}: wait until it is stable, then retry")]
     Busy { stack: String, status: String },
     #[error("CloudFormation {operation}: {message}")]
@@ -106,7 +99,11 @@ pub enum StackError {
 impl StackError {
     /// True when the fault is in what the caller gave us (exit status 2).
     pub fn is_input(&self) -> bool {
-        matches!(self, StackError::Input(_) | StackError::MissingZips { .. })
+        match self {
+            StackError::Input(_) | StackError::MissingZips { .. } => true,
+            StackError::Account(e) => e.is_input(),
+            _ => false,
+        }
     }
 }
 
@@ -132,12 +129,10 @@ pub struct Clients {
 
 impl Clients {
     pub fn new(config: &aws_config::SdkConfig) -> Clients {
-        // Deploy's clients: S3 path style behind an endpoint override (moto).
-        let deploy = lava_deploy::Aws::new(config);
         Clients {
             cfn: aws_sdk_cloudformation::Client::new(config),
-            s3: deploy.s3,
-            sts: deploy.sts,
+            s3: lava_store::s3_client(config),
+            sts: aws_sdk_sts::Client::new(config),
         }
     }
 }
@@ -329,7 +324,7 @@ async fn prepare_realm(
     request: &Request<'_>,
     move_template: bool,
 ) -> Result<Update, StackError> {
-    let account = check_account(clients, request.environment).await?;
+    let account = check_account(&clients.sts, request.environment, ACCOUNT_NEEDED).await?;
     let wanted = Wanted::Realm {
         realm: request.realm,
     };
@@ -456,7 +451,7 @@ pub async fn prepare_worker(
     clients: &Clients,
     request: &WorkerRequest<'_>,
 ) -> Result<Update, StackError> {
-    let account = check_account(clients, request.environment).await?;
+    let account = check_account(&clients.sts, request.environment, ACCOUNT_NEEDED).await?;
     let realm = Wanted::Realm {
         realm: request.realm,
     };
@@ -697,36 +692,6 @@ fn template_url(clients: &Clients, store: &Store, key: &str) -> Result<String, S
         })
         .collect();
     Ok(format!("https://s3.{region}.amazonaws.com/{bucket}/{path}"))
-}
-
-/// The STS caller account must be the environment's `account_id`.
-async fn check_account(clients: &Clients, env: &Environment) -> Result<String, StackError> {
-    let file = env.file.display().to_string();
-    let Some(expected) = env.account_id.clone() else {
-        return Err(StackError::Input(format!(
-            "{file}: environment {:?} has no account_id; it is required to change a stack",
-            env.name
-        )));
-    };
-    let identity = clients
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| StackError::Account(DisplayErrorContext(e).to_string()))?;
-    let actual = identity
-        .account()
-        .ok_or_else(|| StackError::Account("the answer names no account".into()))?
-        .to_string();
-    if actual != expected {
-        return Err(StackError::WrongAccount {
-            file,
-            environment: env.name.clone(),
-            expected,
-            actual,
-        });
-    }
-    Ok(actual)
 }
 
 fn parameter<'s>(stack: &'s Stack, key: &str) -> Option<&'s str> {

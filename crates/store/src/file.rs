@@ -2,17 +2,14 @@
 //! are written to a temporary file beside their final name and renamed, so a
 //! reader never sees a partial object.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use lava_files::{sha256_reader, Hashing, TEMP_PREFIX};
 use sha2::{Digest, Sha256};
 
 use crate::{Body, Expect, Head, Listed, OnBytes, PutMeta, StoreError, Versioned};
-
-/// Temporary files start with this; listings skip them.
-const TEMP_PREFIX: &str = ".lava-store-";
 
 fn io<'a>(op: &'static str, url: &'a str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
@@ -122,31 +119,13 @@ pub(crate) async fn head(path: PathBuf, url: String) -> Result<Option<Head>, Sto
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io("HEAD", &url)(e)),
         };
-        let (size, sha256) = sha256_of(file).map_err(io("HEAD", &url))?;
+        let (size, sha256) = sha256_reader(file).map_err(io("HEAD", &url))?;
         Ok(Some(Head {
             size,
             sha256: Some(sha256),
         }))
     })
     .await
-}
-
-fn sha256_of(mut reader: impl Read) -> std::io::Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let size = std::io::copy(&mut reader, &mut HashWriter(&mut hasher))?;
-    Ok((size, hex::encode(hasher.finalize())))
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 pub(crate) async fn put(
@@ -166,58 +145,32 @@ pub(crate) async fn put(
 fn write_atomic(path: &Path, url: &str, body: &Body, expected: &str) -> Result<u64, StoreError> {
     let dir = path.parent().expect("an object path has a directory");
     std::fs::create_dir_all(dir).map_err(io("PUT", url))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(io("PUT", url))?;
-    let mut hasher = Sha256::new();
-    let size = {
-        let mut tee = Tee {
-            out: tmp.as_file_mut(),
-            hasher: &mut hasher,
-        };
-        match body {
-            Body::File(source) => {
-                let mut file = std::fs::File::open(source).map_err(io("READ", url))?;
-                std::io::copy(&mut file, &mut tee).map_err(io("PUT", url))?
-            }
-            Body::Bytes(bytes) => {
-                tee.write_all(bytes).map_err(io("PUT", url))?;
-                bytes.len() as u64
-            }
-        }
-    };
-    let actual = hex::encode(hasher.finalize());
-    if actual != expected {
-        return Err(StoreError::Changed {
-            url: url.to_string(),
-            expected: expected.to_string(),
-            actual,
-        });
-    }
     // Readable like an object in a bucket, durable before it gets its name.
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(io("PUT", url))?;
-    tmp.as_file().sync_all().map_err(io("PUT", url))?;
-    tmp.persist(path).map_err(|e| io("PUT", url)(e.error))?;
-    Ok(size)
-}
-
-struct Tee<'a> {
-    out: &'a mut std::fs::File,
-    hasher: &'a mut Sha256,
-}
-
-impl Write for Tee<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
+    lava_files::write_atomic(
+        path,
+        0o644,
+        |e| io("PUT", url)(e),
+        |file| {
+            let mut hashing = Hashing::new(&mut *file);
+            match body {
+                Body::File(source) => {
+                    let mut source = std::fs::File::open(source).map_err(io("READ", url))?;
+                    std::io::copy(&mut source, &mut hashing).map_err(io("PUT", url))?;
+                }
+                Body::Bytes(bytes) => hashing.write_all(bytes).map_err(io("PUT", url))?,
+            }
+            let (_, size, actual) = hashing.finish();
+            if actual != expected {
+                return Err(StoreError::Changed {
+                    url: url.to_string(),
+                    expected: expected.to_string(),
+                    actual,
+                });
+            }
+            file.sync_all().map_err(io("PUT", url))?;
+            Ok(size)
+        },
+    )
 }
 
 #[cfg(test)]

@@ -116,6 +116,17 @@ impl Default for Tuning {
 /// Told how many bytes of an object have been written so far (increments).
 pub type OnBytes<'a> = &'a (dyn Fn(u64) + Send + Sync);
 
+/// An S3 client from a loaded SDK configuration. With an endpoint override
+/// (`AWS_ENDPOINT_URL`: moto, LocalStack, MinIO, s3s-fs) buckets are
+/// addressed path style, which such endpoints need; real S3 keeps virtual
+/// hosts.
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(config.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
+
 /// A location and the means to reach it.
 #[derive(Clone)]
 pub struct Store {
@@ -181,7 +192,7 @@ impl Store {
                 url,
             }),
             Backend::File { dir } => At::File {
-                path: Location::file_path(dir, key),
+                path: lava_files::key_path(dir, key),
                 url,
             },
         }

@@ -1,7 +1,7 @@
 //! Where objects live: `s3://bucket/prefix/` or `file:///directory/`.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Why a location is not one we can write to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,10 +80,6 @@ impl Location {
     /// The URL of `key` below this location.
     pub fn url(&self, key: &str) -> String {
         format!("{self}{key}")
-    }
-
-    pub(crate) fn file_path(dir: &Path, key: &str) -> PathBuf {
-        key.split('/').fold(dir.to_path_buf(), |p, s| p.join(s))
     }
 }
 

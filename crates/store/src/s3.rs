@@ -182,25 +182,7 @@ pub(crate) async fn put(
                     .map_err(|e| failed("PUT", &target.url, e))?,
                 Body::Bytes(bytes) => ByteStream::from(bytes.as_ref().clone()),
             };
-            // S3 checks the body against ChecksumSHA256, so a file that changed
-            // since it was planned is refused rather than stored under a false
-            // digest; that check makes signing the payload (one more pass over
-            // it) redundant.
-            target
-                .client
-                .put_object()
-                .bucket(target.bucket)
-                .key(&target.key)
-                .body(stream)
-                .content_length(meta.size as i64)
-                .content_type(&meta.content_type)
-                .metadata(SHA256_META, &meta.sha256)
-                .set_checksum_sha256(base64_of_hex(&meta.sha256))
-                .customize()
-                .disable_payload_signing()
-                .send()
-                .await
-                .map_err(|e| failed("PUT", &target.url, e))?;
+            put_object(target, stream, meta, None).await?;
             on_bytes(meta.size);
             Ok(())
         }
@@ -213,28 +195,45 @@ pub(crate) async fn put_if(
     meta: &PutMeta,
     expect: &Expect,
 ) -> Result<bool, StoreError> {
+    let stream = ByteStream::from(bytes.as_ref().clone());
+    put_object(target, stream, meta, Some(expect)).await
+}
+
+/// One PutObject of a whole body; with `expect`, only over that version
+/// (false when another write came first). S3 checks the body against
+/// ChecksumSHA256, so a file that changed since it was planned is refused
+/// rather than stored under a false digest; that check makes signing the
+/// payload (one more pass over it) redundant.
+async fn put_object(
+    target: &Target<'_>,
+    stream: ByteStream,
+    meta: &PutMeta,
+    expect: Option<&Expect>,
+) -> Result<bool, StoreError> {
     let put = target
         .client
         .put_object()
         .bucket(target.bucket)
         .key(&target.key)
-        .body(ByteStream::from(bytes.as_ref().clone()))
+        .body(stream)
         .content_length(meta.size as i64)
         .content_type(&meta.content_type)
         .metadata(SHA256_META, &meta.sha256)
         .set_checksum_sha256(base64_of_hex(&meta.sha256));
     let put = match expect {
-        Expect::Absent => put.if_none_match("*"),
-        Expect::Version(etag) => put.if_match(etag),
+        None => put,
+        Some(Expect::Absent) => put.if_none_match("*"),
+        Some(Expect::Version(etag)) => put.if_match(etag),
     };
     match put.customize().disable_payload_signing().send().await {
         Ok(_) => Ok(true),
         // 412: another write came first; 409: one is in progress.
         Err(e)
-            if matches!(
-                e.raw_response().map(|r| r.status().as_u16()),
-                Some(412 | 409)
-            ) =>
+            if expect.is_some()
+                && matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409)
+                ) =>
         {
             Ok(false)
         }

@@ -5,12 +5,42 @@
 //! it spans invocations of a warm function.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Where the caches read the time: the monotonic system clock, or a test's
+/// own, which moves only when the test says (no test sleeps out a TTL).
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> Instant + Send + Sync>);
+
+impl Clock {
+    pub fn new(now: impl Fn() -> Instant + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    pub fn now(&self) -> Instant {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::new(Instant::now)
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Clock")
+    }
+}
 
 pub struct TtlCache<K, V> {
     capacity: usize,
     ttl: Duration,
+    clock: Clock,
     entries: HashMap<K, Entry<V>>,
 }
 
@@ -21,20 +51,23 @@ struct Entry<V> {
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
-    pub fn new(capacity: usize, ttl: Duration) -> Self {
+    pub fn new(capacity: usize, ttl: Duration, clock: Clock) -> Self {
         TtlCache {
             capacity,
             ttl,
+            clock,
             entries: HashMap::new(),
         }
     }
 
     pub fn get(&mut self, key: &K) -> Option<V> {
-        self.get_at(key, Instant::now())
+        let now = self.clock.now();
+        self.get_at(key, now)
     }
 
     pub fn insert(&mut self, key: K, value: V) {
-        self.insert_at(key, value, Instant::now())
+        let now = self.clock.now();
+        self.insert_at(key, value, now)
     }
 
     fn expire(&mut self, now: Instant) {
@@ -83,7 +116,7 @@ mod tests {
     #[test]
     fn expires_and_evicts() {
         let t0 = Instant::now();
-        let mut c = TtlCache::new(2, Duration::from_secs(30));
+        let mut c = TtlCache::new(2, Duration::from_secs(30), Clock::default());
         c.insert_at("a", 1, t0);
         c.insert_at("b", 2, t0);
         assert_eq!(c.get_at(&"a", t0 + Duration::from_secs(1)), Some(1));
@@ -98,7 +131,7 @@ mod tests {
 
     #[test]
     fn zero_capacity_holds_nothing() {
-        let mut c = TtlCache::new(0, Duration::from_secs(30));
+        let mut c = TtlCache::new(0, Duration::from_secs(30), Clock::default());
         c.insert("a", 1);
         assert_eq!(c.get(&"a"), None);
     }

@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use tracing::{debug, error, info, warn};
 
+pub use cache::Clock;
 use cache::TtlCache;
 use event::S3Record;
 use render::Renderer;
@@ -53,6 +54,8 @@ pub struct Config {
     pub dedup_cache_size: usize,
     /// The bound on a trigger's delay (`LAVA_SQS_MAX_DELAY_MINS`).
     pub max_delay: MaxDelay,
+    /// The time the caches expire entries by.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -63,6 +66,7 @@ impl Config {
             dedup_ttl: DEFAULT_DEDUP_TTL,
             dedup_cache_size: DEFAULT_DEDUP_CACHE_SIZE,
             max_delay: MaxDelay::default(),
+            clock: Clock::default(),
         }
     }
 
@@ -144,10 +148,22 @@ impl S3Trigger {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             dispatcher: Dispatcher::new(sdk, &config.realm),
             jobs_table: format!("lava.{}.jobs", config.realm),
-            job_cache: Mutex::new(TtlCache::new(trigger_cache_size, config.trigger_cache_ttl)),
+            job_cache: Mutex::new(TtlCache::new(
+                trigger_cache_size,
+                config.trigger_cache_ttl,
+                config.clock.clone(),
+            )),
             renderer: Renderer::new(),
-            trigger_cache: Mutex::new(TtlCache::new(trigger_cache_size, config.trigger_cache_ttl)),
-            recent: Mutex::new(TtlCache::new(config.dedup_cache_size, config.dedup_ttl)),
+            trigger_cache: Mutex::new(TtlCache::new(
+                trigger_cache_size,
+                config.trigger_cache_ttl,
+                config.clock.clone(),
+            )),
+            recent: Mutex::new(TtlCache::new(
+                config.dedup_cache_size,
+                config.dedup_ttl,
+                config.clock.clone(),
+            )),
             config,
         }
     }

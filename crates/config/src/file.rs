@@ -18,7 +18,7 @@ use lava_layout::{root_boot_key, Component, Version, ROOT_BOOT_SCRIPTS};
 use lava_store::Location;
 use serde_yaml::{Mapping, Value};
 
-use crate::{DeployError, Deployable};
+use crate::{ConfigError, Deployable};
 
 /// Keys of an environment that are not components and that deploy reads or
 /// knowingly ignores (`other` is reserved upstream).
@@ -56,14 +56,14 @@ pub struct Environment {
 }
 
 impl Config {
-    pub fn load(path: &Path) -> Result<Config, DeployError> {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::NotFound {
                 " (name the configuration with -f; deploy/sample.yaml documents the format)"
             } else {
                 ""
             };
-            DeployError::Input(format!(
+            ConfigError(format!(
                 "cannot read the deploy configuration {}: {e}{hint}",
                 path.display()
             ))
@@ -71,7 +71,7 @@ impl Config {
         Config::parse(path, &text)
     }
 
-    pub fn parse(path: &Path, text: &str) -> Result<Config, DeployError> {
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let file = path.display();
         let mut doc: Value = serde_yaml::from_str(text).map_err(|e| {
             let mut message = e.to_string();
@@ -85,10 +85,10 @@ impl Config {
                 );
                 at = format!(":{}:{}", l.line(), l.column());
             }
-            DeployError::Input(format!("{file}{at}: YAML syntax error: {message}"))
+            ConfigError(format!("{file}{at}: YAML syntax error: {message}"))
         })?;
         doc.apply_merge()
-            .map_err(|e| DeployError::Input(format!("{file}: {e}")))?;
+            .map_err(|e| ConfigError(format!("{file}: {e}")))?;
         match doc {
             Value::Mapping(top) => Ok(Config {
                 path: path.to_path_buf(),
@@ -98,7 +98,7 @@ impl Config {
                 path: path.to_path_buf(),
                 top: Mapping::new(),
             }),
-            _ => Err(DeployError::Input(format!(
+            _ => Err(ConfigError(format!(
                 "{file}: the top level must map environment names to their settings"
             ))),
         }
@@ -124,7 +124,7 @@ impl Config {
         &self,
         name: &str,
         subst: &Substitution<'_>,
-    ) -> Result<Environment, DeployError> {
+    ) -> Result<Environment, ConfigError> {
         let file = self.path.display();
         let Some(value) = self.top.get(name) else {
             let known = self.environments();
@@ -133,15 +133,15 @@ impl Config {
             } else {
                 format!("environments: {}", known.join(", "))
             };
-            return Err(DeployError::Input(format!(
+            return Err(ConfigError(format!(
                 "{file}: no environment {name:?} ({known})"
             )));
         };
         let bad = |key: &str, value: &str, why: &str| {
-            DeployError::Input(format!("{file}: {name}.{key}: {value:?}: {why}"))
+            ConfigError(format!("{file}: {name}.{key}: {value:?}: {why}"))
         };
         let Value::Mapping(settings) = value else {
-            return Err(DeployError::Input(format!(
+            return Err(ConfigError(format!(
                 "{file}: {name}: expected a mapping of settings, e.g. account_id and pkg.s3"
             )));
         };
@@ -239,11 +239,38 @@ impl Config {
     }
 }
 
+impl Environment {
+    /// The code area workers boot from: `root.s3`, else `pkg.s3` less the
+    /// `_dist_/pkg/` a worker appends to it.
+    pub fn code_area(&self, version: &Version) -> Result<Location, ConfigError> {
+        if let Some(root) = self.targets.get(&Deployable::Root) {
+            return Ok(root.clone());
+        }
+        let (file, name) = (self.file.display(), &self.name);
+        let pkg = Deployable::Area(Component::Pkg);
+        let location = self.targets.get(&pkg).ok_or_else(|| {
+            ConfigError(format!(
+                "{file}: environment {name:?} configures neither root.s3 nor pkg.s3, so it \
+                 names no code area"
+            ))
+        })?;
+        let url = location.to_string();
+        let dir = format!("{}/", pkg.deploy_dir(version));
+        let area = url.strip_suffix(&dir).ok_or_else(|| {
+            ConfigError(format!(
+                "{file}: {name}.pkg.s3 is {url}, which does not end in {dir}: a worker looks \
+                 for bundles in <code area>/{dir}"
+            ))
+        })?;
+        Location::parse(area).map_err(|e| ConfigError(format!("{file}: {name}.pkg.s3: {e}")))
+    }
+}
+
 /// `boot.optional`: a list of scriptlet file names.
 fn parse_optional(
     section: &Mapping,
-    bad: impl Fn(&str, &str, &str) -> DeployError,
-) -> Result<Vec<String>, DeployError> {
+    bad: impl Fn(&str, &str, &str) -> ConfigError,
+) -> Result<Vec<String>, ConfigError> {
     let names =
         match section.get("optional") {
             None | Some(Value::Null) => return Ok(Vec::new()),
@@ -278,8 +305,8 @@ fn parse_optional(
 
 fn parse_realms(
     section: &Mapping,
-    bad: impl Fn(&str, &str, &str) -> DeployError,
-) -> Result<BTreeMap<String, Vec<String>>, DeployError> {
+    bad: impl Fn(&str, &str, &str) -> ConfigError,
+) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
     let mut realms = BTreeMap::new();
     let entries = match section.get("realms") {
         None | Some(Value::Null) => return Ok(realms),
@@ -398,7 +425,7 @@ fn scheme(path: &str) -> Option<&str> {
 /// Expand `${version}`, `${NAME}` and `$NAME` (environment variables), as
 /// upstream's `envsubst` does, except that an unset variable is an error
 /// rather than an empty string that would silently move the target.
-pub(crate) fn substitute(value: &str, subst: &Substitution<'_>) -> Result<String, String> {
+fn substitute(value: &str, subst: &Substitution<'_>) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(i) = rest.find('$') {
@@ -445,7 +472,7 @@ pub(crate) fn substitute(value: &str, subst: &Substitution<'_>) -> Result<String
 }
 
 /// A YAML scalar as text (account ids and names may be unquoted numbers).
-fn scalar(v: &Value) -> Option<String> {
+pub fn scalar(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -453,7 +480,9 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-fn show(v: &Value) -> String {
+/// A YAML value as a message shows it: a scalar as its text, anything else
+/// as flow YAML on one line.
+pub fn show(v: &Value) -> String {
     scalar(v).unwrap_or_else(|| {
         serde_yaml::to_string(v)
             .map(|s| s.trim().replace('\n', " "))
@@ -480,7 +509,7 @@ mod tests {
         Some(value.to_string())
     }
 
-    fn resolve_env(yaml: &str, env: &str) -> Result<Environment, DeployError> {
+    fn resolve_env(yaml: &str, env: &str) -> Result<Environment, ConfigError> {
         let v = version();
         let subst = Substitution {
             version: &v,
@@ -489,10 +518,8 @@ mod tests {
         Config::parse(Path::new("deploy.yaml"), yaml)?.environment(env, &subst)
     }
 
-    fn message(result: Result<Environment, DeployError>) -> String {
-        let err = result.unwrap_err();
-        assert!(err.is_input(), "{err}");
-        err.to_string()
+    fn message(result: Result<Environment, ConfigError>) -> String {
+        result.unwrap_err().to_string()
     }
 
     const UPSTREAM: &str = r#"
@@ -639,7 +666,7 @@ demo:
     }
 
     /// `pkg.s3: <location>` below `_.s3base: <base>`.
-    fn resolve_pkg(location: &str, base: &str) -> Result<Environment, DeployError> {
+    fn resolve_pkg(location: &str, base: &str) -> Result<Environment, ConfigError> {
         let yaml = format!("e:\n  _: {{s3base: '{base}'}}\n  pkg: {{s3: '{location}'}}\n");
         resolve_env(&yaml, "e")
     }

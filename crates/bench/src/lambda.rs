@@ -16,7 +16,7 @@ use super::s3::Server;
 use super::{median, paired_ratio, times, Ctx, Section};
 
 /// The Python side: handlers, Runtime API loop and the moto set-up.
-const BENCH_PY: &str = include_str!("../bench.py");
+const BENCH_PY: &str = include_str!("bench.py");
 const REALM: &str = "bench";
 /// The functions' timeout: ample for one event on a loaded machine.
 const TIMEOUT: Duration = Duration::from_secs(10);

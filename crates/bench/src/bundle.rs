@@ -25,20 +25,21 @@ pub fn host_runtime(ctx: &Ctx) -> anyhow::Result<Runtime> {
 
 /// Where `dist` writes the bundle of `runtime` under `out`.
 pub fn bundle_path(ctx: &Ctx, out: &Path, runtime: &Runtime) -> anyhow::Result<PathBuf> {
-    let name = format!("lava-{}-{runtime}.tar.bz2", ctx.release.version);
-    let package = PackageName::parse(&name).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-    let key = pkg_key(&runtime.os, &package);
-    Ok(key.split('/').fold(out.to_path_buf(), |p, s| p.join(s)))
+    let package = PackageName::New {
+        version: ctx.release.version.clone(),
+        runtime: runtime.clone(),
+    };
+    Ok(lava_files::key_path(out, &pkg_key(&runtime.os, &package)))
 }
 
 pub fn bench(ctx: &Ctx) -> anyhow::Result<Vec<Section>> {
     let runtime = host_runtime(ctx)?;
     let python = ctx.peers.python.get().map_err(anyhow::Error::msg)?;
     let ours_out = ctx.cache.join("bundle-ours");
-    let exe = std::env::current_exe()?;
+    let exe = &ctx.xtask;
     let ours = || -> anyhow::Result<(f64, u64)> {
         let t = timed(
-            Command::new(&exe)
+            Command::new(exe)
                 .args([
                     "dist",
                     "--only",

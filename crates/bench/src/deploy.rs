@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context};
-use lava_layout::{pkg_key, Os, PackageName, Version};
+use lava_layout::{pkg_key, Arch, Os, PackageName, PythonVersion, Runtime, Version};
+use lava_local_aws::MOTO_ACCOUNT;
 use serde_json::json;
 
-use super::s3::{Requests, Server, MOTO_ACCOUNT};
+use super::s3::{Requests, Server};
 use super::{median, paired_ratio, secs, timed, times, Ctx, Goal, Section};
 
 /// The 1,000 small objects: worker bundles of one version for 10 os
@@ -21,7 +22,6 @@ const OSES: [&str; 10] = [
     "ubuntu22", "ubuntu24",
 ];
 const PYTHON_MINORS: u32 = 50;
-const ARCHES: [&str; 2] = ["x86_64", "aarch64"];
 /// A no-change re-deploy slower than this (seconds) is run once only.
 const SLOW_NOCHANGE: f64 = 20.0;
 
@@ -266,13 +266,12 @@ impl Setup<'_> {
         };
         let mut command = match tool {
             Tool::Ours => {
-                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
                 let config = self.config(&bucket, prefix).map_err(|e| format!("{e:#}"))?;
                 let dist = match load {
                     Load::Release => self.release,
                     Load::Small => self.small,
                 };
-                let mut c = Command::new(exe);
+                let mut c = Command::new(&self.ctx.xtask);
                 c.args(["deploy", "-e", "bench", "--json", "-f"])
                     .arg(config)
                     .arg("--dist")
@@ -426,12 +425,17 @@ fn write_small_tree(root: &Path, version: &Version) -> anyhow::Result<usize> {
     for os in OSES {
         let os: Os = os.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
         for minor in 0..PYTHON_MINORS {
-            for arch in ARCHES {
-                let name = format!("lava-{version}-{os}-py3.{minor}-{arch}.tar.bz2");
-                let package =
-                    PackageName::parse(&name).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            for arch in Arch::ALL {
+                let package = PackageName::New {
+                    version: version.clone(),
+                    runtime: Runtime {
+                        os: os.clone(),
+                        python: PythonVersion { major: 3, minor },
+                        arch,
+                    },
+                };
                 let key = pkg_key(&os, &package);
-                let path = key.split('/').fold(root.to_path_buf(), |p, s| p.join(s));
+                let path = lava_files::key_path(root, &key);
                 std::fs::create_dir_all(path.parent().expect("in a directory"))?;
                 let size = 1024 + (n * 7919) % (7 * 1024);
                 let line = format!("{key} {n}\n");

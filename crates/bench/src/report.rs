@@ -102,13 +102,14 @@ fn busy_processes() -> Vec<String> {
     seen.into_iter().map(|(c, n)| format!("{c} x{n}")).collect()
 }
 
-pub struct Report<'a> {
+/// Everything one bench run measured, and on what.
+pub struct Report {
     pub machine: Machine,
-    pub peers: &'a Peers,
+    pub peers: Peers,
     pub runs: usize,
     /// moto's pin in tests/tools-requirements.txt.
     pub moto: String,
-    pub sections: &'a [Section],
+    pub sections: Vec<Section>,
 }
 
 fn cell(s: &str) -> String {
@@ -133,7 +134,7 @@ fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
     }
 }
 
-impl Report<'_> {
+impl Report {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         out.push_str("# Benchmarks\n\n");
@@ -185,7 +186,7 @@ impl Report<'_> {
         );
         out.push_str("\n## Goals\n\n");
         let mut rows = Vec::new();
-        for s in self.sections {
+        for s in &self.sections {
             for g in &s.goals {
                 let met = match g.met {
                     Some(true) => "met",
@@ -204,7 +205,7 @@ impl Report<'_> {
             &["goal".into(), "measured".into(), "".into()],
             &rows,
         );
-        for s in self.sections {
+        for s in &self.sections {
             out.push_str(&format!("\n## {}\n\n", s.title));
             if !s.method.is_empty() {
                 out.push_str(&format!("{}\n\n", s.method));
