@@ -7,10 +7,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
 use aws_sdk_s3::primitives::ByteStream;
 use lava_archive::Tree;
 use lava_boot::bundle::BundleError;
@@ -18,6 +14,7 @@ use lava_boot::{Applied, Aws, BootError, Overrides, Plan, Reason, Request, REALM
 use lava_layout::Runtime;
 use lava_store::Location;
 use lava_tests::moto::{self, sdk_config, Moto};
+use lava_tests::realm;
 use lava_tests::{run, tool, worker_root, workspace_root};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -50,27 +47,7 @@ impl Env {
             moto,
         };
         env.s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-        env.dynamodb
-            .create_table()
-            .table_name(REALMS_TABLE)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("realm")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("realm")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .unwrap();
+        realm::create_realms_table(&env.dynamodb).await;
         env
     }
 
@@ -110,29 +87,7 @@ impl Env {
 
     /// The realm's item in `lava.realms`, given as plain JSON.
     async fn realm(&self, item: Value) {
-        let AttributeValue::M(item) = typed(&item) else {
-            panic!("an item is an object")
-        };
-        self.dynamodb
-            .put_item()
-            .table_name(REALMS_TABLE)
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
-    }
-}
-
-fn typed(value: &Value) -> AttributeValue {
-    match value {
-        Value::String(s) => AttributeValue::S(s.clone()),
-        Value::Number(n) => AttributeValue::N(n.to_string()),
-        Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::Null => AttributeValue::Null(true),
-        Value::Array(a) => AttributeValue::L(a.iter().map(typed).collect()),
-        Value::Object(m) => {
-            AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), typed(v))).collect())
-        }
+        realm::put_json(&self.dynamodb, REALMS_TABLE, &item).await;
     }
 }
 
@@ -903,7 +858,7 @@ fn shared_shell_blocks_are_identical_in_every_script() {
 fn user_data(params: &BTreeMap<&str, String>, exports: &BTreeMap<String, String>) -> Value {
     let source =
         std::fs::read_to_string(workspace_root().join("cfn/lava-worker.cfn.yaml")).unwrap();
-    let rendered = lava_build::cfn::render(&source, "lava-worker.cfn.yaml", "8.3.0").unwrap();
+    let rendered = lava_templates::render(&source, "lava-worker.cfn.yaml", "8.3.0").unwrap();
     let template: Value = serde_json::from_str(&rendered.json).unwrap();
     let templates: Vec<&Value> = template["Resources"]
         .as_object()

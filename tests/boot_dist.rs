@@ -4,16 +4,14 @@
 //! installed lava-version runs. The aarch64 lava-boot runs under qemu and
 //! installs the aarch64 bundle.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::process::Command;
 
 use lava_boot::{Aws, Overrides, REALMS_TABLE};
-use lava_build::DistOptions;
+use lava_builder::DistOptions;
 use lava_layout::{boot_binary_key, Arch, Component, Runtime, Sums};
 use lava_tests::moto::{self, sdk_config};
+use lava_tests::realm;
 use lava_tests::{build_dist, command_for, run, worker_root};
 
 #[tokio::test]
@@ -65,27 +63,7 @@ async fn boot_from_dist(root: &tempfile::TempDir, runtime: &Runtime) {
     let moto = moto::start();
     let config = sdk_config(&moto.endpoint()).await;
     let aws = Aws::new(&config);
-    aws.dynamodb
-        .create_table()
-        .table_name(REALMS_TABLE)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("realm")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("realm")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    realm::create_realms_table(&aws.dynamodb).await;
     aws.dynamodb
         .put_item()
         .table_name(REALMS_TABLE)

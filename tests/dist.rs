@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use lava_build::binaries::{self, Shipped};
-use lava_build::{DistOptions, Release};
+use lava_builder::binaries::{self, Shipped};
+use lava_builder::{DistOptions, Release};
 use lava_layout::{Arch, Component, PackageName};
 use lava_tests::{build_dist, command_for, default_dist, files_under, run, tool, workspace_root};
 
@@ -59,7 +59,7 @@ fn rebuilding_gives_identical_bytes() {
     let (_, first) = default_dist();
     let (_, second) = build_dist(DistOptions::default());
     let second = second.expect("second dist");
-    let digests = |a: &[lava_build::Artefact]| -> BTreeMap<String, String> {
+    let digests = |a: &[lava_builder::Artefact]| -> BTreeMap<String, String> {
         a.iter()
             .map(|a| (a.key.clone(), a.sha256.clone()))
             .collect()
@@ -544,7 +544,9 @@ fn a_dependency_without_a_wheel_fails_naming_package_and_target() {
     let options = DistOptions {
         only: vec![Component::Cfn, Component::Pkg],
         runtimes: Some(vec!["amzn2023-py3.11-aarch64".parse().unwrap()]),
-        worker_source: Some(lava_build::WorkerSource::Dir(checkout.path().to_path_buf())),
+        worker_source: Some(lava_builder::WorkerSource::Dir(
+            checkout.path().to_path_buf(),
+        )),
         ..Default::default()
     };
     let (out, result) = build_dist(options);

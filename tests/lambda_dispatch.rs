@@ -4,16 +4,14 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use lava_lambda::dispatch::{
     handle_dispatch_event, DispatchRequest, DispatchSummary, Dispatcher, MaxDelay,
 };
 use lava_layout::LambdaFunction;
 use lava_tests::moto::{self, sdk_config, Moto};
+use lava_tests::realm;
 use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -40,28 +38,7 @@ impl Realm {
             dispatcher: Dispatcher::new(&config, REALM),
             moto,
         };
-        realm
-            .dynamodb
-            .create_table()
-            .table_name(format!("lava.{REALM}.jobs"))
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("job_id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("job_id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .unwrap();
+        realm::create_jobs_table(&realm.dynamodb, REALM).await;
         realm.job("job-a", "core", &[]).await;
         realm.job("job-b", "batch", &[]).await;
         realm.queue("core").await;
@@ -95,12 +72,7 @@ impl Realm {
     }
 
     async fn queue(&self, worker: &str) {
-        self.sqs
-            .create_queue()
-            .queue_name(format!("lava-{REALM}-{worker}"))
-            .send()
-            .await
-            .unwrap();
+        realm::create_queue(&self.sqs, REALM, worker).await;
     }
 
     async fn queue_url(&self, worker: &str) -> String {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use lava_build::binaries::{self, Shipped};
-use lava_build::{Artefact, DistOptions, Progress, Release, Step};
+use lava_builder::binaries::{self, Shipped};
+use lava_builder::{Artefact, DistOptions, Progress, Release, Step};
 use lava_layout::{
     lambda_dir, lambda_key, Arch, Component, LambdaFunction, LAMBDA_PREFIX, SHA256SUMS,
 };
@@ -241,8 +241,8 @@ fn a_failed_build_fails_dist_before_anything_is_written() {
         out: out.path().to_path_buf(),
         ..Default::default()
     };
-    let plan = lava_build::plan(&release, &options).unwrap();
-    let err = lava_build::execute(&release, &plan, &Quiet).unwrap_err();
+    let plan = lava_builder::plan(&release, &options).unwrap();
+    let err = lava_builder::execute(&release, &plan, &Quiet).unwrap_err();
     let message = err.to_string();
     assert!(err.is_input(), "{message}");
     assert!(

@@ -7,12 +7,10 @@
 use std::collections::HashMap;
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use lava_layout::{Arch, LambdaFunction};
 use lava_tests::moto::{self, sdk_config, Moto, REGION};
+use lava_tests::realm;
 use lava_tests::runtime_api::{answer, invoke, invoke_on, response, Error};
 use serde_json::{json, Value};
 
@@ -28,29 +26,6 @@ struct Realm {
     sqs: aws_sdk_sqs::Client,
 }
 
-fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .unwrap()
-}
-
-fn string_attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .unwrap()
-}
-
-fn strings(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
-        .collect()
-}
-
 impl Realm {
     /// The jobs table with job `load` (worker core), and core's queue.
     async fn new() -> Realm {
@@ -62,18 +37,9 @@ impl Realm {
             config,
             moto,
         };
-        realm
-            .dynamodb
-            .create_table()
-            .table_name(format!("lava.{REALM}.jobs"))
-            .attribute_definitions(string_attribute("job_id"))
-            .key_schema(key("job_id", KeyType::Hash))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .unwrap();
+        realm::create_jobs_table(&realm.dynamodb, REALM).await;
         // As lava writes a job: s3trigger dispatches enabled jobs only.
-        let mut job = strings(&[
+        let mut job = realm::strings(&[
             ("job_id", "load"),
             ("worker", "core"),
             ("type", "cmd"),
@@ -88,13 +54,7 @@ impl Realm {
             .send()
             .await
             .unwrap();
-        realm
-            .sqs
-            .create_queue()
-            .queue_name(format!("lava-{REALM}-core"))
-            .send()
-            .await
-            .unwrap();
+        realm::create_queue(&realm.sqs, REALM, "core").await;
         realm
     }
 
@@ -102,31 +62,8 @@ impl Realm {
     /// enabled trigger running `load` for objects under `BUCKET/incoming`.
     async fn s3trigger(&self) {
         let table = format!("lava.{REALM}.s3triggers");
-        self.dynamodb
-            .create_table()
-            .table_name(&table)
-            .attribute_definitions(string_attribute("trigger_id"))
-            .attribute_definitions(string_attribute("bucket"))
-            .attribute_definitions(string_attribute("prefix"))
-            .key_schema(key("trigger_id", KeyType::Hash))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("s3trigger-index")
-                    .key_schema(key("bucket", KeyType::Hash))
-                    .key_schema(key("prefix", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .unwrap();
-        let mut item = strings(&[
+        realm::create_s3triggers_table(&self.dynamodb, REALM).await;
+        let mut item = realm::strings(&[
             ("trigger_id", "incoming"),
             ("bucket", BUCKET),
             ("prefix", "incoming"),
@@ -135,7 +72,7 @@ impl Realm {
         item.insert("enabled".into(), AttributeValue::Bool(true));
         item.insert(
             "parameters".into(),
-            AttributeValue::M(strings(&[("key", "{{ key }}")])),
+            AttributeValue::M(realm::strings(&[("key", "{{ key }}")])),
         );
         self.dynamodb
             .put_item()

@@ -8,15 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use lava_lambda::dispatch::MaxDelay;
 use lava_layout::LambdaFunction;
 use lava_s3trigger::{Clock, Config, Error, S3Trigger, Summary};
 use lava_tests::moto::{self, sdk_config, Moto};
+use lava_tests::realm;
 use lava_tests::runtime_api::{answer, invoke};
 use serde_json::{json, Value};
 
@@ -31,35 +29,6 @@ struct Realm {
     sqs: aws_sdk_sqs::Client,
 }
 
-fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .unwrap()
-}
-
-fn string_attr(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .unwrap()
-}
-
-fn to_attr(v: &Value) -> AttributeValue {
-    match v {
-        Value::Null => AttributeValue::Null(true),
-        Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::Number(n) => AttributeValue::N(n.to_string()),
-        Value::String(s) => AttributeValue::S(s.clone()),
-        Value::Array(a) => AttributeValue::L(a.iter().map(to_attr).collect()),
-        Value::Object(o) => {
-            AttributeValue::M(o.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
-        }
-    }
-}
-
 impl Realm {
     async fn new() -> Realm {
         let moto = moto::start();
@@ -67,46 +36,10 @@ impl Realm {
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
 
-        dynamodb
-            .create_table()
-            .table_name(format!("lava.{REALM}.jobs"))
-            .attribute_definitions(string_attr("job_id"))
-            .key_schema(key("job_id", KeyType::Hash))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .expect("create jobs table");
-        // As cfn/lava-realm.cfn.yaml defines it.
-        dynamodb
-            .create_table()
-            .table_name(format!("lava.{REALM}.s3triggers"))
-            .attribute_definitions(string_attr("trigger_id"))
-            .attribute_definitions(string_attr("bucket"))
-            .attribute_definitions(string_attr("prefix"))
-            .key_schema(key("trigger_id", KeyType::Hash))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("s3trigger-index")
-                    .key_schema(key("bucket", KeyType::Hash))
-                    .key_schema(key("prefix", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .expect("create s3triggers table");
+        realm::create_jobs_table(&dynamodb, REALM).await;
+        realm::create_s3triggers_table(&dynamodb, REALM).await;
         for worker in ["core", "bulk"] {
-            sqs.create_queue()
-                .queue_name(format!("lava-{REALM}-{worker}"))
-                .send()
-                .await
-                .expect("create queue");
+            realm::create_queue(&sqs, REALM, worker).await;
         }
         let realm = Realm {
             moto,
@@ -126,7 +59,7 @@ impl Realm {
             .as_object()
             .unwrap()
             .iter()
-            .map(|(k, v)| (k.clone(), to_attr(v)))
+            .map(|(k, v)| (k.clone(), realm::typed(v)))
             .collect();
         self.dynamodb
             .put_item()

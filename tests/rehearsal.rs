@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lava_boot::{Overrides, REALMS_TABLE};
-use lava_build::{Artefact, DistOptions, Release, Step, WorkerSource};
+use lava_builder::{Artefact, DistOptions, Release, Step, WorkerSource};
 use lava_config::{Config, Environment};
 use lava_deploy::{Action, Count, Object, Options, Request, Sources};
 use lava_layout::{
@@ -49,10 +49,10 @@ const REALM_STACK: &str = "lava-rehearsal";
 /// The older release, deployed first.
 const OLD: &str = "8.2.0";
 
-/// Silent for lava-build and lava-deploy alike; the test prints its own steps.
+/// Silent for lava-builder and lava-deploy alike; the test prints its own steps.
 struct Quiet;
 
-impl lava_build::Progress for Quiet {
+impl lava_builder::Progress for Quiet {
     fn started(&self, _: &Step) {}
     fn finished(&self, _: &Step, _: &[Artefact]) {}
 }
@@ -90,8 +90,8 @@ fn dist(
         out: out.to_path_buf(),
         skip_archs: Vec::new(),
     };
-    lava_build::plan(&release, &options)
-        .and_then(|plan| lava_build::execute(&release, &plan, &Quiet))
+    lava_builder::plan(&release, &options)
+        .and_then(|plan| lava_builder::execute(&release, &plan, &Quiet))
         .unwrap_or_else(|e| panic!("dist {version}: {e}"))
 }
 

@@ -57,7 +57,7 @@ impl Fixture {
 
         let source = std::fs::read_to_string(workspace_root().join("cfn/lava-realm.cfn.yaml"))
             .expect("realm template source");
-        let template = lava_build::cfn::render(&source, "lava-realm.cfn.yaml", "8.3.0")
+        let template = lava_templates::render(&source, "lava-realm.cfn.yaml", "8.3.0")
             .expect("render the realm template")
             .json;
         // Every parameter is given, defaults included: moto keeps only the

@@ -161,7 +161,7 @@ fn upstream_worker_template() -> String {
 fn rendered(template: CfnTemplate) -> String {
     let name = template.source_name();
     let source = std::fs::read_to_string(workspace_root().join("cfn").join(&name)).unwrap();
-    lava_build::cfn::render(&source, &name, NEW).unwrap().json
+    lava_templates::render(&source, &name, NEW).unwrap().json
 }
 
 /// A template's parameters with their defaults ("" for none), as

@@ -125,7 +125,7 @@ fn listed_differences() -> BTreeSet<String> {
 fn rendered(template: &str) -> Value {
     let name = format!("lava-{template}.cfn.yaml");
     let source = std::fs::read_to_string(workspace_root().join("cfn").join(&name)).unwrap();
-    let out = lava_build::cfn::render(&source, &name, "8.3.0").unwrap();
+    let out = lava_templates::render(&source, &name, "8.3.0").unwrap();
     serde_json::from_str(&out.json).unwrap()
 }
 

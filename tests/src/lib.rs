@@ -3,6 +3,7 @@
 
 pub mod moto;
 pub mod proxy;
+pub mod realm;
 pub mod runtime_api;
 
 use std::ffi::OsStr;
@@ -10,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use lava_build::toolchain::gnu_triple;
-use lava_build::{Artefact, DistOptions, Progress, Release, Step};
+use lava_builder::toolchain::gnu_triple;
+use lava_builder::{Artefact, DistOptions, Progress, Release, Step};
 use lava_layout::Arch;
 
 pub fn workspace_root() -> PathBuf {
@@ -94,13 +95,13 @@ pub fn build_dist(
     mut options: DistOptions,
 ) -> (
     tempfile::TempDir,
-    Result<Vec<Artefact>, lava_build::BuildError>,
+    Result<Vec<Artefact>, lava_builder::BuildError>,
 ) {
     let release = Release::load(&workspace_root()).expect("workspace release");
     let out = process_tempdir();
     options.out = out.path().to_path_buf();
-    let result = lava_build::plan(&release, &options)
-        .and_then(|plan| lava_build::execute(&release, &plan, &Quiet));
+    let result = lava_builder::plan(&release, &options)
+        .and_then(|plan| lava_builder::execute(&release, &plan, &Quiet));
     (out, result)
 }
 

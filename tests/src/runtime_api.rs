@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use lava_build::DistOptions;
+use lava_builder::DistOptions;
 pub use lava_lambda_harness::{Error, Outcome, Run};
 use lava_layout::{lambda_key, Arch, Component, LambdaFunction};
 use serde_json::Value;
@@ -30,7 +30,7 @@ pub fn bootstrap(function: LambdaFunction, arch: Arch) -> PathBuf {
         });
         result.unwrap_or_else(|e| panic!("dist --only lambda failed: {e}"));
         let dir = crate::process_tempdir();
-        let version = lava_build::Release::load(&crate::workspace_root())
+        let version = lava_builder::Release::load(&crate::workspace_root())
             .expect("workspace release")
             .version;
         for arch in Arch::ALL {

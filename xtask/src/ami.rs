@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{ArgGroup, Args, Subcommand};
 use lava_ami::list::{Clients, StackState};
-use lava_build::Release;
+use lava_builder::Release;
 use lava_layout::Version;
 
 use crate::aws::{block_on, EnvArgs};

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::{ArgGroup, Args, Subcommand};
 use lava_boot::{Aws, Request};
-use lava_build::Release;
+use lava_builder::Release;
 use lava_layout::Runtime;
 use lava_store::Location;
 

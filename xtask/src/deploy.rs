@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use clap::{ArgGroup, Args};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
-use lava_build::Release;
+use lava_builder::Release;
 use lava_config::Deployable;
 use lava_deploy::{Action, Aws, Count, Object, Options, Plan, Progress, Request, Sources};
 use lava_layout::Version;

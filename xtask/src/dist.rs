@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::HumanBytes;
-use lava_build::{DistOptions, Release, WorkerSource};
+use lava_builder::{DistOptions, Release, WorkerSource};
 use lava_layout::{Arch, Component, Runtime};
 
 use crate::progress::Reporter;
@@ -102,7 +102,7 @@ pub fn run(mut args: DistArgs) -> Result<(), Failure> {
         .worker_source
         .map(|s| WorkerSource::parse(&s, &cwd))
         .transpose()
-        .map_err(|e| lava_build::BuildError::Input(format!("--worker-source: {e}")))?;
+        .map_err(|e| lava_builder::BuildError::Input(format!("--worker-source: {e}")))?;
     let options = DistOptions {
         only: args.only,
         runtimes: (!args.runtime.is_empty()).then_some(args.runtime),
@@ -113,7 +113,7 @@ pub fn run(mut args: DistArgs) -> Result<(), Failure> {
             .unwrap_or_else(|| root.join("dist")),
         skip_archs: args.skip_arch,
     };
-    let plan = lava_build::plan(&release, &options)?;
+    let plan = lava_builder::plan(&release, &options)?;
     for why in &plan.skipped {
         tracing::warn!("{why}");
     }
@@ -121,7 +121,7 @@ pub fn run(mut args: DistArgs) -> Result<(), Failure> {
         tracing::info!("{line}");
     }
     let reporter = Reporter::new(plan.steps.len());
-    let artefacts = lava_build::execute(&release, &plan, &reporter)?;
+    let artefacts = lava_builder::execute(&release, &plan, &reporter)?;
     reporter.finish();
 
     if args.json {

@@ -67,7 +67,7 @@ macro_rules! status_by_input {
 }
 
 status_by_input!(
-    lava_build::BuildError,
+    lava_builder::BuildError,
     lava_deploy::DeployError,
     lava_stack::StackError,
     lava_ami::AmiError

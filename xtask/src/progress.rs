@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use lava_build::{Artefact, Progress, Step};
+use lava_builder::{Artefact, Progress, Step};
 
 pub struct Reporter {
     bar: Option<ProgressBar>,

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::Context;
 use clap::Args;
-use lava_build::toolchain;
+use lava_builder::toolchain;
 use lava_layout::Arch;
 
 use crate::{workspace_root, Failure};
@@ -92,7 +92,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
 /// installs them): unixODBC's for pyodbc and libpq for PyGreSQL. The dist
 /// test imports both from the host's bundle; installed with apt-get when
 /// missing.
-fn worker_libraries() -> Result<(), lava_build::BuildError> {
+fn worker_libraries() -> Result<(), lava_builder::BuildError> {
     const NEEDED: [(&str, &str); 2] = [("libodbc.so.2", "libodbc2"), ("libpq.so.5", "libpq5")];
     let cache = Command::new("ldconfig").arg("-p").output();
     let known = cache.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
@@ -118,7 +118,7 @@ fn worker_libraries() -> Result<(), lava_build::BuildError> {
 
 /// qemu's user-mode emulator of `arch`, installed with Debian's
 /// qemu-user-static when it is missing.
-fn emulator(arch: Arch) -> Result<(), lava_build::BuildError> {
+fn emulator(arch: Arch) -> Result<(), lava_builder::BuildError> {
     let program = format!("qemu-{}-static", arch.uname());
     let found = || lava_tools::on_path(&program).is_some();
     if found() {
@@ -129,7 +129,7 @@ fn emulator(arch: Arch) -> Result<(), lava_build::BuildError> {
     if found() {
         Ok(())
     } else {
-        Err(lava_build::BuildError::Tool(format!(
+        Err(lava_builder::BuildError::Tool(format!(
             "installing qemu-user-static gave no {program} on PATH"
         )))
     }

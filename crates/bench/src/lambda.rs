@@ -6,8 +6,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use lava_build::binaries::{self, Shipped};
-use lava_build::toolchain;
+use lava_builder::binaries::{self, Shipped};
+use lava_builder::toolchain;
 use lava_lambda_harness::{invoke_once, Outcome, Run};
 use lava_layout::{Arch, LambdaFunction};
 use serde_json::{json, Value};

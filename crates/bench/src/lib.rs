@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use lava_build::Release;
+use lava_builder::Release;
 use lava_layout::LambdaFunction;
 use serde_json::{json, Value};
 

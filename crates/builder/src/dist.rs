@@ -15,7 +15,7 @@ use crate::binaries::{self, Binaries, Shipped};
 use crate::release::Release;
 use crate::source::{SourceTree, WorkerSource};
 use crate::toolchain::{self, Missing, Toolchain};
-use crate::{bundle, cfn, lambda, BuildError};
+use crate::{bundle, lambda, BuildError};
 
 /// Components `dist` builds; the others have their own commands.
 pub const DIST_COMPONENTS: [Component; 5] = [
@@ -379,13 +379,13 @@ pub fn execute(
 fn render_templates(
     release: &Release,
     plan: &Plan,
-) -> Result<BTreeMap<CfnTemplate, cfn::Rendered>, BuildError> {
+) -> Result<BTreeMap<CfnTemplate, lava_templates::Rendered>, BuildError> {
     let mut rendered = BTreeMap::new();
     for step in &plan.steps {
         if let Step::Cfn(t) = step {
             let path = release.root.join("cfn").join(t.source_name());
             let text = std::fs::read_to_string(&path).map_err(|e| BuildError::io(&path, e))?;
-            let r = cfn::render(
+            let r = lava_templates::render(
                 &text,
                 &path.display().to_string(),
                 &plan.version.to_string(),

@@ -5,7 +5,6 @@
 
 pub mod binaries;
 pub mod bundle;
-pub mod cfn;
 pub mod dist;
 pub mod lambda;
 pub mod release;
