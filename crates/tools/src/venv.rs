@@ -49,7 +49,8 @@ pub fn venv(dir: &Path, pip_args: &[&str]) -> Result<PathBuf, ToolError> {
     };
     let parent = dir.parent().expect("a venv directory has a parent");
     std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
-    let lock_path = dir.with_extension("lock");
+    let name = dir.file_name().expect("a venv directory has a name");
+    let lock_path = parent.join(format!("{}.lock", name.to_string_lossy()));
     let lock = File::create(&lock_path).map_err(|e| io("create", &lock_path, e))?;
     lock.lock().map_err(|e| io("lock", &lock_path, e))?;
     // Another caller may have finished it while this one waited.
