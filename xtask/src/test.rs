@@ -68,11 +68,11 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         }
     }
     let tools = lava_tools::test_tools(&root.join("tests/tools-requirements.txt"))?;
-    worker_libraries()?;
+    toolchain::worker_libraries()?;
     for arch in Arch::ALL {
         if Arch::host() != Some(arch) {
             toolchain::ensure(&root, arch)?;
-            emulator(arch)?;
+            toolchain::emulator(arch)?;
         }
     }
     let status = Command::new(cargo)
@@ -86,51 +86,4 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         return Err(anyhow::anyhow!("cargo test failed ({status})").into());
     }
     Ok(())
-}
-
-/// The system libraries a worker has for the bundle's extensions (the AMI
-/// installs them): unixODBC's for pyodbc and libpq for PyGreSQL. The dist
-/// test imports both from the host's bundle; installed with apt-get when
-/// missing.
-fn worker_libraries() -> Result<(), lava_builder::BuildError> {
-    const NEEDED: [(&str, &str); 2] = [("libodbc.so.2", "libodbc2"), ("libpq.so.5", "libpq5")];
-    let cache = Command::new("ldconfig").arg("-p").output();
-    let known = cache.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    let missing: Vec<String> = NEEDED
-        .iter()
-        .filter(|(library, _)| {
-            !known
-                .as_ref()
-                .is_ok_and(|k| k.contains(&format!("{library} ")))
-        })
-        .map(|(_, deb)| deb.to_string())
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    eprintln!(
-        "the tests import the bundle's pyodbc and PyGreSQL, which need a worker's \
-         libraries: installing {}",
-        missing.join(" ")
-    );
-    toolchain::apt_install(&missing)
-}
-
-/// qemu's user-mode emulator of `arch`, installed with Debian's
-/// qemu-user-static when it is missing.
-fn emulator(arch: Arch) -> Result<(), lava_builder::BuildError> {
-    let program = format!("qemu-{}-static", arch.uname());
-    let found = || lava_tools::on_path(&program).is_some();
-    if found() {
-        return Ok(());
-    }
-    eprintln!("the tests run {arch} binaries with {program}: installing qemu-user-static");
-    toolchain::apt_install(&["qemu-user-static".to_string()])?;
-    if found() {
-        Ok(())
-    } else {
-        Err(lava_builder::BuildError::Tool(format!(
-            "installing qemu-user-static gave no {program} on PATH"
-        )))
-    }
 }

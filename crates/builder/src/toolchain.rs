@@ -251,6 +251,53 @@ pub fn apt_install(packages: &[String]) -> Result<(), BuildError> {
     )
 }
 
+/// The system libraries a worker has for the bundle's extensions (the AMI
+/// installs them): unixODBC's for pyodbc and libpq for PyGreSQL. The dist
+/// test imports both from the host's bundle; installed with apt-get when
+/// missing.
+pub fn worker_libraries() -> Result<(), BuildError> {
+    const NEEDED: [(&str, &str); 2] = [("libodbc.so.2", "libodbc2"), ("libpq.so.5", "libpq5")];
+    let cache = Command::new("ldconfig").arg("-p").output();
+    let known = cache.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let missing: Vec<String> = NEEDED
+        .iter()
+        .filter(|(library, _)| {
+            !known
+                .as_ref()
+                .is_ok_and(|k| k.contains(&format!("{library} ")))
+        })
+        .map(|(_, deb)| deb.to_string())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "the tests import the bundle's pyodbc and PyGreSQL, which need a worker's \
+         libraries: installing {}",
+        missing.join(" ")
+    );
+    apt_install(&missing)
+}
+
+/// qemu's user-mode emulator of `arch`, installed with Debian's
+/// qemu-user-static when it is missing.
+pub fn emulator(arch: Arch) -> Result<(), BuildError> {
+    let program = format!("qemu-{}-static", arch.uname());
+    let found = || lava_tools::on_path(&program).is_some();
+    if found() {
+        return Ok(());
+    }
+    eprintln!("the tests run {arch} binaries with {program}: installing qemu-user-static");
+    apt_install(&["qemu-user-static".to_string()])?;
+    if found() {
+        Ok(())
+    } else {
+        Err(BuildError::Tool(format!(
+            "installing qemu-user-static gave no {program} on PATH"
+        )))
+    }
+}
+
 /// `LAVA_TOOLCHAIN_AARCH64` and `LAVA_TOOLCHAIN_X86_64`.
 pub fn override_var(arch: Arch) -> String {
     format!("LAVA_TOOLCHAIN_{}", arch.uname().to_uppercase())
