@@ -12,7 +12,7 @@ use lava_lambda::dispatch::{
 use lava_layout::LambdaFunction;
 use lava_tests::moto::{self, sdk_config, Moto};
 use lava_tests::realm;
-use lava_tests::runtime_api::{answer, invoke};
+use lava_tests::runtime_api::invoke_row;
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -697,20 +697,15 @@ async fn outcomes_as_upstream_through_the_runtime_api() {
     let realm = Realm::new().await;
     let mut seen = std::collections::HashSet::new();
     for row in rows {
-        let env: Vec<(&str, &str)> = row
-            .max_delay_mins
-            .map(|mins| (MaxDelay::VAR, mins))
-            .into_iter()
-            .collect();
-        let run = invoke(
+        let (run, answered) = invoke_row(
             LambdaFunction::Dispatch,
             REALM,
             &realm.moto,
             &row.event,
-            &env,
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", row.what));
-        match (answer(&run), &row.outcome) {
+            row.max_delay_mins,
+            row.what,
+        );
+        match (answered, &row.outcome) {
             (Ok(answer), Ok(errors)) => {
                 assert_eq!(&answer["errors"], &json!(errors), "{}", row.what);
                 let dispatched = answer["dispatched"].as_array().unwrap();

@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
-use lava_lambda::dispatch::MaxDelay;
 use lava_layout::LambdaFunction;
 use lava_s3trigger::{Clock, Config, Error, S3Trigger, Summary};
 use lava_tests::moto::{self, sdk_config, Moto};
 use lava_tests::realm;
-use lava_tests::runtime_api::{answer, invoke};
+use lava_tests::runtime_api::{answer, invoke, invoke_row};
 use serde_json::{json, Value};
 
 const REALM: &str = "test";
@@ -973,20 +972,15 @@ async fn outcomes_as_upstream_through_the_runtime_api() {
         },
     ];
     for row in rows {
-        let env: Vec<(&str, &str)> = row
-            .max_delay_mins
-            .map(|mins| (MaxDelay::VAR, mins))
-            .into_iter()
-            .collect();
-        let run = invoke(
+        let (run, answered) = invoke_row(
             LambdaFunction::S3trigger,
             REALM,
             &realm.moto,
             &row.event,
-            &env,
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", row.what));
-        match (answer(&run), &row.outcome) {
+            row.max_delay_mins,
+            row.what,
+        );
+        match (answered, &row.outcome) {
             (Ok(got), Ok(want)) => assert_eq!(
                 answered_counts(got),
                 answered_counts(serde_json::to_value(want).unwrap()),

@@ -4,13 +4,12 @@
 //! both architectures (moto's Lambda reads a function's code from S3 when it
 //! creates it) and the x86_64 zips of 8.3.0.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use aws_sdk_cloudformation::types::{Capability, Parameter};
 use lava_config::{AccountError, Config, Environment, Substitution};
 use lava_layout::{lambda_key, Arch, LambdaFunction, Version};
 use lava_stack::{Clients, Request, StackError, Update, Wait, LAMBDA_VERSION};
+use lava_tests::cfn::{self, Described, Template};
 use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
 use lava_tests::workspace_root;
 
@@ -60,66 +59,27 @@ impl Fixture {
         let template = lava_templates::render(&source, "lava-realm.cfn.yaml", "8.3.0")
             .expect("render the realm template")
             .json;
-        // Every parameter is given, defaults included: moto keeps only the
-        // parameters given at creation, and an update with UsePreviousValue
-        // for a defaulted one fails inside moto (KeyError, HTTP 500). Real
-        // CloudFormation resolves defaulted parameters too.
-        let defaults: serde_json::Value = serde_json::from_str(&template).unwrap();
-        let mut parameters: BTreeMap<String, String> = defaults["Parameters"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, p)| {
-                let default = match &p["Default"] {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                (k.clone(), default)
-            })
-            .collect();
-        for (k, v) in [
-            ("realm", REALM),
-            ("lavaGroupTag", "dev"),
-            ("kmsKeyAdmin", "admin"),
-            ("lavaBucketName", "lava-test-realm"),
-            ("logBucketName", "lava-logs"),
-            ("s3CodeBucket", CODE_BUCKET),
-            ("s3CodePrefix", CODE_PREFIX),
-            (LAMBDA_VERSION, "8.2.0"),
-            ("lambdaArchitecture", arch.ami()),
-        ] {
-            parameters.insert(k.into(), v.into());
-        }
-        fixture
-            .clients
-            .cfn
-            .create_stack()
-            .stack_name(STACK)
-            .template_body(template)
-            .set_parameters(Some(
-                parameters
-                    .iter()
-                    .map(|(k, v)| {
-                        Parameter::builder()
-                            .parameter_key(k)
-                            .parameter_value(v)
-                            .build()
-                    })
-                    .collect(),
-            ))
-            .capabilities(Capability::CapabilityNamedIam)
-            .send()
-            .await
-            .unwrap();
-        let (status, _) = fixture.stack().await;
-        if status != "CREATE_COMPLETE" {
-            let events = fixture.events().await;
-            panic!(
-                "moto did not create the realm stack ({status}):\n{}",
-                events.join("\n")
-            );
-        }
+        let parameters = cfn::all_parameters(
+            &serde_json::from_str(&template).unwrap(),
+            &[
+                ("realm", REALM),
+                ("lavaGroupTag", "dev"),
+                ("kmsKeyAdmin", "admin"),
+                ("lavaBucketName", "lava-test-realm"),
+                ("logBucketName", "lava-logs"),
+                ("s3CodeBucket", CODE_BUCKET),
+                ("s3CodePrefix", CODE_PREFIX),
+                (LAMBDA_VERSION, "8.2.0"),
+                ("lambdaArchitecture", arch.ami()),
+            ],
+        );
+        cfn::create(
+            &fixture.clients.cfn,
+            STACK,
+            Template::Body(&template),
+            &parameters,
+        )
+        .await;
         fixture
     }
 
@@ -138,54 +98,12 @@ impl Fixture {
         }
     }
 
-    /// The stack's status and parameters.
-    async fn stack(&self) -> (String, BTreeMap<String, String>) {
-        let out = self
-            .clients
-            .cfn
-            .describe_stacks()
-            .stack_name(STACK)
-            .send()
-            .await
-            .unwrap();
-        let stack = &out.stacks()[0];
-        let parameters = stack
-            .parameters()
-            .iter()
-            .map(|p| {
-                (
-                    p.parameter_key().unwrap().to_string(),
-                    p.parameter_value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        (
-            stack.stack_status().unwrap().as_str().to_string(),
-            parameters,
-        )
+    async fn stack(&self) -> Described {
+        cfn::describe(&self.clients.cfn, STACK).await
     }
 
     async fn events(&self) -> Vec<String> {
-        let out = self
-            .clients
-            .cfn
-            .describe_stack_events()
-            .stack_name(STACK)
-            .send()
-            .await
-            .unwrap();
-        out.stack_events()
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} {} {} {}",
-                    e.logical_resource_id().unwrap_or_default(),
-                    e.resource_type().unwrap_or_default(),
-                    e.resource_status().map(|s| s.as_str()).unwrap_or_default(),
-                    e.resource_status_reason().unwrap_or_default()
-                )
-            })
-            .collect()
+        cfn::events(&self.clients.cfn, STACK).await
     }
 
     async fn prepare(
@@ -232,7 +150,7 @@ fn fast() -> Wait {
 #[tokio::test]
 async fn update_sets_lambda_version_and_keeps_every_other_parameter() {
     let f = Fixture::new().await;
-    let (_, before) = f.stack().await;
+    let before = f.stack().await.parameters;
     assert_eq!(before[LAMBDA_VERSION], "8.2.0");
     let env = environment(MOTO_ACCOUNT);
 
@@ -259,7 +177,11 @@ async fn update_sets_lambda_version_and_keeps_every_other_parameter() {
         "new events are streamed: {seen:?}"
     );
 
-    let (status, after) = f.stack().await;
+    let Described {
+        status,
+        parameters: after,
+        ..
+    } = f.stack().await;
     assert_eq!(status, "UPDATE_COMPLETE");
     assert_eq!(after[LAMBDA_VERSION], "8.3.0");
     let mut expected = before.clone();
@@ -284,7 +206,11 @@ async fn dry_run_shows_a_change_set_and_changes_nothing() {
         .unwrap();
     println!("changes: {changes:#?}");
 
-    assert_eq!(f.stack().await, before, "status and parameters untouched");
+    assert_eq!(
+        f.stack().await,
+        before,
+        "status, parameters and outputs untouched"
+    );
     assert_eq!(f.events().await, events_before, "no stack operation ran");
     let sets = f
         .clients
@@ -392,7 +318,7 @@ async fn an_arm64_stack_needs_the_arm64_zips() {
         .await
         .unwrap();
     assert_eq!(status, "UPDATE_COMPLETE");
-    let (_, after) = f.stack().await;
+    let after = f.stack().await.parameters;
     assert_eq!(after[LAMBDA_VERSION], "8.3.0");
     assert_eq!(after["lambdaArchitecture"], "arm64");
 }

@@ -10,13 +10,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use aws_sdk_cloudformation::types::{Capability, Parameter};
 use lava_config::{Config, Environment, Substitution};
 use lava_layout::{cfn_key, lambda_key, Arch, CfnTemplate, LambdaFunction, Version};
 use lava_stack::{
     Clients, Request, StackError, Update, Value, Wait, WorkerRequest, LAMBDA_VERSION,
     NATIVE_RUNTIME, VERSION,
 };
+use lava_tests::cfn::{self, Template};
 use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT, REGION};
 use lava_tests::workspace_root;
 use serde_json::{json, Map, Value as Json};
@@ -164,46 +164,6 @@ fn rendered(template: CfnTemplate) -> String {
     lava_templates::render(&source, &name, NEW).unwrap().json
 }
 
-/// A template's parameters with their defaults ("" for none), as
-/// CloudFormation shows values.
-fn template_parameters(template: &str) -> BTreeMap<String, Option<String>> {
-    let t: Json = serde_json::from_str(template).unwrap();
-    t["Parameters"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, p)| {
-            let default = match &p["Default"] {
-                Json::Null => None,
-                Json::String(s) => Some(s.clone()),
-                other => Some(other.to_string()),
-            };
-            (k.clone(), default)
-        })
-        .collect()
-}
-
-/// Every parameter of `template` given (moto keeps only the parameters given
-/// at creation, and UsePreviousValue on a defaulted one fails inside moto):
-/// defaults, then `values`.
-fn all_parameters(template: &str, values: &[(&str, &str)]) -> Vec<Parameter> {
-    let mut all: BTreeMap<String, String> = template_parameters(template)
-        .into_iter()
-        .map(|(k, d)| (k, d.unwrap_or_default()))
-        .collect();
-    for (k, v) in values {
-        all.insert(k.to_string(), v.to_string());
-    }
-    all.iter()
-        .map(|(k, v)| {
-            Parameter::builder()
-                .parameter_key(k)
-                .parameter_value(v)
-                .build()
-        })
-        .collect()
-}
-
 /// moto, its clients, the code area (zips of OLD and NEW, our rendered
 /// templates of NEW) and a realm stack on the upstream-like template.
 struct Fixture {
@@ -241,8 +201,8 @@ impl Fixture {
         }
 
         let template = upstream_realm_template();
-        let parameters = all_parameters(
-            &template,
+        let parameters = cfn::all_parameters(
+            &serde_json::from_str(&template).unwrap(),
             &[
                 ("realm", REALM),
                 ("Version", OLD),
@@ -257,7 +217,7 @@ impl Fixture {
                 ("lambdaRuntime", PYTHON),
             ],
         );
-        f.create(STACK, template, parameters).await;
+        f.create(STACK, &template, &parameters).await;
         f
     }
 
@@ -319,92 +279,25 @@ impl Fixture {
             .unwrap();
     }
 
-    async fn create(&self, name: &str, template: String, parameters: Vec<Parameter>) {
-        self.clients
-            .cfn
-            .create_stack()
-            .stack_name(name)
-            .template_body(template)
-            .set_parameters(Some(parameters))
-            .capabilities(Capability::CapabilityNamedIam)
-            .send()
-            .await
-            .unwrap();
-        let (status, _) = self.stack(name).await;
-        assert_eq!(
-            status,
-            "CREATE_COMPLETE",
-            "moto did not create stack {name}:\n{}",
-            self.events(name).await.join("\n")
-        );
-    }
-
-    /// A stack's status and parameters.
-    async fn stack(&self, name: &str) -> (String, BTreeMap<String, String>) {
-        let out = self
-            .clients
-            .cfn
-            .describe_stacks()
-            .stack_name(name)
-            .send()
-            .await
-            .unwrap();
-        let stack = &out.stacks()[0];
-        let parameters = stack
-            .parameters()
-            .iter()
-            .map(|p| {
-                (
-                    p.parameter_key().unwrap().to_string(),
-                    p.parameter_value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        (
-            stack.stack_status().unwrap().as_str().to_string(),
+    async fn create(&self, name: &str, template: &str, parameters: &BTreeMap<String, String>) {
+        cfn::create(
+            &self.clients.cfn,
+            name,
+            Template::Body(template),
             parameters,
         )
-    }
-
-    async fn template(&self, name: &str) -> Json {
-        let out = self
-            .clients
-            .cfn
-            .get_template()
-            .stack_name(name)
-            .send()
-            .await
-            .unwrap();
-        serde_json::from_str(out.template_body().unwrap()).unwrap()
+        .await;
     }
 
     /// Status, parameters and template: what "unchanged" means.
     async fn snapshot(&self, name: &str) -> (String, BTreeMap<String, String>, Json) {
-        let (status, parameters) = self.stack(name).await;
-        (status, parameters, self.template(name).await)
+        let stack = cfn::describe(&self.clients.cfn, name).await;
+        let template = cfn::template(&self.clients.cfn, name).await;
+        (stack.status, stack.parameters, template)
     }
 
     async fn events(&self, name: &str) -> Vec<String> {
-        let out = self
-            .clients
-            .cfn
-            .describe_stack_events()
-            .stack_name(name)
-            .send()
-            .await
-            .unwrap();
-        out.stack_events()
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} {} {} {}",
-                    e.logical_resource_id().unwrap_or_default(),
-                    e.resource_type().unwrap_or_default(),
-                    e.resource_status().map(|s| s.as_str()).unwrap_or_default(),
-                    e.resource_status_reason().unwrap_or_default()
-                )
-            })
-            .collect()
+        cfn::events(&self.clients.cfn, name).await
     }
 
     async fn change_sets(&self, name: &str) -> usize {
@@ -485,8 +378,8 @@ fn expected_move(
     new: &str,
     stack: &BTreeMap<String, String>,
 ) -> (Vec<String>, Vec<(String, String)>, Vec<(String, String)>) {
-    let old = template_parameters(old);
-    let new = template_parameters(new);
+    let old = cfn::parameter_defaults(&serde_json::from_str(old).unwrap());
+    let new = cfn::parameter_defaults(&serde_json::from_str(new).unwrap());
     let kept = new
         .keys()
         .filter(|k| old.contains_key(*k))
@@ -695,8 +588,8 @@ async fn a_worker_stack_moves_to_our_worker_template() {
     let (subnet, group) = f.network().await;
     // An EC2 worker (no instances) choosing its instance type by capability:
     // our template adds its role, launch template and auto scaling group.
-    let parameters = all_parameters(
-        &template,
+    let parameters = cfn::all_parameters(
+        &serde_json::from_str(&template).unwrap(),
         &[
             ("realm", REALM),
             ("worker", WORKER),
@@ -715,7 +608,7 @@ async fn a_worker_stack_moves_to_our_worker_template() {
     // Our worker template imports the realm stack's exports, which the
     // upstream-like realm stack has. (Moving the realm first would not do:
     // moto registers a stack's exports when it creates it, not on updates.)
-    f.create(WORKER_STACK, template.clone(), parameters).await;
+    f.create(WORKER_STACK, &template, &parameters).await;
 
     let request = WorkerRequest {
         environment: &env,

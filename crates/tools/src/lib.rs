@@ -1,8 +1,10 @@
 //! The tools the release is built and tested with, found on the host or
 //! provisioned into a cache directory this toolchain owns (never
 //! system-wide): programs on PATH, Python venvs installed with pip (uv, the
-//! test tools, the bench's peers) and uv itself.
+//! test tools, the bench's peers), uv itself, and Debian packages unpacked
+//! into a directory (a cross sysroot, the bench's rclone).
 
+pub mod debs;
 mod uv;
 mod venv;
 
