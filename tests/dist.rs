@@ -31,6 +31,7 @@ fn layout_is_exactly_the_seed_code_area() {
         format!("_dist_/framework/SHA256SUMS"),
         format!("_dist_/framework/lava-job-framework-{v}.zip"),
         "_dist_/pkg/amzn2023/SHA256SUMS".into(),
+        "manifest.json".into(),
     ];
     for dir in ["_dist_/lambda", "_dist_/lambda/arm64"] {
         expected.push(format!("{dir}/SHA256SUMS"));
@@ -54,17 +55,145 @@ fn layout_is_exactly_the_seed_code_area() {
     assert_eq!(files_under(out.path()), expected);
 }
 
+/// Every file below `dir` with its mode and sha256.
+fn snapshot(dir: &Path) -> BTreeMap<String, (u32, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    files_under(dir)
+        .into_iter()
+        .map(|key| {
+            let path = dir.join(&key);
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            let (_, sha256) = lava_files::sha256_file(&path).unwrap();
+            (key, (mode, sha256))
+        })
+        .collect()
+}
+
+/// The release built again as two shards, as the release workflow builds it
+/// on two runners (everything x86_64 and the templates, framework and
+/// scriptlets on one; the aarch64 zips, bundles and lava-boot on the other),
+/// and merged: byte for byte, mode for mode, the single-machine dist. Every
+/// artefact is rebuilt in one shard or both, so this also shows that
+/// rebuilding gives identical bytes.
 #[test]
-fn rebuilding_gives_identical_bytes() {
-    let (_, first) = default_dist();
-    let (_, second) = build_dist(DistOptions::default());
-    let second = second.expect("second dist");
-    let digests = |a: &[lava_builder::Artefact]| -> BTreeMap<String, String> {
-        a.iter()
-            .map(|a| (a.key.clone(), a.sha256.clone()))
-            .collect()
+fn shards_merged_are_the_single_machine_dist() {
+    let (one, built) = default_dist();
+    let (x86_64, result) = build_dist(DistOptions {
+        skip_archs: vec![Arch::Aarch64],
+        ..Default::default()
+    });
+    result.expect("the x86_64 shard");
+    let (aarch64, result) = build_dist(DistOptions {
+        only: vec![Component::Lambda, Component::Pkg, Component::Boot],
+        skip_archs: vec![Arch::X86_64],
+        ..Default::default()
+    });
+    result.expect("the aarch64 shard");
+    let merged = tempfile::tempdir().unwrap();
+    let out = merged.path().join("dist");
+    let shards = [x86_64.path().to_path_buf(), aarch64.path().to_path_buf()];
+    let plan = lava_builder::merge::plan(&shards, &out).expect("merge plan");
+    lava_builder::merge::execute(&plan).expect("merge");
+
+    assert_eq!(snapshot(&out), snapshot(one.path()));
+    let manifest = lava_builder::Manifest::read(&out).unwrap();
+    assert_eq!(manifest.artefacts.len(), built.len());
+    assert_eq!(manifest.version, version());
+}
+
+#[test]
+fn the_manifest_lists_every_artefact_and_follows_its_schema() {
+    let (out, built) = default_dist();
+    let text = std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    lava_tests::assert_valid("manifest.schema.json", &manifest);
+    // What `dist --json` prints for it.
+    let parsed = lava_builder::Manifest::read(out.path()).unwrap();
+    let report = lava_builder::Report {
+        manifest: &parsed,
+        out: out.path(),
+        skipped: &[],
     };
-    assert_eq!(digests(first), digests(&second));
+    lava_tests::assert_valid(
+        "dist-report.schema.json",
+        &serde_json::to_value(&report).unwrap(),
+    );
+    assert_eq!(manifest["version"], version());
+    let commit = manifest["commit"]
+        .as_str()
+        .expect("built in a git checkout");
+    let head = run(Command::new("git")
+        .arg("-C")
+        .arg(workspace_root())
+        .args(["rev-parse", "HEAD"]));
+    assert!(
+        commit.starts_with(String::from_utf8_lossy(&head.stdout).trim()),
+        "{commit}"
+    );
+    // Every file but the checksum files and the manifest itself, with the
+    // size and digest on disk, sorted by key.
+    let listed: Vec<String> = manifest["artefacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap().to_string())
+        .collect();
+    let on_disk: Vec<String> = files_under(out.path())
+        .into_iter()
+        .filter(|k| !k.ends_with("SHA256SUMS") && k != "manifest.json")
+        .collect();
+    assert_eq!(listed, on_disk);
+    assert_eq!(listed.len(), built.len());
+    for a in manifest["artefacts"].as_array().unwrap() {
+        let key = a["key"].as_str().unwrap();
+        let (size, sha256) = lava_files::sha256_file(&out.path().join(key)).unwrap();
+        assert_eq!(
+            (a["size"].as_u64(), a["sha256"].as_str()),
+            (Some(size), Some(sha256.as_str())),
+            "{key}"
+        );
+    }
+    // Runtime and arch as the names say: a bundle has both, a zip of the
+    // arm64 directory is aarch64, a template neither.
+    let entry = |key: &str| {
+        manifest["artefacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .unwrap_or_else(|| panic!("{key} is not in the manifest"))
+            .clone()
+    };
+    let v = version();
+    let bundle = entry(&format!(
+        "_dist_/pkg/amzn2023/lava-{v}-amzn2023-py3.12-aarch64.tar.bz2"
+    ));
+    assert_eq!(
+        (&bundle["component"], &bundle["runtime"], &bundle["arch"]),
+        (
+            &"pkg".into(),
+            &"amzn2023-py3.12-aarch64".into(),
+            &"aarch64".into()
+        )
+    );
+    let zip = entry(&format!("_dist_/lambda/arm64/stop-{v}.zip"));
+    assert_eq!(
+        (&zip["component"], &zip["arch"]),
+        (&"lambda".into(), &"aarch64".into())
+    );
+    let template = entry(&format!("_dist_/cfn/v{v}/lava-realm.cfn.json"));
+    assert_eq!(
+        (
+            &template["component"],
+            &template["runtime"],
+            &template["arch"]
+        ),
+        (
+            &"cfn".into(),
+            &serde_json::Value::Null,
+            &serde_json::Value::Null
+        )
+    );
 }
 
 #[test]

@@ -1,29 +1,33 @@
 //! Release rehearsal: the whole chain, from sources to an installed worker,
-//! against moto on 127.0.0.1, for two releases side by side.
+//! against moto on 127.0.0.1, for two releases side by side. One test, in
+//! phases that are the methods of `Rehearsal`, in this order:
 //!
-//! 1. dist builds lava 8.2.0 with the workspace's code (the worker source is
-//!    jinlava 8.3.0 from PyPI relabelled 8.2.0, see `relabelled`), and
-//!    deploy pushes it to `s3://lava-code/lava` in moto S3.
-//! 2. The realm stack and one worker stack per worker are created in moto
-//!    CloudFormation from the deployed 8.2.0 templates (TemplateURL into the
-//!    code area, as an operator does); the realm stack creates `lava.realms`.
-//! 3. The realm's item pins worker `pinned` to 8.2.0; `floating` is unpinned.
-//! 4. `lava-boot`, fetched from the code area and checked as `50-lava.sh`
-//!    does, plans both workers and installs `pinned` under a root directory;
-//!    the installed `lava-version` says 8.2.0.
-//! 5. dist builds the workspace release (8.3.0) into the same directory, deploy
-//!    pushes it beside 8.2.0 (which stays byte for byte), `floating` now boots
-//!    8.3.0 while `pinned` stays on 8.2.0, and the realm stack's Lambda
-//!    functions move to 8.3.0 through its `lambdaVersion` parameter.
+//! 1. `first_release`: dist builds lava 8.2.0 with the workspace's code (the
+//!    worker source is jinlava 8.3.0 from PyPI relabelled 8.2.0, see
+//!    `relabelled`), and deploy pushes it to `s3://lava-code/lava` in moto S3.
+//! 2. `create_stacks`: the realm stack and one worker stack per worker, in
+//!    moto CloudFormation from the deployed 8.2.0 templates (TemplateURL into
+//!    the code area, as an operator does); the realm stack creates
+//!    `lava.realms`.
+//! 3. `pin_worker`: the realm's item pins worker `pinned` to 8.2.0;
+//!    `floating` is unpinned.
+//! 4. `boot_first_release`: `lava-boot`, fetched from the code area and
+//!    checked as `50-lava.sh` does, plans both workers and installs `pinned`
+//!    under a root directory; the installed `lava-version` says 8.2.0.
+//! 5. `next_release`: dist builds the workspace release (8.3.0) into the same
+//!    directory, deploy pushes it beside 8.2.0, which stays byte for byte.
+//! 6. `boot_next_release`: `floating` now boots 8.3.0 while `pinned` stays on
+//!    8.2.0.
+//! 7. `move_lambda_version`: the realm stack's Lambda functions move to 8.3.0
+//!    through its `lambdaVersion` parameter alone.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::types::{Capability, Parameter};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lava_boot::{Overrides, REALMS_TABLE};
 use lava_builder::{Artefact, DistOptions, Release, Step, WorkerSource};
@@ -35,7 +39,8 @@ use lava_layout::{
 };
 use lava_stack::{Clients, Wait, LAMBDA_VERSION};
 use lava_store::{Location, Store, Tuning};
-use lava_tests::moto::{self, command_sdk_config, MOTO_ACCOUNT};
+use lava_tests::cfn::{self, Described, Template};
+use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
 use lava_tests::{run, workspace_root};
 use sha2::{Digest, Sha256};
 
@@ -64,10 +69,6 @@ impl lava_deploy::Progress for Quiet {
     fn finished(&self, _: &Object) {}
 }
 
-fn say(start: Instant, what: &str) {
-    println!("[{:>6.1} s] {what}", start.elapsed().as_secs_f64());
-}
-
 /// `cargo xtask dist --only cfn lambda pkg boot --runtime <host>` for
 /// `version`, into `out` (earlier versions there stay).
 fn dist(
@@ -92,6 +93,7 @@ fn dist(
     };
     lava_builder::plan(&release, &options)
         .and_then(|plan| lava_builder::execute(&release, &plan, &Quiet))
+        .map(|manifest| manifest.artefacts)
         .unwrap_or_else(|e| panic!("dist {version}: {e}"))
 }
 
@@ -261,319 +263,419 @@ fn sha256_of<'a>(built: &'a [Artefact], key: &str) -> &'a str {
         .sha256
 }
 
-/// Create a stack from a template in the code area and check it completed.
-/// Every parameter is given, defaults included: moto keeps only the
-/// parameters given at creation, and a later update with UsePreviousValue
-/// for a defaulted one fails inside moto (see tests/stack.rs).
+/// Create a stack from a template in the code area, every parameter given
+/// (see `cfn::all_parameters`), and return what it shows.
 async fn create_stack(
     cfn: &aws_sdk_cloudformation::Client,
     code: &Store,
     name: &str,
     template_key: &str,
-    given: &[(&str, String)],
-) -> BTreeMap<String, String> {
+    given: &[(&str, &str)],
+) -> Described {
     let template = code
         .get(template_key)
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("{template_key} is not in the code area"));
-    let template: serde_json::Value = serde_json::from_slice(&template).unwrap();
-    let declared = template["Parameters"].as_object().unwrap();
-    let mut parameters: BTreeMap<String, String> = declared
-        .iter()
-        .map(|(k, p)| {
-            let default = match &p["Default"] {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            (k.clone(), default)
-        })
-        .collect();
-    for (k, v) in given {
-        assert!(
-            declared.contains_key(*k),
-            "{template_key} has no parameter {k}"
-        );
-        parameters.insert(k.to_string(), v.clone());
-    }
+    let parameters = cfn::all_parameters(&serde_json::from_slice(&template).unwrap(), given);
     // The S3 URL of the template, as CloudFormation takes it: moto reads it
     // from its own S3, so the stack is made from exactly what deploy pushed.
     let url = format!("https://{BUCKET}.s3.amazonaws.com/{PREFIX}/{template_key}");
-    cfn.create_stack()
-        .stack_name(name)
-        .template_url(url)
-        .set_parameters(Some(
-            parameters
-                .iter()
-                .map(|(k, v)| {
-                    Parameter::builder()
-                        .parameter_key(k)
-                        .parameter_value(v)
-                        .build()
-                })
-                .collect(),
-        ))
-        .capabilities(Capability::CapabilityNamedIam)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create stack {name}: {e:?}"));
-    let (status, outputs) = stack(cfn, name).await;
-    if status != "CREATE_COMPLETE" {
-        let events = cfn
-            .describe_stack_events()
-            .stack_name(name)
-            .send()
-            .await
-            .unwrap();
-        let events: Vec<String> = events
-            .stack_events()
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} {} {:?} {}",
-                    e.logical_resource_id().unwrap_or_default(),
-                    e.resource_type().unwrap_or_default(),
-                    e.resource_status(),
-                    e.resource_status_reason().unwrap_or_default()
-                )
-            })
-            .collect();
-        panic!(
-            "moto did not create stack {name} ({status}):\n{}",
-            events.join("\n")
-        );
-    }
-    outputs
+    cfn::create(cfn, name, Template::Url(&url), &parameters).await;
+    cfn::describe(cfn, name).await
 }
 
-/// A stack's status and its parameters and outputs (by key).
-async fn stack(
-    cfn: &aws_sdk_cloudformation::Client,
-    name: &str,
-) -> (String, BTreeMap<String, String>) {
-    let out = cfn.describe_stacks().stack_name(name).send().await.unwrap();
-    let stack = &out.stacks()[0];
-    let mut values: BTreeMap<String, String> = stack
-        .parameters()
-        .iter()
-        .map(|p| {
-            (
-                p.parameter_key().unwrap().to_string(),
-                p.parameter_value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    for o in stack.outputs() {
-        values.insert(
-            format!("output:{}", o.output_key().unwrap()),
-            o.output_value().unwrap_or_default().to_string(),
-        );
-    }
-    (stack.stack_status().unwrap().as_str().to_string(), values)
+/// Everything the phases share: this machine's runtime, the dist directory
+/// both releases are built into, moto with the code bucket, and the
+/// `lava-boot` fetched from the code area.
+struct Rehearsal {
+    start: Instant,
+    old: Version,
+    new: Version,
+    host: Runtime,
+    dist_dir: tempfile::TempDir,
+    moto: Moto,
+    aws: lava_deploy::Aws,
+    clients: Clients,
+    code: Store,
+    boot_dir: tempfile::TempDir,
+    _os_root: tempfile::TempDir,
 }
 
-#[tokio::test]
-async fn a_release_goes_from_dist_to_a_booted_worker_and_the_next_one_lands_beside_it() {
-    let start = Instant::now();
-    let old: Version = OLD.parse().unwrap();
-    let new: Version = env!("CARGO_PKG_VERSION").parse().unwrap();
-    assert!(old < new, "the workspace release must be newer than {OLD}");
+impl Rehearsal {
+    async fn new() -> Rehearsal {
+        let old: Version = OLD.parse().unwrap();
+        let new: Version = env!("CARGO_PKG_VERSION").parse().unwrap();
+        assert!(old < new, "the workspace release must be newer than {OLD}");
+        // One runtime keeps the builds short: this machine's Python and arch
+        // (the installed bundle must run here) on amzn2023.
+        let os_root = lava_tests::worker_root();
+        let host = lava_boot::platform::detect(os_root.path(), &Overrides::default()).unwrap();
+        let moto = moto::start();
+        let config = command_sdk_config(&moto.endpoint()).await;
+        let aws = lava_deploy::Aws::new(&config);
+        for bucket in [BUCKET, "lava-logs"] {
+            aws.s3.create_bucket().bucket(bucket).send().await.unwrap();
+        }
+        let code = Store::new(
+            Location::parse(&format!("s3://{BUCKET}/{PREFIX}")).unwrap(),
+            Some(&aws.s3),
+            Tuning::default(),
+        );
+        Rehearsal {
+            start: Instant::now(),
+            old,
+            new,
+            host,
+            dist_dir: tempfile::tempdir().unwrap(),
+            clients: Clients::new(&config),
+            moto,
+            aws,
+            code,
+            boot_dir: tempfile::tempdir().unwrap(),
+            _os_root: os_root,
+        }
+    }
 
-    // One runtime keeps the builds short: this machine's Python and arch
-    // (the installed bundle must run here) on amzn2023.
-    let os_root = lava_tests::worker_root();
-    let host: Runtime = lava_boot::platform::detect(os_root.path(), &Overrides::default()).unwrap();
-    let bundle_key = |v: &Version| {
+    fn say(&self, what: &str) {
+        println!("[{:>6.1} s] {what}", self.start.elapsed().as_secs_f64());
+    }
+
+    fn bundle_key(&self, version: &Version) -> String {
         pkg_key(
-            &host.os,
+            &self.host.os,
             &PackageName::New {
-                version: v.clone(),
-                runtime: host.clone(),
+                version: version.clone(),
+                runtime: self.host.clone(),
             },
         )
-    };
-
-    let dist_dir = tempfile::tempdir().unwrap();
-    say(start, &format!("dist {old} ({host})"));
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = relabelled(&new, &old, source_dir.path());
-    let built_old = dist(&old, Some(source), &host, dist_dir.path());
-
-    let moto = moto::start();
-    let config = command_sdk_config(&moto.endpoint()).await;
-    let aws = lava_deploy::Aws::new(&config);
-    let clients = Clients::new(&config);
-    let ec2 = aws_sdk_ec2::Client::new(&config);
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    for bucket in [BUCKET, "lava-logs"] {
-        aws.s3.create_bucket().bucket(bucket).send().await.unwrap();
-    }
-    let code = Store::new(
-        Location::parse(&format!("s3://{BUCKET}/{PREFIX}")).unwrap(),
-        Some(&aws.s3),
-        Tuning::default(),
-    );
-
-    // 1. Deploy the first release to an empty code area.
-    say(start, &format!("deploy {old}"));
-    let written = deploy(&aws, dist_dir.path(), &old).await;
-    assert_deployed(&code, &built_old).await;
-    for key in [
-        bundle_key(&old),
-        lambda_key(LambdaFunction::Dispatch, &old, Arch::X86_64),
-        cfn_key(CfnTemplate::Worker, &old),
-        boot_binary_key(Arch::X86_64),
-        "_boot_/50-lava.sh".to_string(),
-        format!("{REALM}/{PINNED}/root.boot.sh"),
-        format!("{REALM}/{FLOATING}/root.boot.sh"),
-    ] {
-        assert!(
-            written.contains(&key),
-            "deploy {old} did not write {key}: {written:?}"
-        );
     }
 
-    // 2. The realm stack from the deployed realm template, Lambda functions
-    // at the first release, creating the realms table.
-    say(start, "create the realm and worker stacks");
-    let realm = create_stack(
-        &clients.cfn,
-        &code,
-        REALM_STACK,
-        &cfn_key(CfnTemplate::Realm, &old),
-        &[
-            ("realm", REALM.into()),
-            ("lavaGroupTag", "rehearsal".into()),
-            ("kmsKeyAdmin", "admin".into()),
-            ("createRealmsTable", "Yes".into()),
-            ("lavaBucketName", "lava-rehearsal-realm".into()),
-            ("logBucketName", "lava-logs".into()),
-            ("s3CodeBucket", BUCKET.into()),
-            ("s3CodePrefix", PREFIX.into()),
-            (LAMBDA_VERSION, OLD.into()),
-        ],
-    )
-    .await;
-    assert_eq!(
-        realm["Version"], OLD,
-        "the template dist rendered for {OLD}"
-    );
+    fn lava_boot(&self) -> PathBuf {
+        self.boot_dir.path().join("lava-boot")
+    }
 
-    // Worker stacks from the deployed worker template: EC2 workers on
-    // moto's default VPC and one of its images. moto does not model
-    // AWS::CloudWatch::Alarm (nor, in the realm stack, AWS::IAM::Group and
-    // AWS::SNS::Subscription): it skips them with a warning and completes
-    // the stack. Everything a booting worker depends on is modelled: queue,
-    // role, instance profile, launch template, auto scaling group, and the
-    // realm's tables, keys, functions and exports.
-    let image = ec2
-        .describe_images()
-        .owners("amazon")
-        .send()
-        .await
-        .unwrap()
-        .images()
-        .iter()
-        .find(|i| i.architecture().map(|a| a.as_str()) == Some("x86_64"))
-        .and_then(|i| i.image_id())
-        .expect("moto has an x86_64 image")
-        .to_string();
-    let subnets: Vec<String> = ec2
-        .describe_subnets()
-        .send()
-        .await
-        .unwrap()
-        .subnets()
-        .iter()
-        .filter_map(|s| s.subnet_id().map(str::to_string))
-        .collect();
-    let group = ec2
-        .describe_security_groups()
-        .group_names("default")
-        .send()
-        .await
-        .unwrap()
-        .security_groups()[0]
-        .group_id()
-        .unwrap()
-        .to_string();
-    for worker in [PINNED, FLOATING] {
-        let outputs = create_stack(
-            &clients.cfn,
-            &code,
-            &format!("lava-{REALM}-{worker}"),
-            &cfn_key(CfnTemplate::Worker, &old),
+    /// Phase 1: dist and deploy the first release to an empty code area: every
+    /// artefact lands with its digest, with the boot scriptlets and the
+    /// workers' `root.boot.sh`.
+    async fn first_release(&self) -> Vec<Artefact> {
+        let old = &self.old;
+        self.say(&format!("dist {old} ({})", self.host));
+        let source_dir = tempfile::tempdir().unwrap();
+        let source = relabelled(&self.new, old, source_dir.path());
+        let built = dist(old, Some(source), &self.host, self.dist_dir.path());
+
+        self.say(&format!("deploy {old}"));
+        let written = deploy(&self.aws, self.dist_dir.path(), old).await;
+        assert_deployed(&self.code, &built).await;
+        for key in [
+            self.bundle_key(old),
+            lambda_key(LambdaFunction::Dispatch, old, Arch::X86_64),
+            cfn_key(CfnTemplate::Worker, old),
+            boot_binary_key(Arch::X86_64),
+            "_boot_/50-lava.sh".to_string(),
+            format!("{REALM}/{PINNED}/root.boot.sh"),
+            format!("{REALM}/{FLOATING}/root.boot.sh"),
+        ] {
+            assert!(
+                written.contains(&key),
+                "deploy {old} did not write {key}: {written:?}"
+            );
+        }
+        built
+    }
+
+    /// Phase 2: the realm stack from the deployed realm template (Lambda functions
+    /// at the first release, creating the realms table) and one worker stack
+    /// per worker; the realm exports the code area deploy wrote to.
+    async fn create_stacks(&self) {
+        self.say("create the realm and worker stacks");
+        let cfn = &self.clients.cfn;
+        let realm = create_stack(
+            cfn,
+            &self.code,
+            REALM_STACK,
+            &cfn_key(CfnTemplate::Realm, &self.old),
             &[
-                ("realm", REALM.into()),
-                ("worker", worker.into()),
-                ("alarmTopic", format!("lava-{REALM}-notices")),
-                ("amiId", image.clone()),
-                ("subnets", subnets.join(",")),
-                ("secGroups", group.clone()),
-                ("workerInstanceType", "m7i.large".into()),
+                ("realm", REALM),
+                ("lavaGroupTag", "rehearsal"),
+                ("kmsKeyAdmin", "admin"),
+                ("createRealmsTable", "Yes"),
+                ("lavaBucketName", "lava-rehearsal-realm"),
+                ("logBucketName", "lava-logs"),
+                ("s3CodeBucket", BUCKET),
+                ("s3CodePrefix", PREFIX),
+                (LAMBDA_VERSION, OLD),
             ],
         )
         .await;
-        assert!(
-            outputs["output:sqsWorkerQueueUrl"].ends_with(&format!("/lava-{REALM}-{worker}")),
-            "{outputs:?}"
-        );
         assert_eq!(
-            outputs["output:asgLavaWorker"],
-            format!("lava-{REALM}-{worker}")
+            realm.parameters["Version"], OLD,
+            "the template dist rendered for {OLD}"
+        );
+
+        // EC2 workers on moto's default VPC and one of its images. moto does
+        // not model AWS::CloudWatch::Alarm (nor, in the realm stack,
+        // AWS::IAM::Group and AWS::SNS::Subscription): it skips them with a
+        // warning and completes the stack. Everything a booting worker
+        // depends on is modelled: queue, role, instance profile, launch
+        // template, auto scaling group, and the realm's tables, keys,
+        // functions and exports.
+        let (image, subnets, group) = self.network().await;
+        let notices = format!("lava-{REALM}-notices");
+        for worker in [PINNED, FLOATING] {
+            let stack = create_stack(
+                cfn,
+                &self.code,
+                &format!("lava-{REALM}-{worker}"),
+                &cfn_key(CfnTemplate::Worker, &self.old),
+                &[
+                    ("realm", REALM),
+                    ("worker", worker),
+                    ("alarmTopic", &notices),
+                    ("amiId", &image),
+                    ("subnets", &subnets),
+                    ("secGroups", &group),
+                    ("workerInstanceType", "m7i.large"),
+                ],
+            )
+            .await;
+            let outputs = &stack.outputs;
+            assert!(
+                outputs["sqsWorkerQueueUrl"].ends_with(&format!("/lava-{REALM}-{worker}")),
+                "{outputs:?}"
+            );
+            assert_eq!(outputs["asgLavaWorker"], format!("lava-{REALM}-{worker}"));
+        }
+        // The workers' user data boots from the code area the realm stack
+        // exports.
+        let exports: BTreeMap<String, String> = cfn
+            .list_exports()
+            .send()
+            .await
+            .unwrap()
+            .exports()
+            .iter()
+            .map(|e| {
+                (
+                    e.name().unwrap_or_default().to_string(),
+                    e.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(exports[&format!("lava:{REALM}:s3CodeBucket")], BUCKET);
+        assert_eq!(exports[&format!("lava:{REALM}:s3CodePrefix")], PREFIX);
+    }
+
+    /// moto's x86_64 image, its default VPC's subnets (comma-separated) and
+    /// default security group.
+    async fn network(&self) -> (String, String, String) {
+        let ec2 = aws_sdk_ec2::Client::new(&command_sdk_config(&self.moto.endpoint()).await);
+        let image = ec2
+            .describe_images()
+            .owners("amazon")
+            .send()
+            .await
+            .unwrap()
+            .images()
+            .iter()
+            .find(|i| i.architecture().map(|a| a.as_str()) == Some("x86_64"))
+            .and_then(|i| i.image_id())
+            .expect("moto has an x86_64 image")
+            .to_string();
+        let subnets: Vec<String> = ec2
+            .describe_subnets()
+            .send()
+            .await
+            .unwrap()
+            .subnets()
+            .iter()
+            .filter_map(|s| s.subnet_id().map(str::to_string))
+            .collect();
+        let group = ec2
+            .describe_security_groups()
+            .group_names("default")
+            .send()
+            .await
+            .unwrap()
+            .security_groups()[0]
+            .group_id()
+            .unwrap()
+            .to_string();
+        (image, subnets.join(","), group)
+    }
+
+    /// Phase 3: the realm's item pins `pinned` to the first release, in the table
+    /// the realm stack created.
+    async fn pin_worker(&self) {
+        let dynamodb =
+            aws_sdk_dynamodb::Client::new(&command_sdk_config(&self.moto.endpoint()).await);
+        let x_workers = AttributeValue::M(
+            [(
+                PINNED.to_string(),
+                AttributeValue::M([("version".to_string(), AttributeValue::S(OLD.into()))].into()),
+            )]
+            .into(),
+        );
+        dynamodb
+            .put_item()
+            .table_name(REALMS_TABLE)
+            .item("realm", AttributeValue::S(REALM.into()))
+            .item("x-workers", x_workers)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the realm stack made no {REALMS_TABLE} table: {e:?}"));
+    }
+
+    /// Phase 4: the deployed `lava-boot` plans both workers on the first release
+    /// (`pinned` by its pin, `floating` as the highest) and installs
+    /// `pinned`.
+    async fn boot_first_release(&self, built: &[Artefact]) {
+        self.say(&format!(
+            "boot {PINNED} and plan {FLOATING} on {}",
+            self.old
+        ));
+        fetch_lava_boot(&self.code, &self.lava_boot()).await;
+        let old_bundle = self.bundle_key(&self.old);
+        let pinned_root = tempfile::tempdir().unwrap();
+        let p = self.plan(PINNED, pinned_root.path());
+        assert_eq!(
+            chosen(&p),
+            (
+                old_bundle.clone(),
+                OLD.to_string(),
+                "pinned-new".to_string(),
+                sha256_of(built, &old_bundle).to_string()
+            ),
+            "{p:#}"
+        );
+        assert_eq!(p["pin"]["version"], OLD);
+        assert_eq!(p["pin"]["from"], format!("x-workers.{PINNED}.version"));
+        let f = self.plan(FLOATING, tempfile::tempdir().unwrap().path());
+        assert_eq!(
+            (chosen(&f).0, chosen(&f).2),
+            (old_bundle, "highest-new".to_string()),
+            "{f:#}"
+        );
+        assert!(f["pin"].is_null(), "{f:#}");
+
+        self.boot("apply", PINNED, pinned_root.path());
+        assert_eq!(lava_version(pinned_root.path()), OLD);
+        assert!(pinned_root
+            .path()
+            .join(format!("home/lava-{PINNED}/lava.start"))
+            .is_file());
+    }
+
+    /// Phase 5: the workspace release, built into the same directory and deployed
+    /// beside the first: the first release's objects stay byte for byte.
+    async fn next_release(&self, built_old: &[Artefact]) -> Vec<Artefact> {
+        let (old, new) = (&self.old, &self.new);
+        self.say(&format!("dist {new}"));
+        let built = dist(new, None, &self.host, self.dist_dir.path());
+        assert!(
+            self.dist_dir.path().join(self.bundle_key(old)).is_file(),
+            "dist {new} removed the {OLD} bundle"
+        );
+        let before = bucket_state(&self.aws.s3).await;
+        self.say(&format!("deploy {new}"));
+        let written = deploy(&self.aws, self.dist_dir.path(), new).await;
+        assert_deployed(&self.code, &built).await;
+        assert!(written.contains(&self.bundle_key(new)), "{written:?}");
+        assert!(
+            !written.iter().any(|k| k.contains(OLD)),
+            "deploy {new} rewrote objects of {OLD}: {written:?}"
+        );
+        let after = bucket_state(&self.aws.s3).await;
+        for (key, was) in &before {
+            let now = after
+                .get(key)
+                .unwrap_or_else(|| panic!("deploy {new} removed {key}"));
+            if key.contains(OLD) {
+                assert_eq!(now, was, "deploy {new} changed {key}");
+            }
+        }
+        assert_deployed(&self.code, built_old).await;
+        built
+    }
+
+    /// Phase 6: `floating` now boots the workspace release; `pinned` stays on the
+    /// first.
+    async fn boot_next_release(&self, built: &[Artefact]) {
+        let new = &self.new;
+        self.say(&format!("boot {FLOATING} on {new}, plan {PINNED}"));
+        fetch_lava_boot(&self.code, &self.lava_boot()).await;
+        let new_bundle = self.bundle_key(new);
+        let floating_root = tempfile::tempdir().unwrap();
+        let f = self.plan(FLOATING, floating_root.path());
+        assert_eq!(
+            chosen(&f),
+            (
+                new_bundle.clone(),
+                new.to_string(),
+                "highest-new".to_string(),
+                sha256_of(built, &new_bundle).to_string()
+            ),
+            "{f:#}"
+        );
+        self.boot("apply", FLOATING, floating_root.path());
+        assert_eq!(lava_version(floating_root.path()), new.to_string());
+        let p = self.plan(PINNED, tempfile::tempdir().unwrap().path());
+        assert_eq!(
+            (chosen(&p).0, chosen(&p).2),
+            (self.bundle_key(&self.old), "pinned-new".to_string()),
+            "{p:#}"
         );
     }
-    // The workers' user data boots from the code area the realm stack
-    // exports: the one deploy wrote to.
-    let exports: BTreeMap<String, String> = clients
-        .cfn
-        .list_exports()
-        .send()
-        .await
-        .unwrap()
-        .exports()
-        .iter()
-        .map(|e| {
-            (
-                e.name().unwrap_or_default().to_string(),
-                e.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(exports[&format!("lava:{REALM}:s3CodeBucket")], BUCKET);
-    assert_eq!(exports[&format!("lava:{REALM}:s3CodePrefix")], PREFIX);
 
-    // 3. The realm's item: `pinned` pinned to the first release.
-    let x_workers = AttributeValue::M(
-        [(
-            PINNED.to_string(),
-            AttributeValue::M([("version".to_string(), AttributeValue::S(OLD.into()))].into()),
-        )]
-        .into(),
-    );
-    dynamodb
-        .put_item()
-        .table_name(REALMS_TABLE)
-        .item("realm", AttributeValue::S(REALM.into()))
-        .item("x-workers", x_workers)
-        .send()
+    /// Phase 7: the realm's Lambda functions follow to the workspace release,
+    /// through `lambdaVersion` only.
+    async fn move_lambda_version(&self) {
+        let new = &self.new;
+        self.say(&format!("realm stack lambdaVersion {OLD} -> {new}"));
+        let env = environment(new);
+        let update = lava_stack::prepare(
+            &self.clients,
+            &lava_stack::Request {
+                environment: &env,
+                realm: REALM,
+                stack: None,
+                version: new.clone(),
+            },
+        )
         .await
-        .unwrap_or_else(|e| panic!("the realm stack made no {REALMS_TABLE} table: {e:?}"));
+        .unwrap_or_else(|e| panic!("stack prepare: {e}"));
+        assert_eq!(update.stack_name, REALM_STACK);
+        assert_eq!(update.current, OLD);
+        assert_eq!(update.code_area, format!("s3://{BUCKET}/{PREFIX}/"));
+        assert_eq!(update.zips.len(), LambdaFunction::ALL.len());
+        let before = cfn::describe(&self.clients.cfn, REALM_STACK).await;
+        let wait = Wait {
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_secs(120),
+        };
+        let status = lava_stack::apply(&self.clients, &update, &wait, &mut |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("stack apply: {e}"));
+        assert_eq!(status, "UPDATE_COMPLETE");
+        let after = cfn::describe(&self.clients.cfn, REALM_STACK).await;
+        let mut expected = before.parameters;
+        expected.insert(LAMBDA_VERSION.into(), new.to_string());
+        assert_eq!(after.parameters, expected, "only lambdaVersion changed");
+        assert_eq!(after.outputs, before.outputs);
+    }
 
-    // 4. Boot the workers with the deployed lava-boot.
-    let boot_dir = tempfile::tempdir().unwrap();
-    let lava_boot = boot_dir.path().join("lava-boot");
-    fetch_lava_boot(&code, &lava_boot).await;
-    let boot = |command: &str, worker: &str, root: &Path| {
-        let mut cmd = Command::new(&lava_boot);
+    /// `lava-boot <command>` for `worker` under `root`, as 50-lava.sh runs
+    /// it; its stdout.
+    fn boot(&self, command: &str, worker: &str, root: &Path) -> String {
+        let mut cmd = Command::new(self.lava_boot());
         cmd.arg(command)
             .args(["--code-area", &format!("s3://{BUCKET}/{PREFIX}")])
             .args(["--realm", REALM, "--worker", worker])
             .arg("--root")
             .arg(root)
-            .args(["--platform", &host.to_string()])
-            .envs(moto.env())
+            .args(["--platform", &self.host.to_string()])
+            .envs(self.moto.env())
             .env_remove("LAVA_BOOT_ROOT");
         if command == "plan" {
             cmd.arg("--json");
@@ -585,144 +687,45 @@ async fn a_release_goes_from_dist_to_a_booted_worker_and_the_next_one_lands_besi
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
-    };
-    let plan = |worker: &str, root: &Path| -> serde_json::Value {
-        serde_json::from_str(&boot("plan", worker, root)).unwrap()
-    };
-    let lava_version = |root: &Path| {
-        let out =
-            run(Command::new(root.join("usr/local/bin/lava-version")).env_remove("PYTHONPATH"));
-        assert!(
-            out.status.success(),
-            "lava-version: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    // The bundle a plan chose: its key, version, reason and digest.
-    let chosen = |plan: &serde_json::Value| {
-        let b = &plan["bundle"];
-        (
-            b["key"].as_str().unwrap_or_default().to_string(),
-            b["version"].as_str().unwrap_or_default().to_string(),
-            b["reason"].as_str().unwrap_or_default().to_string(),
-            b["sha256"].as_str().unwrap_or_default().to_string(),
-        )
-    };
-
-    say(
-        start,
-        &format!("boot {PINNED} and plan {FLOATING} on {old}"),
-    );
-    let pinned_root = tempfile::tempdir().unwrap();
-    let p = plan(PINNED, pinned_root.path());
-    assert_eq!(
-        chosen(&p),
-        (
-            bundle_key(&old),
-            OLD.to_string(),
-            "pinned-new".to_string(),
-            sha256_of(&built_old, &bundle_key(&old)).to_string()
-        ),
-        "{p:#}"
-    );
-    assert_eq!(p["pin"]["version"], OLD);
-    assert_eq!(p["pin"]["from"], format!("x-workers.{PINNED}.version"));
-    let f = plan(FLOATING, tempfile::tempdir().unwrap().path());
-    assert_eq!(
-        (chosen(&f).0, chosen(&f).2),
-        (bundle_key(&old), "highest-new".to_string()),
-        "{f:#}"
-    );
-    assert!(f["pin"].is_null(), "{f:#}");
-
-    boot("apply", PINNED, pinned_root.path());
-    assert_eq!(lava_version(pinned_root.path()), OLD);
-    assert!(pinned_root
-        .path()
-        .join(format!("home/lava-{PINNED}/lava.start"))
-        .is_file());
-
-    // 5. The workspace release, built beside the first and deployed beside it.
-    say(start, &format!("dist {new}"));
-    let built_new = dist(&new, None, &host, dist_dir.path());
-    assert!(
-        dist_dir.path().join(bundle_key(&old)).is_file(),
-        "dist {new} removed the {OLD} bundle"
-    );
-    let before = bucket_state(&aws.s3).await;
-    say(start, &format!("deploy {new}"));
-    let written = deploy(&aws, dist_dir.path(), &new).await;
-    assert_deployed(&code, &built_new).await;
-    assert!(written.contains(&bundle_key(&new)), "{written:?}");
-    assert!(
-        !written.iter().any(|k| k.contains(OLD)),
-        "deploy {new} rewrote objects of {OLD}: {written:?}"
-    );
-    let after = bucket_state(&aws.s3).await;
-    for (key, was) in &before {
-        let now = after
-            .get(key)
-            .unwrap_or_else(|| panic!("deploy {new} removed {key}"));
-        if key.contains(OLD) {
-            assert_eq!(now, was, "deploy {new} changed {key}");
-        }
     }
-    assert_deployed(&code, &built_old).await;
 
-    say(start, &format!("boot {FLOATING} on {new}, plan {PINNED}"));
-    fetch_lava_boot(&code, &lava_boot).await;
-    let floating_root = tempfile::tempdir().unwrap();
-    let f = plan(FLOATING, floating_root.path());
-    assert_eq!(
-        chosen(&f),
-        (
-            bundle_key(&new),
-            new.to_string(),
-            "highest-new".to_string(),
-            sha256_of(&built_new, &bundle_key(&new)).to_string()
-        ),
-        "{f:#}"
-    );
-    boot("apply", FLOATING, floating_root.path());
-    assert_eq!(lava_version(floating_root.path()), new.to_string());
-    let p = plan(PINNED, tempfile::tempdir().unwrap().path());
-    assert_eq!(
-        (chosen(&p).0, chosen(&p).2),
-        (bundle_key(&old), "pinned-new".to_string()),
-        "{p:#}"
-    );
+    fn plan(&self, worker: &str, root: &Path) -> serde_json::Value {
+        serde_json::from_str(&self.boot("plan", worker, root)).unwrap()
+    }
+}
 
-    // The realm's Lambda functions follow, through lambdaVersion only.
-    say(start, &format!("realm stack lambdaVersion {OLD} -> {new}"));
-    let env = environment(&new);
-    let update = lava_stack::prepare(
-        &clients,
-        &lava_stack::Request {
-            environment: &env,
-            realm: REALM,
-            stack: None,
-            version: new.clone(),
-        },
+/// What `lava-version` of an installed bundle prints.
+fn lava_version(root: &Path) -> String {
+    let out = run(Command::new(root.join("usr/local/bin/lava-version")).env_remove("PYTHONPATH"));
+    assert!(
+        out.status.success(),
+        "lava-version: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The bundle a plan chose: its key, version, reason and digest.
+fn chosen(plan: &serde_json::Value) -> (String, String, String, String) {
+    let b = &plan["bundle"];
+    let field = |k: &str| b[k].as_str().unwrap_or_default().to_string();
+    (
+        field("key"),
+        field("version"),
+        field("reason"),
+        field("sha256"),
     )
-    .await
-    .unwrap_or_else(|e| panic!("stack prepare: {e}"));
-    assert_eq!(update.stack_name, REALM_STACK);
-    assert_eq!(update.current, OLD);
-    assert_eq!(update.code_area, format!("s3://{BUCKET}/{PREFIX}/"));
-    assert_eq!(update.zips.len(), LambdaFunction::ALL.len());
-    let (_, before) = stack(&clients.cfn, REALM_STACK).await;
-    let wait = Wait {
-        interval: Duration::from_millis(200),
-        timeout: Duration::from_secs(120),
-    };
-    let status = lava_stack::apply(&clients, &update, &wait, &mut |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("stack apply: {e}"));
-    assert_eq!(status, "UPDATE_COMPLETE");
-    let (_, after) = stack(&clients.cfn, REALM_STACK).await;
-    let mut expected = before;
-    expected.insert(LAMBDA_VERSION.into(), new.to_string());
-    assert_eq!(after, expected, "only lambdaVersion changed");
-    say(start, "done");
+}
+
+#[tokio::test]
+async fn a_release_goes_from_dist_to_a_booted_worker_and_the_next_one_lands_beside_it() {
+    let r = Rehearsal::new().await;
+    let built_old = r.first_release().await;
+    r.create_stacks().await;
+    r.pin_worker().await;
+    r.boot_first_release(&built_old).await;
+    let built_new = r.next_release(&built_old).await;
+    r.boot_next_release(&built_new).await;
+    r.move_lambda_version().await;
+    r.say("done");
 }

@@ -1,6 +1,7 @@
 //! The test harness: where the harness's tools are, and a release built once
 //! per test binary for the tests that inspect `dist/`.
 
+pub mod cfn;
 pub mod moto;
 pub mod proxy;
 pub mod realm;
@@ -101,7 +102,8 @@ pub fn build_dist(
     let out = process_tempdir();
     options.out = out.path().to_path_buf();
     let result = lava_builder::plan(&release, &options)
-        .and_then(|plan| lava_builder::execute(&release, &plan, &Quiet));
+        .and_then(|plan| lava_builder::execute(&release, &plan, &Quiet))
+        .map(|manifest| manifest.artefacts);
     (out, result)
 }
 
@@ -162,6 +164,54 @@ pub fn files_under(dir: &Path) -> Vec<String> {
         .collect();
     files.sort();
     files
+}
+
+/// The JSON Schema `docs/schema/<name>`; its `$ref`s to the others there are
+/// resolved by their `$id`, never over the network.
+pub fn schema(name: &str) -> jsonschema::Validator {
+    let dir = workspace_root().join("docs/schema");
+    let schema = read_schema(&dir.join(name));
+    jsonschema::options()
+        .with_retriever(LocalSchemas(dir))
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("docs/schema/{name}: {e}"))
+}
+
+fn read_schema(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The schemas of `docs/schema`, found by their `$id`.
+struct LocalSchemas(PathBuf);
+
+impl jsonschema::Retrieve for LocalSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        for entry in std::fs::read_dir(&self.0)? {
+            let schema = read_schema(&entry?.path());
+            if schema["$id"].as_str() == Some(uri.as_str()) {
+                return Ok(schema);
+            }
+        }
+        Err(format!("no schema in {} has $id {uri}", self.0.display()).into())
+    }
+}
+
+/// Panics listing every way `instance` breaks the schema `docs/schema/<name>`.
+pub fn assert_valid(name: &str, instance: &serde_json::Value) {
+    let validator = schema(name);
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not a valid {name}:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[cfg(test)]

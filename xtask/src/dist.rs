@@ -1,10 +1,10 @@
 //! `cargo xtask dist`: build every artefact of the release into `dist/`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use indicatif::HumanBytes;
-use lava_builder::{DistOptions, Release, WorkerSource};
+use lava_builder::{DistOptions, Manifest, Release, Report, WorkerSource};
 use lava_layout::{Arch, Component, Runtime};
 
 use crate::progress::Reporter;
@@ -52,9 +52,18 @@ use crate::{workspace_root, Failure};
 ///   cargo xtask dist --only pkg --runtime amzn2023-py3.11-aarch64
 ///   cargo xtask dist --worker-source ../lava --out /tmp/dist --json
 ///   cargo xtask dist --skip-arch aarch64   (an x86_64-only release, on purpose)
+///   cargo xtask dist merge shard-x86_64 shard-aarch64 --out dist
+///
+/// Besides the artefacts, dist writes manifest.json at the root of the output
+/// (version, commit, and every artefact's key, component, runtime, arch, size
+/// and sha256; schema: docs/schema/manifest.schema.json). `--json` prints the
+/// same with the output directory and what was skipped
+/// (docs/schema/dist-report.schema.json).
 #[derive(Args)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
 pub struct DistArgs {
+    #[command(subcommand)]
+    command: Option<DistCommand>,
     /// Build only these components: cfn, lambda, pkg, framework, boot.
     #[arg(long, value_name = "COMPONENT", num_args = 1.., value_parser = parse_component)]
     only: Vec<Component>,
@@ -78,6 +87,43 @@ pub struct DistArgs {
     json: bool,
 }
 
+#[derive(Subcommand)]
+enum DistCommand {
+    Merge(MergeArgs),
+}
+
+/// Merge release shards built on several machines into one dist directory.
+///
+/// Each shard is a directory `cargo xtask dist --out DIR` wrote, from the same
+/// commit (say x86_64 on one runner and aarch64 on another). The result is
+/// exactly what one machine would have built: the same files, SHA256SUMS for
+/// the union, and the union's manifest.json.
+///
+/// Every shard is checked before anything is written; the merge is refused
+/// (exit 2, nothing written) when the shards are of different versions or
+/// commits, when a key was built twice with different bytes, or when a
+/// shard's files do not match its manifest.json or its SHA256SUMS.
+///
+/// Examples:
+///   cargo xtask dist merge shard-1 shard-2 --out dist
+///   cargo xtask dist merge shard-* --out dist --dry-run
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+struct MergeArgs {
+    /// The shard directories.
+    #[arg(required = true, value_name = "SHARD")]
+    shards: Vec<PathBuf>,
+    /// Output directory [default: dist/ in the workspace].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Check the shards and print the plan; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the merged release as JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 fn parse_component(s: &str) -> Result<Component, String> {
     s.parse()
 }
@@ -93,6 +139,9 @@ fn parse_runtime(s: &str) -> Result<Runtime, String> {
 }
 
 pub fn run(mut args: DistArgs) -> Result<(), Failure> {
+    if let Some(DistCommand::Merge(merge)) = args.command {
+        return run_merge(merge);
+    }
     args.skip_arch.sort();
     args.skip_arch.dedup();
     let root = workspace_root();
@@ -121,35 +170,57 @@ pub fn run(mut args: DistArgs) -> Result<(), Failure> {
         tracing::info!("{line}");
     }
     let reporter = Reporter::new(plan.steps.len());
-    let artefacts = lava_builder::execute(&release, &plan, &reporter)?;
+    let manifest = lava_builder::execute(&release, &plan, &reporter)?;
     reporter.finish();
+    report(&manifest, &plan.out, &plan.skipped, args.json)
+}
 
-    if args.json {
-        let report = serde_json::json!({
-            "version": plan.version.to_string(),
-            "out": plan.out,
-            "artefacts": artefacts,
-            "skipped": plan.skipped,
-        });
+fn run_merge(args: MergeArgs) -> Result<(), Failure> {
+    let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
+    let out = args
+        .out
+        .map(|o| cwd.join(o))
+        .unwrap_or_else(|| workspace_root().join("dist"));
+    let shards: Vec<PathBuf> = args.shards.iter().map(|s| cwd.join(s)).collect();
+    let plan = lava_builder::merge::plan(&shards, &out)?;
+    if args.dry_run {
+        println!("{plan}");
+        println!("dry run: nothing written");
+        return Ok(());
+    }
+    lava_builder::merge::execute(&plan)?;
+    report(&plan.manifest, &plan.out, &[], args.json)
+}
+
+/// The summary table, or with `--json` the manifest with the output
+/// directory and what was skipped.
+fn report(manifest: &Manifest, out: &Path, skipped: &[String], json: bool) -> Result<(), Failure> {
+    if json {
+        let report = Report {
+            manifest,
+            out,
+            skipped,
+        };
         println!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
         );
-    } else {
-        let width = artefacts.iter().map(|a| a.key.len()).max().unwrap_or(0);
-        println!("{:width$}  {:>10}  sha256", "artefact", "size");
-        for a in &artefacts {
-            println!(
-                "{:width$}  {:>10}  {}",
-                a.key,
-                HumanBytes(a.size).to_string(),
-                &a.sha256[..12]
-            );
-        }
-        println!("{} artefacts in {}", artefacts.len(), plan.out.display());
-        for why in &plan.skipped {
-            println!("skipped: {why}");
-        }
+        return Ok(());
+    }
+    let artefacts = &manifest.artefacts;
+    let width = artefacts.iter().map(|a| a.key.len()).max().unwrap_or(0);
+    println!("{:width$}  {:>10}  sha256", "artefact", "size");
+    for a in artefacts {
+        println!(
+            "{:width$}  {:>10}  {}",
+            a.key,
+            HumanBytes(a.size).to_string(),
+            &a.sha256[..12]
+        );
+    }
+    println!("{} artefacts in {}", artefacts.len(), out.display());
+    for why in skipped {
+        println!("skipped: {why}");
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ mod dist;
 mod progress;
 mod stack;
 mod test;
+mod version;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,7 @@ enum Command {
     Deploy(deploy::DeployArgs),
     Stack(stack::StackArgs),
     Test(test::TestArgs),
+    Version(version::VersionArgs),
 }
 
 /// A failure with the exit status it deserves.
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(args),
         Command::Stack(args) => stack::run(args),
         Command::Test(args) => test::run(args),
+        Command::Version(args) => version::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

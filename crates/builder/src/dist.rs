@@ -9,9 +9,10 @@ use lava_layout::{
     boot_binary_key, boot_script_key, cfn_keys, framework_key, lambda_key, pkg_key, Arch,
     CfnTemplate, Component, LambdaFunction, PackageName, Runtime, Sums, Version, SHA256SUMS,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::binaries::{self, Binaries, Shipped};
+use crate::manifest::{self, Manifest};
 use crate::release::Release;
 use crate::source::{SourceTree, WorkerSource};
 use crate::toolchain::{self, Missing, Toolchain};
@@ -52,6 +53,24 @@ pub enum Step {
 }
 
 impl Step {
+    pub fn component(&self) -> Component {
+        match self {
+            Step::Cfn(_) => Component::Cfn,
+            Step::Lambda(_) => Component::Lambda,
+            Step::Bundle(_) => Component::Pkg,
+            Step::Framework => Component::Framework,
+            Step::BootScripts(_) | Step::BootBinary(_) => Component::Boot,
+        }
+    }
+
+    /// The architecture of what the step builds, if it is for one.
+    pub fn arch(&self) -> Option<Arch> {
+        match self {
+            Step::Bundle(runtime) => Some(runtime.arch),
+            _ => self.binary_arch(),
+        }
+    }
+
     /// The architecture whose Rust binaries the step ships, if it ships any.
     fn binary_arch(&self) -> Option<Arch> {
         match self {
@@ -127,10 +146,18 @@ impl Plan {
     }
 }
 
-/// A file dist wrote, as the summary and `--json` report it.
-#[derive(Debug, Clone, Serialize)]
+/// A file dist wrote, as the summary, `--json` and `manifest.json` report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Artefact {
+    /// Its key below the code area (its path below `dist/`).
     pub key: String,
+    /// cfn, lambda, pkg, framework or boot.
+    pub component: String,
+    /// A worker bundle's runtime (`amzn2023-py3.11-x86_64`).
+    pub runtime: Option<String>,
+    /// The architecture of a bundle, a Lambda zip or lava-boot (`uname -m`).
+    pub arch: Option<String>,
     pub size: u64,
     pub sha256: String,
 }
@@ -252,12 +279,13 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
 /// Execute `plan`. Inputs that can be wrong (the worker source, uv, the
 /// templates, the Rust code) are checked before the first artefact is built,
 /// and the artefacts move into `out` only when every one is built, so a
-/// failed run leaves `out` as it was.
+/// failed run leaves `out` as it was. Returns what `out/manifest.json` now
+/// says: the artefacts of this run.
 pub fn execute(
     release: &Release,
     plan: &Plan,
     progress: &dyn Progress,
-) -> Result<Vec<Artefact>, BuildError> {
+) -> Result<Manifest, BuildError> {
     let mtime = lava_archive::source_date_epoch(&release.root)?;
     let work =
         tempfile::tempdir().map_err(|e| BuildError::io(Path::new("temporary directory"), e))?;
@@ -287,18 +315,9 @@ pub fn execute(
         .map(|toolchain| Ok((toolchain.arch, binaries::build(release, toolchain)?)))
         .collect::<Result<BTreeMap<Arch, Binaries>, BuildError>>()?;
 
-    // Artefacts are built in a staging directory beside `out` (the same file
-    // system, so moving them in is a rename) and move in only once all are
-    // built: a step failing late (a missing wheel) leaves `out` as it was.
-    let parent = match plan.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| BuildError::io(&parent, e))?;
-    let stage = tempfile::Builder::new()
-        .prefix(".dist-staging-")
-        .tempdir_in(&parent)
-        .map_err(|e| BuildError::io(&parent, e))?;
+    // Artefacts are built in a staging directory and move in only once all
+    // are built: a step failing late (a missing wheel) leaves `out` as it was.
+    let stage = staging_beside(&plan.out)?;
     let mut artefacts = Vec::new();
     for step in &plan.steps {
         progress.started(step);
@@ -358,22 +377,43 @@ pub fn execute(
         }
         let made = keys
             .iter()
-            .map(|k| describe(stage.path(), k))
+            .map(|k| describe(stage.path(), k, step))
             .collect::<Result<Vec<_>, _>>()?;
         progress.finished(step, &made);
         artefacts.extend(made);
     }
-    for artefact in &artefacts {
-        let (from, to) = (
-            stage.path().join(&artefact.key),
-            plan.out.join(&artefact.key),
-        );
+    let manifest = Manifest::new(&plan.version, manifest::commit(&release.root), &artefacts);
+    publish(stage.path(), &plan.out, &manifest)?;
+    Ok(manifest)
+}
+
+/// Move the artefacts of `manifest`, built or copied into `stage` (on the
+/// file system of `out`), into `out`; then rewrite `SHA256SUMS` where they
+/// landed and write the manifest. dist and `dist merge` end here, so one
+/// machine's `dist/` and merged shards come out the same.
+pub(crate) fn publish(stage: &Path, out: &Path, manifest: &Manifest) -> Result<(), BuildError> {
+    for artefact in &manifest.artefacts {
+        let (from, to) = (stage.join(&artefact.key), out.join(&artefact.key));
         let dir = to.parent().expect("keys have a directory");
         std::fs::create_dir_all(dir).map_err(|e| BuildError::io(dir, e))?;
         std::fs::rename(&from, &to).map_err(|e| BuildError::io(&to, e))?;
     }
-    write_sums(&plan.out, &artefacts)?;
-    Ok(artefacts)
+    write_sums(out, &manifest.artefacts)?;
+    manifest.write(out)
+}
+
+/// The staging directory of a run that writes into `out`: beside it, on the
+/// same file system, so moving artefacts in is a rename.
+pub(crate) fn staging_beside(out: &Path) -> Result<tempfile::TempDir, BuildError> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| BuildError::io(&parent, e))?;
+    tempfile::Builder::new()
+        .prefix(".dist-staging-")
+        .tempdir_in(&parent)
+        .map_err(|e| BuildError::io(&parent, e))
 }
 
 fn render_templates(
@@ -445,10 +485,16 @@ fn sha256_file(path: &Path) -> Result<(u64, String), BuildError> {
     lava_files::sha256_file(path).map_err(|e| BuildError::io(path, e))
 }
 
-fn describe(out: &Path, key: &str) -> Result<Artefact, BuildError> {
+fn describe(out: &Path, key: &str, step: &Step) -> Result<Artefact, BuildError> {
     let (size, sha256) = sha256_file(&out.join(key))?;
     Ok(Artefact {
         key: key.to_string(),
+        component: step.component().to_string(),
+        runtime: match step {
+            Step::Bundle(runtime) => Some(runtime.to_string()),
+            _ => None,
+        },
+        arch: step.arch().map(|a| a.to_string()),
         size,
         sha256,
     })

@@ -7,6 +7,8 @@ pub mod binaries;
 pub mod bundle;
 pub mod dist;
 pub mod lambda;
+pub mod manifest;
+pub mod merge;
 pub mod release;
 pub mod source;
 pub mod toolchain;
@@ -15,6 +17,8 @@ pub mod wheels;
 use std::path::Path;
 
 pub use dist::{execute, plan, Artefact, DistOptions, Plan, Progress, Step, DIST_COMPONENTS};
+pub use manifest::{Manifest, Report, MANIFEST};
+pub use merge::MergePlan;
 pub use release::Release;
 pub use source::WorkerSource;
 

@@ -60,6 +60,21 @@ struct MatrixRuntime {
 }
 
 impl Release {
+    /// Check that a release tag (as pushed: `v8.3.0`) names this release, so
+    /// a pipeline never ships artefacts named for another version.
+    pub fn check_tag(&self, tag: &str) -> Result<(), BuildError> {
+        let expected = format!("v{}", self.version);
+        if tag == expected {
+            return Ok(());
+        }
+        Err(BuildError::Input(format!(
+            "tag {tag:?} does not name the workspace release {}: tag the commit {expected}, \
+             or change the version in Cargo.toml ([workspace.metadata.lava] version, \
+             else [workspace.package] version)",
+            self.version
+        )))
+    }
+
     /// Read the release from the workspace at `root`.
     pub fn load(root: &Path) -> Result<Release, BuildError> {
         let path = root.join("Cargo.toml");
@@ -135,6 +150,34 @@ mod tests {
             "{names:?}"
         );
         assert_eq!(release.worker_source, WorkerSource::Pypi);
+    }
+
+    #[test]
+    fn a_release_tag_must_name_the_version() {
+        // (workspace version, tag, accepted)
+        let table = [
+            ("8.3.0", "v8.3.0", true),
+            ("8.3.0rc1", "v8.3.0rc1", true),
+            ("8.3.0", "8.3.0", false),
+            ("8.3.0", "v8.3.1", false),
+            ("8.3.0", "v8.3", false),
+            ("8.3.0", "v8.3.0-rc1", false),
+            ("8.3.0rc1", "v8.3.0", false),
+            ("8.3.0", "refs/tags/v8.3.0", false),
+        ];
+        for (version, tag, accepted) in table {
+            let release = versions(version, None).unwrap();
+            let result = release.check_tag(tag);
+            assert_eq!(result.is_ok(), accepted, "{version} {tag}");
+            if let Err(e) = result {
+                let message = e.to_string();
+                assert!(e.is_input(), "{message}");
+                assert!(
+                    message.contains(&format!("{tag:?}")) && message.contains(version),
+                    "{message}"
+                );
+            }
+        }
     }
 
     const MATRIX: &str = "worker-source = \"pypi\"\nruntimes = [{ os = \"amzn2023\", python = \"3.11\", arch = \"x86_64\" }]\n";
