@@ -13,6 +13,7 @@ use lava_boot::bundle::BundleError;
 use lava_boot::{Applied, Aws, BootError, Overrides, Plan, Reason, Request, REALMS_TABLE};
 use lava_layout::Runtime;
 use lava_store::Location;
+use lava_tests::lava_version;
 use lava_tests::moto::{self, sdk_config, Moto};
 use lava_tests::realm;
 use lava_tests::{run, tool, worker_root, workspace_root};
@@ -206,17 +207,6 @@ fn names_in(dir: &Path) -> Vec<String> {
     };
     names.sort();
     names
-}
-
-/// What the installed `lava-version` under `root` prints.
-fn lava_version(root: &Path) -> String {
-    let out = run(Command::new(root.join("usr/local/bin/lava-version")).env_remove("PYTHONPATH"));
-    assert!(
-        out.status.success(),
-        "lava-version: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn mode(path: &Path) -> u32 {

@@ -40,6 +40,7 @@ use lava_layout::{
 use lava_stack::{Clients, Wait, LAMBDA_VERSION};
 use lava_store::{Location, Store, Tuning};
 use lava_tests::cfn::{self, Described, Template};
+use lava_tests::lava_version;
 use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
 use lava_tests::{run, workspace_root};
 use sha2::{Digest, Sha256};
@@ -692,17 +693,6 @@ impl Rehearsal {
     fn plan(&self, worker: &str, root: &Path) -> serde_json::Value {
         serde_json::from_str(&self.boot("plan", worker, root)).unwrap()
     }
-}
-
-/// What `lava-version` of an installed bundle prints.
-fn lava_version(root: &Path) -> String {
-    let out = run(Command::new(root.join("usr/local/bin/lava-version")).env_remove("PYTHONPATH"));
-    assert!(
-        out.status.success(),
-        "lava-version: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// The bundle a plan chose: its key, version, reason and digest.

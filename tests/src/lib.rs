@@ -52,6 +52,17 @@ pub fn worker_root() -> tempfile::TempDir {
     root
 }
 
+/// What the installed bundle's `lava-version` under a worker's `root` prints.
+pub fn lava_version(root: &Path) -> String {
+    let out = run(Command::new(root.join("usr/local/bin/lava-version")).env_remove("PYTHONPATH"));
+    assert!(
+        out.status.success(),
+        "lava-version: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Run a command, panicking with its output if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output()
