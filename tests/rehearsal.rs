@@ -14,8 +14,11 @@
 //! 4. `boot_first_release`: `lava-boot`, fetched from the code area and
 //!    checked as `50-lava.sh` does, plans both workers and installs `pinned`
 //!    under a root directory; the installed `lava-version` says 8.2.0.
-//! 5. `next_release`: dist builds the workspace release (8.3.0) into the same
-//!    directory, deploy pushes it beside 8.2.0, which stays byte for byte.
+//! 5. `release_workflow`: the workspace release (8.3.0) goes through
+//!    `.github/workflows/release.yml` and `deploy.yml`, their steps run as
+//!    written (tag check, two dist shards, merge, deploy to staging and to
+//!    prod, this code area), so the workflows and the product cannot drift
+//!    apart; 8.2.0 stays byte for byte.
 //! 6. `boot_next_release`: `floating` now boots 8.3.0 while `pinned` stays on
 //!    8.2.0.
 //! 7. `move_lambda_version`: the realm stack's Lambda functions move to 8.3.0
@@ -30,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lava_boot::{Overrides, REALMS_TABLE};
-use lava_builder::{Artefact, DistOptions, Release, Step, WorkerSource};
+use lava_builder::{Artefact, DistOptions, Manifest, Release, Step, WorkerSource};
 use lava_config::{Config, Environment};
 use lava_deploy::{Action, Count, Object, Options, Request, Sources};
 use lava_layout::{
@@ -42,10 +45,12 @@ use lava_store::{Location, Store, Tuning};
 use lava_tests::cfn::{self, Described, Template};
 use lava_tests::lava_version;
 use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
-use lava_tests::{run, workspace_root};
+use lava_tests::{run, workflow, workspace_root};
 use sha2::{Digest, Sha256};
 
 const BUCKET: &str = "lava-code";
+/// The release workflow's staging environment's bucket.
+const STAGING_BUCKET: &str = "lava-code-staging";
 const PREFIX: &str = "lava";
 const ENV: &str = "rehearsal";
 const REALM: &str = "rehearsal";
@@ -116,22 +121,42 @@ fn relabelled(from: &Version, to: &Version, work: &Path) -> WorkerSource {
     WorkerSource::Dir(tree.root)
 }
 
-/// The deploy configuration, in upstream's format, as an operator writes it.
-fn environment(version: &Version) -> Environment {
-    let text = format!(
-        r#"{ENV}:
-  _: {{s3base: "s3://{BUCKET}/{PREFIX}"}}
+/// The deploy configuration, in upstream's format, as an operator writes it:
+/// the rehearsal's own environment, and the release workflow's staging (a
+/// code area of its own) and prod (the rehearsal's code area), which also
+/// take the job framework.
+fn deploy_yaml() -> String {
+    let env = |name: &str, bucket: &str, framework: bool| {
+        let framework = if framework {
+            "  framework: {s3: _dist_/framework/}\n"
+        } else {
+            ""
+        };
+        format!(
+            r#"{name}:
+  _: {{s3base: "s3://{bucket}/{PREFIX}"}}
   account_id: "{MOTO_ACCOUNT}"
   pkg: {{s3: _dist_/pkg/}}
   boot: {{s3: _boot_/}}
   lambda: {{s3: _dist_/lambda/}}
   cfn: {{s3: "_dist_/cfn/v${{version}}/"}}
-  root:
-    s3: "s3://{BUCKET}/{PREFIX}/"
+{framework}  root:
+    s3: "s3://{bucket}/{PREFIX}/"
     realms: {{{REALM}: [{PINNED}, {FLOATING}]}}
 "#
-    );
-    let config = Config::parse(Path::new("deploy.yaml"), &text).expect("deploy.yaml");
+        )
+    };
+    [
+        env(ENV, BUCKET, false),
+        env("staging", STAGING_BUCKET, true),
+        env("prod", BUCKET, true),
+    ]
+    .concat()
+}
+
+/// The rehearsal's environment of `deploy_yaml` for `version`.
+fn environment(version: &Version) -> Environment {
+    let config = Config::parse(Path::new("deploy.yaml"), &deploy_yaml()).expect("deploy.yaml");
     let no_env = |_: &str| None;
     config
         .environment(
@@ -181,7 +206,7 @@ async fn deploy(aws: &lava_deploy::Aws, dist: &Path, version: &Version) -> Vec<S
         .collect()
 }
 
-/// Every object of the bucket: key -> (size, ETag, last modified).
+/// Every object of the code bucket: key -> (size, ETag, last modified).
 async fn bucket_state(s3: &aws_sdk_s3::Client) -> BTreeMap<String, (i64, String, String)> {
     let mut state = BTreeMap::new();
     let mut token = None;
@@ -315,7 +340,7 @@ impl Rehearsal {
         let moto = moto::start();
         let config = command_sdk_config(&moto.endpoint()).await;
         let aws = lava_deploy::Aws::new(&config);
-        for bucket in [BUCKET, "lava-logs"] {
+        for bucket in [BUCKET, STAGING_BUCKET, "lava-logs"] {
             aws.s3.create_bucket().bucket(bucket).send().await.unwrap();
         }
         let code = Store::new(
@@ -568,25 +593,110 @@ impl Rehearsal {
             .is_file());
     }
 
-    /// Phase 5: the workspace release, built into the same directory and deployed
-    /// beside the first: the first release's objects stay byte for byte.
-    async fn next_release(&self, built_old: &[Artefact]) -> Vec<Artefact> {
-        let (old, new) = (&self.old, &self.new);
-        self.say(&format!("dist {new}"));
-        let built = dist(new, None, &self.host, self.dist_dir.path());
-        assert!(
-            self.dist_dir.path().join(self.bundle_key(old)).is_file(),
-            "dist {new} removed the {OLD} bundle"
-        );
+    /// Phase 5: the workspace release through the release pipeline, the
+    /// `run:` steps of release.yml and deploy.yml as written there
+    /// (`lava_tests::workflow`) on the tag `v<new>`: the version check, both
+    /// shards, the merge, then deploy to staging and to prod, this code area,
+    /// where the first release stays byte for byte. Returns the merged
+    /// release's artefacts.
+    async fn release_workflow(&self, built_old: &[Artefact]) -> Vec<Artefact> {
+        let new = &self.new;
+        self.say(&format!("release.yml on tag v{new}"));
         let before = bucket_state(&self.aws.s3).await;
-        self.say(&format!("deploy {new}"));
-        let written = deploy(&self.aws, self.dist_dir.path(), new).await;
-        assert_deployed(&self.code, &built).await;
-        assert!(written.contains(&self.bundle_key(new)), "{written:?}");
-        assert!(
-            !written.iter().any(|k| k.contains(OLD)),
-            "deploy {new} rewrote objects of {OLD}: {written:?}"
+        let values = [
+            ("github.ref_name", format!("v{new}")),
+            ("github.repository", "example-org/lava-dist".to_string()),
+            (
+                "vars.LAVA_DEPLOY_ROLE_ARN",
+                format!("arn:aws:iam::{MOTO_ACCOUNT}:role/lava-deploy"),
+            ),
+            ("vars.AWS_REGION", "us-east-1".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let mut runner = workflow::Runner::new(workflow::Context {
+            values,
+            aws_env: self.moto.env(),
+            skip_jobs: vec![("publish", "gh release create: GitHub's API")],
+        });
+        let record = runner.run("release.yml", |checkout| {
+            std::fs::write(checkout.join("deploy.yaml"), deploy_yaml()).unwrap()
+        });
+        assert_eq!(
+            record.xtask_steps_not_run(&["release.yml", "deploy.yml"]),
+            Vec::<String>::new()
         );
+        assert_eq!(record.skipped.len(), 1, "{:?}", record.skipped);
+        assert_eq!(
+            record.xtask[0],
+            ["version", "--tag", &format!("v{new}")],
+            "{:?}",
+            record.xtask
+        );
+
+        // The merge is the whole release: every runtime's bundle and both
+        // architectures' zips and lava-boot, from two shards.
+        let merged = Manifest::read(&runner.job_dir("merge-the-shards").join("dist"))
+            .unwrap_or_else(|e| panic!("the merged dist/: {e}"));
+        assert_eq!(merged.version, new.to_string());
+        let release = Release::load(&workspace_root()).unwrap();
+        let keys: Vec<&str> = merged.artefacts.iter().map(|a| a.key.as_str()).collect();
+        for runtime in &release.runtimes {
+            let key = pkg_key(
+                &runtime.os,
+                &PackageName::New {
+                    version: new.clone(),
+                    runtime: runtime.clone(),
+                },
+            );
+            assert!(keys.contains(&key.as_str()), "{key} not merged: {keys:?}");
+        }
+        for arch in Arch::ALL {
+            for key in [
+                lambda_key(LambdaFunction::Stop, new, arch),
+                boot_binary_key(arch),
+            ] {
+                assert!(keys.contains(&key.as_str()), "{key} not merged: {keys:?}");
+            }
+        }
+
+        // Staging, then prod: each deploy's --json result (the job summary)
+        // wrote the release, and each code area holds it.
+        let staging = Store::new(
+            Location::parse(&format!("s3://{STAGING_BUCKET}/{PREFIX}")).unwrap(),
+            Some(&self.aws.s3),
+            Tuning::default(),
+        );
+        for (env, code) in [("staging", &staging), ("prod", &self.code)] {
+            let result: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(
+                    runner
+                        .job_dir(&format!("deploy-{env}"))
+                        .join("deployed.json"),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                (result["environment"].as_str(), result["version"].as_str()),
+                (Some(env), Some(new.to_string().as_str())),
+                "{result:#}"
+            );
+            assert!(
+                result["written"]["objects"].as_u64() > Some(0),
+                "{result:#}"
+            );
+            assert!(
+                record.ran.iter().any(|r| r.job == format!("deploy {env}")
+                    && r.summary
+                        .contains(&format!("## deployed: lava {new} to {env}"))),
+                "deploy {env} wrote no summary"
+            );
+            assert_deployed(code, &merged.artefacts).await;
+        }
+
+        // The first release is untouched.
         let after = bucket_state(&self.aws.s3).await;
         for (key, was) in &before {
             let now = after
@@ -597,7 +707,7 @@ impl Rehearsal {
             }
         }
         assert_deployed(&self.code, built_old).await;
-        built
+        merged.artefacts
     }
 
     /// Phase 6: `floating` now boots the workspace release; `pinned` stays on the
@@ -714,7 +824,7 @@ async fn a_release_goes_from_dist_to_a_booted_worker_and_the_next_one_lands_besi
     r.create_stacks().await;
     r.pin_worker().await;
     r.boot_first_release(&built_old).await;
-    let built_new = r.next_release(&built_old).await;
+    let built_new = r.release_workflow(&built_old).await;
     r.boot_next_release(&built_new).await;
     r.move_lambda_version().await;
     r.say("done");

@@ -52,6 +52,11 @@ fn the_workflows_pass_actionlint_and_zizmor() {
 #[test]
 fn the_linters_catch_what_they_are_for() {
     let dir = tempfile::tempdir().unwrap();
+    // actionlint finds workflows from the repository's root.
+    let init = run(Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(dir.path()));
+    assert!(init.status.success(), "git init: {}", text(&init));
     let workflows = dir.path().join(".github/workflows");
     std::fs::create_dir_all(&workflows).unwrap();
     // An action by tag, and a pull request's title pasted into a script.

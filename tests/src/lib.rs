@@ -6,6 +6,7 @@ pub mod moto;
 pub mod proxy;
 pub mod realm;
 pub mod runtime_api;
+pub mod workflow;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,20 @@ use lava_layout::Arch;
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The workspace's xtask binary (`cargo xtask` as an operator runs it),
+/// beside the test binary's directory (`target/debug/deps/..`): `cargo test
+/// --workspace` builds it for xtask's own tests.
+pub fn xtask() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/debug/deps")
+        .join("xtask");
+    assert!(path.is_file(), "{} is not built", path.display());
+    path
 }
 
 /// A tool from the venv `cargo xtask test` provisions.

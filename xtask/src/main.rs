@@ -7,8 +7,11 @@ mod bench;
 mod boot;
 mod deploy;
 mod dist;
+mod pin;
 mod progress;
+mod prune;
 mod stack;
+mod status;
 mod test;
 mod version;
 
@@ -36,7 +39,10 @@ enum Command {
     Boot(boot::BootArgs),
     Dist(dist::DistArgs),
     Deploy(deploy::DeployArgs),
+    Pin(pin::PinArgs),
+    Prune(prune::PruneArgs),
     Stack(stack::StackArgs),
+    Status(status::StatusArgs),
     Test(test::TestArgs),
     Version(version::VersionArgs),
 }
@@ -72,7 +78,8 @@ status_by_input!(
     lava_builder::BuildError,
     lava_deploy::DeployError,
     lava_stack::StackError,
-    lava_ami::AmiError
+    lava_ami::AmiError,
+    lava_ops::OpsError
 );
 
 impl From<lava_tools::ToolError> for Failure {
@@ -123,7 +130,10 @@ fn main() -> ExitCode {
         Command::Boot(args) => boot::run(args),
         Command::Dist(args) => dist::run(args),
         Command::Deploy(args) => deploy::run(args),
+        Command::Pin(args) => pin::run(args),
+        Command::Prune(args) => prune::run(args),
         Command::Stack(args) => stack::run(args),
+        Command::Status(args) => status::run(args),
         Command::Test(args) => test::run(args),
         Command::Version(args) => version::run(args),
     };

@@ -1,8 +1,6 @@
 //! `cargo xtask test`: provision the harness's Python tools, then run the
 //! workspace tests with them.
 
-use std::process::Command;
-
 use anyhow::Context;
 use clap::Args;
 use lava_builder::toolchain;
@@ -43,7 +41,6 @@ pub struct TestArgs {
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
     let root = workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     if !args.no_lint {
         let lints: [&[&str]; 2] = [
             &["fmt", "--all", "--check"],
@@ -57,7 +54,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             ],
         ];
         for lint in lints {
-            let status = Command::new(&cargo)
+            let status = lava_tools::cargo()
                 .current_dir(&root)
                 .args(lint)
                 .status()
@@ -75,7 +72,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             toolchain::emulator(arch)?;
         }
     }
-    let status = Command::new(cargo)
+    let status = lava_tools::cargo()
         .current_dir(&root)
         .args(["test", "--workspace"])
         .args(&args.cargo_args)

@@ -43,6 +43,13 @@ fn no_aarch64_toolchain_fails_dist_naming_what_to_install() {
 fn skip_arch_builds_the_x86_64_half_and_says_what_it_left_out() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("dist");
+    // An earlier release in the same directory stays, listed in SHA256SUMS.
+    let lambda = out.join("_dist_/lambda");
+    std::fs::create_dir_all(&lambda).unwrap();
+    std::fs::write(lambda.join("dispatch-8.2.0.zip"), b"an older zip").unwrap();
+    let older =
+        "d335e0850bd5dd8986a5b6204a461101ed45fccf6d42a8392ee916557ddffbb7  dispatch-8.2.0.zip\n";
+    std::fs::write(lambda.join("SHA256SUMS"), older).unwrap();
     let run = dist(
         &out,
         &[
@@ -76,6 +83,14 @@ fn skip_arch_builds_the_x86_64_half_and_says_what_it_left_out() {
         "{keys:?}"
     );
     assert!(!out.join("_dist_/lambda/arm64").exists());
+    assert_eq!(
+        std::fs::read(lambda.join("dispatch-8.2.0.zip")).unwrap(),
+        b"an older zip"
+    );
+    let sums = std::fs::read_to_string(lambda.join("SHA256SUMS")).unwrap();
+    assert!(sums.contains(older), "{sums}");
+    let new = format!("  dispatch-{}.zip\n", env!("CARGO_PKG_VERSION"));
+    assert!(sums.contains(&new), "{sums}");
     assert_eq!(
         report["skipped"],
         serde_json::json!([

@@ -188,8 +188,7 @@ fn s3s_fs(dir: &Path) -> anyhow::Result<PathBuf> {
         "bench: building {S3S_FS} from crates.io into {} (once)",
         root.display()
     );
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    run(Command::new(cargo)
+    run(lava_tools::cargo()
         .args([
             "install",
             "--quiet",

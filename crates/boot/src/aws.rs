@@ -48,12 +48,17 @@ impl Aws {
                 message: DisplayErrorContext(e).to_string(),
             })?;
         match out.item {
-            Some(item) => Ok(Value::Object(object(&item))),
+            Some(item) => Ok(plain_item(&item)),
             None => Err(BootError::NoSuchRealm {
                 realm: realm.to_string(),
             }),
         }
     }
+}
+
+/// A DynamoDB item as plain JSON, as worker settings read it.
+pub fn plain_item(item: &HashMap<String, AttributeValue>) -> Value {
+    Value::Object(object(item))
 }
 
 /// Keys sorted, so the plan reads the same on every run.

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use lava_layout::{Arch, LambdaFunction, Os};
 
@@ -90,18 +89,6 @@ fn names(wanted: &[Shipped]) -> String {
         .join(", ")
 }
 
-/// Variables cargo sets for a program it runs, besides `CARGO_PKG_*` and
-/// `CARGO_BIN_EXE_*`.
-const CALLER_VARS: [&str; 7] = [
-    "CARGO_MANIFEST_DIR",
-    "CARGO_MANIFEST_PATH",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_NAME",
-    "CARGO_PRIMARY_PACKAGE",
-    "CARGO_TARGET_TMPDIR",
-    "OUT_DIR",
-];
-
 /// The binaries of one build, for one architecture.
 #[derive(Debug)]
 pub struct Binaries {
@@ -124,8 +111,7 @@ impl Binaries {
 /// subset could give other bytes for the same binary.
 pub fn build(release: &Release, toolchain: &Toolchain) -> Result<Binaries, BuildError> {
     let (root, wanted, arch) = (&release.root, &Shipped::ALL, toolchain.arch);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = lava_tools::cargo();
     command
         .current_dir(root)
         .args([
@@ -141,19 +127,6 @@ pub fn build(release: &Release, toolchain: &Toolchain) -> Result<Binaries, Build
         command.args(["-p", binary.package()]);
     }
     toolchain.configure(&mut command);
-    // What cargo sets for the program it runs (dist under `cargo run`, a test
-    // under `cargo test`) must not reach this build: build scripts that read
-    // CARGO_MANIFEST_DIR (ring's) would rebuild for every caller.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if CALLER_VARS.contains(&name.as_ref())
-            || ["CARGO_PKG_", "CARGO_BIN_EXE_"]
-                .iter()
-                .any(|p| name.starts_with(p))
-        {
-            command.env_remove(name.as_ref());
-        }
-    }
     // Panic locations of dependencies embed their source paths under cargo's
     // home, which differs between machines (CI, developers): remapped, the
     // binaries are the same everywhere. Through --config, which adds to the

@@ -145,6 +145,11 @@ pub fn cfn_dir(version: &Version) -> String {
     format!("{CFN_PREFIX}/v{version}")
 }
 
+/// The release of a folder of `_dist_/cfn/`, by its name (`v<version>`).
+pub fn cfn_folder_release(folder: &str) -> Option<Version> {
+    folder.strip_prefix('v')?.parse().ok()
+}
+
 pub fn cfn_key(template: CfnTemplate, version: &Version) -> String {
     format!("{}/{}", cfn_dir(version), template.json_name())
 }
@@ -205,6 +210,16 @@ pub fn root_boot_key(realm: &str, worker: &str, script: &str) -> Result<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cfn_folders_name_their_release() {
+        let v: Version = "8.3.0rc1".parse().unwrap();
+        assert_eq!(cfn_folder_release("v8.3.0rc1"), Some(v.clone()));
+        assert_eq!(cfn_dir(&v), format!("{CFN_PREFIX}/v8.3.0rc1"));
+        for other in ["8.3.0", "vnext", "v", "latest"] {
+            assert_eq!(cfn_folder_release(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn keys_match_the_seed_layout() {

@@ -188,6 +188,22 @@ pub fn framework_name(version: &Version) -> String {
     format!("lava-job-framework-{version}.zip")
 }
 
+/// The release a file of the code area belongs to, by its name: a worker
+/// bundle (either style), a Lambda zip, the job framework. `None` for every
+/// other name (`SHA256SUMS`, boot scripts, anything unknown).
+pub fn release_of(name: &str) -> Option<Version> {
+    if let Ok(package) = PackageName::parse(name) {
+        return Some(package.version().clone());
+    }
+    if let Some((_, version)) = LambdaFunction::parse_zip_name(name) {
+        return Some(version);
+    }
+    name.strip_prefix("lava-job-framework-")?
+        .strip_suffix(".zip")?
+        .parse()
+        .ok()
+}
+
 /// The Oracle instant-client packages the lava AMI bakes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum OraclePackage {
@@ -235,6 +251,24 @@ mod tests {
 
     fn v(s: &str) -> Version {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_release_of_a_code_area_file() {
+        for (name, release) in [
+            ("lava-8.3.0-amzn2023-py3.11-x86_64.tar.bz2", Some("8.3.0")),
+            ("lava-8.3.0-amzn2023-py3.12-arm64.tar.bz2", Some("8.3.0")),
+            ("lava-8.1.0.tar.bz2", Some("8.1.0")),
+            ("dispatch-8.2.0rc1.zip", Some("8.2.0rc1")),
+            ("s3trigger-8.2.0.zip", Some("8.2.0")),
+            ("lava-job-framework-8.3.0.post1.zip", Some("8.3.0.post1")),
+            ("SHA256SUMS", None),
+            ("50-lava.sh", None),
+            ("unknown-8.3.0.zip", None),
+            ("lava-job-framework-x.zip", None),
+        ] {
+            assert_eq!(release_of(name), release.map(v), "{name}");
+        }
     }
 
     #[test]

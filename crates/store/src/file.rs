@@ -51,6 +51,38 @@ pub(crate) async fn list(dir: PathBuf, url: String) -> Result<Vec<Listed>, Store
     .await
 }
 
+pub(crate) async fn list_dirs(dir: PathBuf, url: String) -> Result<Vec<String>, StoreError> {
+    blocking(move || {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("LIST", &url)(e)),
+        };
+        let mut dirs = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io("LIST", &url))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().map_err(io("LIST", &url))?.is_dir()
+                && !name.starts_with(TEMP_PREFIX)
+            {
+                dirs.push(name);
+            }
+        }
+        dirs.sort();
+        Ok(dirs)
+    })
+    .await
+}
+
+pub(crate) async fn delete(path: PathBuf, url: String) -> Result<(), StoreError> {
+    blocking(move || match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("DELETE", &url)(e)),
+    })
+    .await
+}
+
 pub(crate) async fn get(path: PathBuf, url: String) -> Result<Option<Versioned>, StoreError> {
     blocking(move || read_versioned(&path, &url)).await
 }

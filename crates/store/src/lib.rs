@@ -207,6 +207,23 @@ impl Store {
         }
     }
 
+    /// The directories directly in directory `dir` ("" for the location
+    /// itself), by name, sorted.
+    pub async fn list_dirs(&self, dir: &str) -> Result<Vec<String>, StoreError> {
+        match self.at(&dir_prefix(dir)) {
+            At::S3(target) => s3::list_dirs(&target).await,
+            At::File { path, url } => file::list_dirs(path, url).await,
+        }
+    }
+
+    /// Remove an object; one already gone is no error.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.at(key) {
+            At::S3(target) => s3::delete(&target).await,
+            At::File { path, url } => file::delete(path, url).await,
+        }
+    }
+
     /// The content of a small object (a checksum file), `None` if absent.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.get_versioned(key).await?.map(|v| v.bytes))

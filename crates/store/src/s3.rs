@@ -59,6 +59,47 @@ pub(crate) async fn list(target: &Target<'_>) -> Result<Vec<Listed>, StoreError>
 }
 
 /// GetObject of `target`, `None` when there is no such key.
+/// The directories directly below `target.key`, a directory's prefix.
+pub(crate) async fn list_dirs(target: &Target<'_>) -> Result<Vec<String>, StoreError> {
+    let (client, prefix, url) = (target.client, target.key.as_str(), &target.url);
+    let mut dirs = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_objects_v2()
+            .bucket(target.bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| failed("LIST", url, e))?;
+        for common in page.common_prefixes() {
+            if let Some(name) = common.prefix().and_then(|p| p.strip_prefix(prefix)) {
+                dirs.push(name.trim_end_matches('/').to_string());
+            }
+        }
+        match page.next_continuation_token() {
+            Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+pub(crate) async fn delete(target: &Target<'_>) -> Result<(), StoreError> {
+    target
+        .client
+        .delete_object()
+        .bucket(target.bucket)
+        .key(&target.key)
+        .send()
+        .await
+        .map_err(|e| failed("DELETE", &target.url, e))?;
+    Ok(())
+}
+
 async fn get_object(target: &Target<'_>) -> Result<Option<GetObjectOutput>, StoreError> {
     match target
         .client

@@ -9,6 +9,7 @@ mod uv;
 mod venv;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 pub use uv::find_or_provision as uv;
 pub use venv::{test_tools, venv};
@@ -56,4 +57,36 @@ fn run(cmd: &mut std::process::Command) -> Result<(), ToolError> {
             String::from_utf8_lossy(&output.stderr).trim()
         )))
     }
+}
+
+/// What cargo sets for the program it runs (`cargo run`, `cargo test`), which
+/// a cargo started from that program must not see.
+const CALLER_VARS: [&str; 7] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "OUT_DIR",
+];
+
+/// Cargo (`$CARGO` if set) with the environment a shell would give it. A
+/// build script that reads a variable cargo sets for its caller (ring's reads
+/// CARGO_MANIFEST_DIR and CARGO_PKG_NAME) reruns, with everything built on
+/// it, whenever the caller changes: dist under `cargo xtask`, under a test,
+/// `cargo xtask test` after a cargo from the shell.
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if CALLER_VARS.contains(&name.as_ref())
+            || ["CARGO_PKG_", "CARGO_BIN_EXE_"]
+                .iter()
+                .any(|p| name.starts_with(p))
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
 }

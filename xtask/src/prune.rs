@@ -1,0 +1,112 @@
+//! `cargo xtask prune`: old releases out of the code area, planned first.
+
+use anyhow::Context;
+use clap::{ArgGroup, Args};
+use indicatif::HumanBytes;
+use lava_builder::Release;
+use lava_ops::prune::{self, Plan, Request};
+use lava_ops::Clients;
+
+use crate::aws::{block_on, EnvArgs};
+use crate::{workspace_root, Failure};
+
+/// Delete old releases from the environment's code area.
+///
+/// Keeps the newest KEEP releases and, whatever their age, every release a
+/// realm's Lambda functions run (its stack's lambdaVersion), every release
+/// pinned in any realm's x-workers, and every release a worker boots; plans
+/// the deletion of every other release's worker bundles, Lambda zips, job
+/// framework and cfn version folder. Before anything is read it checks that
+/// the AWS credentials belong to the environment's account_id.
+///
+/// A dry run by default: it prints the plan and deletes nothing. With --yes
+/// it deletes the planned objects, then rewrites each touched directory's
+/// SHA256SUMS without their entries (over the version it read, merging again
+/// when a deploy wrote it meanwhile), so every SHA256SUMS stays consistent
+/// with its directory. A prune that fails midway can be run again.
+///
+/// Exit status: 0 done (or planned); 1 the AWS credentials are for another
+/// account, or AWS failed; 2 bad input (arguments, configuration).
+///
+/// Examples:
+///   cargo xtask prune -e prod --keep 3            # the plan
+///   cargo xtask prune -e prod --keep 3 --yes      # delete
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("account").required(true).args(["environment"])))]
+pub struct PruneArgs {
+    #[command(flatten)]
+    env: EnvArgs,
+    /// How many of the newest releases to keep (at least the newest is kept).
+    #[arg(long, value_name = "N")]
+    keep: usize,
+    /// Delete: without it, prune only prints the plan.
+    #[arg(long)]
+    yes: bool,
+    /// Print the plan (and what was deleted) as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: PruneArgs) -> Result<(), Failure> {
+    let release = Release::load(&workspace_root())?;
+    let (_, env) = args.env.load(&release.version)?;
+    let code_area = env.code_area(&release.version)?;
+    let request = Request {
+        environment: &env,
+        code_area: &code_area,
+        keep: args.keep,
+    };
+    block_on(async {
+        let clients = Clients::new(&lava_config::load_sdk_config().await);
+        let plan = prune::plan(&clients, &request).await?;
+        if !args.json {
+            print_plan(&plan);
+        }
+        let report = if args.yes && !plan.delete.is_empty() {
+            Some(prune::apply(&clients, &plan, &code_area).await?)
+        } else {
+            None
+        };
+        if args.json {
+            let mut json = serde_json::to_value(&plan).context("cannot render the plan")?;
+            json["report"] = serde_json::to_value(&report).context("cannot render")?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).context("cannot render")?
+            );
+        } else {
+            match report {
+                Some(r) => println!(
+                    "deleted {} objects ({}), rewrote {} SHA256SUMS",
+                    r.deleted,
+                    HumanBytes(r.bytes),
+                    r.sums_rewritten
+                ),
+                None if plan.delete.is_empty() => println!("nothing to delete"),
+                None => println!("dry run: nothing deleted (--yes deletes)"),
+            }
+        }
+        Ok::<_, Failure>(())
+    })?
+}
+
+fn print_plan(plan: &Plan) {
+    println!("account {}, code area {}", plan.account, plan.code_area);
+    for k in &plan.kept {
+        println!("  keep    {:<12} {}", k.release, k.why.join("; "));
+    }
+    for r in &plan.pruned {
+        println!("  prune   {r}");
+    }
+    for d in &plan.delete {
+        println!(
+            "  delete  {:>10}  {}",
+            HumanBytes(d.size).to_string(),
+            d.key
+        );
+    }
+    for (key, names) in &plan.sums {
+        println!("  rewrite {key} without {}", names.join(", "));
+    }
+}
