@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use lava_builder::binaries::{self, Shipped};
-use lava_builder::{Artefact, DistOptions, Progress, Release, Step};
+use lava_builder::{Artefact, DistOptions, Progress, Release, Step, MANIFEST};
 use lava_layout::{
     lambda_dir, lambda_key, Arch, Component, LambdaFunction, LAMBDA_PREFIX, SHA256SUMS,
 };
@@ -75,6 +75,7 @@ fn exactly_the_four_keys_of_the_layout() {
     for arch in Arch::ALL {
         expected.push(format!("{}/{SHA256SUMS}", lambda_dir(arch)));
     }
+    expected.push(MANIFEST.to_string());
     expected.sort();
     assert_eq!(files_under(out.path()), expected);
 }

@@ -375,13 +375,17 @@ async fn pin_plans_then_writes_only_the_version() {
         )]
     );
 
-    // Unset: core goes back to the highest; its threads stay.
+    // Unset: core falls back to `_`'s 8.2.0; its threads stay.
     let (status, plan, stderr) = account.pin(&["--realm", "prod", "--worker", "core", "--unset"]);
     assert_eq!(status, 0, "{stderr}");
     assert_eq!(plan["after"], Value::Null);
     assert_eq!(
-        plan["workers"][0]["after"]["bundle"]["reason"],
-        "highest-new"
+        moves(&plan),
+        [(
+            "core".to_string(),
+            bundle_key("8.3.0", X86),
+            bundle_key("8.2.0", X86)
+        )]
     );
     let xw = account.item("prod").await["x-workers"].clone();
     assert_eq!(

@@ -57,9 +57,7 @@ impl Record {
                     let Some(script) = step["run"].as_str() else {
                         continue;
                     };
-                    if script.contains("cargo xtask")
-                        && !self.ran.iter().any(|r| r.script == script)
-                    {
+                    if calls_xtask(script) && !self.ran.iter().any(|r| r.script == script) {
                         missing.push(format!("{file}: {id}: {script}"));
                     }
                 }
@@ -67,6 +65,14 @@ impl Record {
         }
         missing
     }
+}
+
+/// A script that runs `cargo xtask` (a line starting with it, or `$(cargo
+/// xtask ...)`), not one that only mentions it in a message.
+fn calls_xtask(script: &str) -> bool {
+    script
+        .lines()
+        .any(|l| l.trim_start().starts_with("cargo xtask ") || l.contains("$(cargo xtask "))
 }
 
 pub struct Runner {
@@ -453,6 +459,22 @@ mod tests {
             ("no expression", "no expression"),
         ] {
             assert_eq!(resolve(input, &values), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn scripts_that_run_xtask() {
+        for (script, runs) in [
+            ("cargo xtask dist --json > d.json\n", true),
+            ("set -e\n  cargo xtask deploy -e prod\n", true),
+            ("version=$(cargo xtask version --tag \"$TAG\")\n", true),
+            (
+                "gh release create --notes \"for cargo xtask deploy\"\n",
+                false,
+            ),
+            ("echo done\n", false),
+        ] {
+            assert_eq!(calls_xtask(script), runs, "{script}");
         }
     }
 

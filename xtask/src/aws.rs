@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use lava_builder::Release;
 use lava_config::{Config, Environment, Substitution};
 use lava_layout::Version;
+use lava_store::Location;
 
-use crate::Failure;
+use crate::{workspace_root, Failure};
 
 /// Whose account and which locations: an environment of the deploy
 /// configuration. A command that can do without one says so with a required
@@ -50,6 +52,17 @@ impl EnvArgs {
             },
         )?;
         Ok((config, env))
+    }
+}
+
+impl EnvArgs {
+    /// The environment `-e` for the workspace release, and its code area
+    /// (where workers find their bundles): what status, pin and prune read.
+    pub fn code_area(&self) -> Result<(Environment, Location), Failure> {
+        let release = Release::load(&workspace_root())?;
+        let (_, env) = self.load(&release.version)?;
+        let area = env.code_area(&release.version)?;
+        Ok((env, area))
     }
 }
 

@@ -3,13 +3,12 @@
 
 use anyhow::Context;
 use clap::{ArgGroup, Args};
-use lava_builder::Release;
 use lava_layout::Version;
 use lava_ops::pin::{self, Plan, Request, Target};
 use lava_ops::{Boots, Clients};
 
 use crate::aws::{block_on, EnvArgs};
-use crate::{workspace_root, Failure};
+use crate::Failure;
 
 /// Pin the lava version a realm's workers boot, or remove the pin.
 ///
@@ -65,9 +64,7 @@ pub struct PinArgs {
 }
 
 pub fn run(args: PinArgs) -> Result<(), Failure> {
-    let release = Release::load(&workspace_root())?;
-    let (_, env) = args.env.load(&release.version)?;
-    let code_area = env.code_area(&release.version)?;
+    let (env, code_area) = args.env.code_area()?;
     let request = Request {
         environment: &env,
         code_area: &code_area,

@@ -3,12 +3,11 @@
 use anyhow::Context;
 use clap::{ArgGroup, Args};
 use indicatif::HumanBytes;
-use lava_builder::Release;
 use lava_ops::prune::{self, Plan, Request};
 use lava_ops::Clients;
 
 use crate::aws::{block_on, EnvArgs};
-use crate::{workspace_root, Failure};
+use crate::Failure;
 
 /// Delete old releases from the environment's code area.
 ///
@@ -49,9 +48,7 @@ pub struct PruneArgs {
 }
 
 pub fn run(args: PruneArgs) -> Result<(), Failure> {
-    let release = Release::load(&workspace_root())?;
-    let (_, env) = args.env.load(&release.version)?;
-    let code_area = env.code_area(&release.version)?;
+    let (env, code_area) = args.env.code_area()?;
     let request = Request {
         environment: &env,
         code_area: &code_area,

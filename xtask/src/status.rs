@@ -3,13 +3,12 @@
 
 use anyhow::Context;
 use clap::{ArgGroup, Args};
-use lava_builder::Release;
 use lava_ops::status::{self, Request, Status};
 use lava_ops::Clients;
 
 use crate::aws::{block_on, EnvArgs};
 use crate::pin::boots;
-use crate::{workspace_root, Failure};
+use crate::Failure;
 
 /// Show the releases in the code area and what every realm runs.
 ///
@@ -53,9 +52,7 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: StatusArgs) -> Result<(), Failure> {
-    let release = Release::load(&workspace_root())?;
-    let (_, env) = args.env.load(&release.version)?;
-    let code_area = env.code_area(&release.version)?;
+    let (env, code_area) = args.env.code_area()?;
     let request = Request {
         environment: &env,
         code_area: &code_area,

@@ -27,51 +27,41 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 }
 
 pub(crate) async fn list(dir: PathBuf, url: String) -> Result<Vec<Listed>, StoreError> {
-    blocking(move || {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io("LIST", &url)(e)),
-        };
-        let mut listed = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(io("LIST", &url))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let meta = entry.metadata().map_err(io("LIST", &url))?;
-            if meta.is_file() && !name.starts_with(TEMP_PREFIX) {
-                listed.push(Listed {
-                    name,
-                    size: meta.len(),
-                });
-            }
-        }
-        listed.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(listed)
-    })
-    .await
+    Ok(blocking(move || entries(&dir, &url)).await?.0)
 }
 
 pub(crate) async fn list_dirs(dir: PathBuf, url: String) -> Result<Vec<String>, StoreError> {
-    blocking(move || {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io("LIST", &url)(e)),
-        };
-        let mut dirs = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(io("LIST", &url))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type().map_err(io("LIST", &url))?.is_dir()
-                && !name.starts_with(TEMP_PREFIX)
-            {
-                dirs.push(name);
-            }
+    Ok(blocking(move || entries(&dir, &url)).await?.1)
+}
+
+/// The files and the directories directly in `dir`, sorted; temporary
+/// files of writes in progress are not objects yet.
+fn entries(dir: &Path, url: &str) -> Result<(Vec<Listed>, Vec<String>), StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => return Err(io("LIST", url)(e)),
+    };
+    let (mut listed, mut dirs) = (Vec::new(), Vec::new());
+    for entry in entries {
+        let entry = entry.map_err(io("LIST", url))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(TEMP_PREFIX) {
+            continue;
         }
-        dirs.sort();
-        Ok(dirs)
-    })
-    .await
+        let meta = entry.metadata().map_err(io("LIST", url))?;
+        if meta.is_file() {
+            listed.push(Listed {
+                name,
+                size: meta.len(),
+            });
+        } else if meta.is_dir() {
+            dirs.push(name);
+        }
+    }
+    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    dirs.sort();
+    Ok((listed, dirs))
 }
 
 pub(crate) async fn delete(path: PathBuf, url: String) -> Result<(), StoreError> {

@@ -29,8 +29,19 @@ fn failed(op: &'static str, url: &str, err: impl std::error::Error) -> StoreErro
 
 /// The objects directly below `target.key`, a directory's prefix.
 pub(crate) async fn list(target: &Target<'_>) -> Result<Vec<Listed>, StoreError> {
+    Ok(list_below(target).await?.0)
+}
+
+/// The directories directly below `target.key`, a directory's prefix.
+pub(crate) async fn list_dirs(target: &Target<'_>) -> Result<Vec<String>, StoreError> {
+    Ok(list_below(target).await?.1)
+}
+
+/// The objects and the directories directly below a directory's prefix: one
+/// delimited listing gives both.
+async fn list_below(target: &Target<'_>) -> Result<(Vec<Listed>, Vec<String>), StoreError> {
     let (client, prefix, url) = (target.client, target.key.as_str(), &target.url);
-    let mut listed = Vec::new();
+    let (mut listed, mut dirs) = (Vec::new(), Vec::new());
     let mut token = None;
     loop {
         let page = client
@@ -51,29 +62,6 @@ pub(crate) async fn list(target: &Target<'_>) -> Result<Vec<Listed>, StoreError>
                 size: object.size().unwrap_or(0).max(0) as u64,
             });
         }
-        match page.next_continuation_token() {
-            Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
-            _ => return Ok(listed),
-        }
-    }
-}
-
-/// GetObject of `target`, `None` when there is no such key.
-/// The directories directly below `target.key`, a directory's prefix.
-pub(crate) async fn list_dirs(target: &Target<'_>) -> Result<Vec<String>, StoreError> {
-    let (client, prefix, url) = (target.client, target.key.as_str(), &target.url);
-    let mut dirs = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_objects_v2()
-            .bucket(target.bucket)
-            .prefix(prefix)
-            .delimiter("/")
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| failed("LIST", url, e))?;
         for common in page.common_prefixes() {
             if let Some(name) = common.prefix().and_then(|p| p.strip_prefix(prefix)) {
                 dirs.push(name.trim_end_matches('/').to_string());
@@ -85,7 +73,7 @@ pub(crate) async fn list_dirs(target: &Target<'_>) -> Result<Vec<String>, StoreE
         }
     }
     dirs.sort();
-    Ok(dirs)
+    Ok((listed, dirs))
 }
 
 pub(crate) async fn delete(target: &Target<'_>) -> Result<(), StoreError> {
