@@ -337,6 +337,17 @@ async fn pin_plans_then_writes_only_the_version() {
         "pinned-new"
     );
     assert_eq!(plan["written"], false);
+    let out = account.xtask(&[
+        "pin", "-e", "demo", "--realm", "prod", "--worker", "core", "8.3.0", "-n",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "x-workers.core.version 8.2.0 -> 8.3.0",
+        "lava-8.3.0-amzn2023-py3.11-x86_64.tar.bz2",
+        "dry run: nothing written",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
     assert_eq!(account.item("prod").await, before, "-n wrote");
 
     // The write: x-workers.core.version only; threads and every other
@@ -619,6 +630,21 @@ async fn status_reports_what_each_worker_boots_and_flags_problems() {
         );
     }
 
+    // The same for people.
+    let out = account.xtask(&["status", "-e", "demo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    for needle in [
+        "_dist_/framework",
+        "SHA256SUMS does not match",
+        "realm prod (lava-prod) lambdaVersion 8.3.0 (x86_64)",
+        "core (prod-core, amzn2023-py3.11-x86_64): pinned 8.2.0 by x-workers.core",
+        "LAGGING",
+        "problems:",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+
     // One realm: dev's problems are not prod's.
     let (code, status) = status_json(&account, &["--realm", "prod"]);
     assert_eq!(code, 1);
@@ -661,6 +687,11 @@ async fn prune_keeps_what_is_in_use_and_deletes_the_rest_only_with_yes() {
         );
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
+    let out = account.xtask(&["prune", "-e", "demo", "--keep", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["prune   8.0.0", "keep    8.2.0", "dry run: nothing deleted"] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
     let plan = prune(false);
     assert_eq!(plan["pruned"], json!(["8.0.0"]));
     let kept: Vec<(&str, String)> = plan["kept"]

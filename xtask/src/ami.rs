@@ -235,15 +235,7 @@ fn list(args: ListArgs) -> Result<(), Failure> {
         println!("  none");
     }
     for s in &listing.stacks {
-        let state = match s.state {
-            StackState::Current => "current".to_string(),
-            StackState::Lagging => format!(
-                "LAGGING: newest is {}",
-                s.newest.as_deref().unwrap_or_default()
-            ),
-            StackState::Unknown => "unknown: not a lava AMI of this account".to_string(),
-            StackState::NoInstances => "no-instances".to_string(),
-        };
+        let state = ami_state(s.state, s.newest.as_deref());
         let ami = if s.ami_id.is_empty() { "-" } else { &s.ami_id };
         println!(
             "  {:<32} {:<24} {:<22} {:<24} {state}",
@@ -254,4 +246,14 @@ fn list(args: ListArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// A worker stack's AMI against the newest of its runtime, for people.
+pub(crate) fn ami_state(state: StackState, newest: Option<&str>) -> String {
+    match state {
+        StackState::Current => "current".to_string(),
+        StackState::Lagging => format!("LAGGING: newest is {}", newest.unwrap_or_default()),
+        StackState::Unknown => "unknown: not a lava AMI of this account".to_string(),
+        StackState::NoInstances => "no-instances".to_string(),
+    }
 }

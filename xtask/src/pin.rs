@@ -40,6 +40,7 @@ use crate::Failure;
 ///   cargo xtask pin -e prod --realm ops --worker core --unset --json
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("account").required(true).args(["environment"])))]
 #[command(group(ArgGroup::new("change").required(true).args(["version", "unset"])))]
 pub struct PinArgs {
     #[command(flatten)]

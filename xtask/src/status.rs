@@ -6,6 +6,7 @@ use clap::{ArgGroup, Args};
 use lava_ops::status::{self, Request, Status};
 use lava_ops::Clients;
 
+use crate::ami::ami_state;
 use crate::aws::{block_on, EnvArgs};
 use crate::pin::boots;
 use crate::Failure;
@@ -110,17 +111,7 @@ fn print_status(status: &Status) {
                 .as_ref()
                 .map(|p| format!("pinned {} by {}", p.version, p.from))
                 .unwrap_or_else(|| "unpinned".into());
-            let ami = match &w.newest_ami {
-                Some(newest) => format!("{} lags {newest}", w.ami_id),
-                None => format!(
-                    "{} {}",
-                    w.ami_id,
-                    serde_json::to_value(w.ami)
-                        .unwrap_or_default()
-                        .as_str()
-                        .unwrap_or_default()
-                ),
-            };
+            let ami = format!("{} {}", w.ami_id, ami_state(w.ami, w.newest_ami.as_deref()));
             println!(
                 "  {} ({}, {}): {pin}, boots {}; AMI {ami}",
                 w.worker,

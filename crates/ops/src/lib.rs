@@ -11,9 +11,8 @@ pub mod status;
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
 use lava_ami::list::WorkerStack;
 use lava_boot::{select, SelectError, Selection, REALMS_TABLE};
 use lava_layout::{pkg_dir, Runtime, Version};
@@ -35,8 +34,6 @@ pub enum OpsError {
         message: String,
     },
     #[error(transparent)]
-    Account(#[from] lava_config::AccountError),
-    #[error(transparent)]
     Ami(#[from] lava_ami::AmiError),
     #[error(transparent)]
     Store(#[from] lava_store::StoreError),
@@ -47,7 +44,6 @@ impl OpsError {
     pub fn is_input(&self) -> bool {
         match self {
             OpsError::Input(_) => true,
-            OpsError::Account(e) => e.is_input(),
             OpsError::Ami(e) => e.is_input(),
             _ => false,
         }
