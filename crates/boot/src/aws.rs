@@ -35,25 +35,35 @@ impl Aws {
 
     /// The realm's item as plain JSON (DynamoDB's typed form unwrapped).
     pub async fn realm_item(&self, realm: &str) -> Result<Value, BootError> {
-        let out = self
-            .dynamodb
-            .get_item()
-            .table_name(REALMS_TABLE)
-            .key("realm", AttributeValue::S(realm.to_string()))
-            .consistent_read(true)
-            .send()
+        let item = typed_realm_item(&self.dynamodb, realm)
             .await
-            .map_err(|e| BootError::Realm {
+            .map_err(|message| BootError::Realm {
                 realm: realm.to_string(),
-                message: DisplayErrorContext(e).to_string(),
+                message,
             })?;
-        match out.item {
-            Some(item) => Ok(plain_item(&item)),
-            None => Err(BootError::NoSuchRealm {
+        item.map(|item| plain_item(&item))
+            .ok_or_else(|| BootError::NoSuchRealm {
                 realm: realm.to_string(),
-            }),
-        }
+            })
     }
+}
+
+/// The realm's item in the realms table as DynamoDB types it, read
+/// consistently (a pin written a moment ago counts); `None` when the table
+/// has no such realm. The error is the SDK's, with its context.
+pub async fn typed_realm_item(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    realm: &str,
+) -> Result<Option<HashMap<String, AttributeValue>>, String> {
+    let out = dynamodb
+        .get_item()
+        .table_name(REALMS_TABLE)
+        .key("realm", AttributeValue::S(realm.to_string()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| DisplayErrorContext(e).to_string())?;
+    Ok(out.item)
 }
 
 /// A DynamoDB item as plain JSON, as worker settings read it.

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 
 pub use apply::{apply, Applied};
-pub use aws::{plain_item, Aws, REALMS_TABLE};
+pub use aws::{plain_item, typed_realm_item, Aws, REALMS_TABLE};
 pub use plan::{plan, Account, Bundle, DaemonPlan, Install, Pin, Plan, Request, LAVA_GROUP};
 pub use platform::{Overrides, PlatformError};
 pub use scripts::{run_scripts, ScriptRun, LAVA_BOOT_ENV};

@@ -14,10 +14,11 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lava_ami::list::WorkerStack;
-use lava_boot::{select, SelectError, Selection, REALMS_TABLE};
-use lava_layout::{pkg_dir, Runtime, Version};
+use lava_boot::{select, typed_realm_item, SelectError, Selection, REALMS_TABLE};
+use lava_layout::{pkg_dir, Runtime, Version, PKG_PREFIX};
 use lava_store::Store;
 use serde::Serialize;
+use status::Directory;
 
 /// Why a command could not run or refused to act.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +107,19 @@ impl<'a> Packages<'a> {
         }
     }
 
+    /// Starting from the package directories `status` has already listed.
+    pub(crate) fn listed(code: &'a Store, directories: &[Directory]) -> Packages<'a> {
+        let listings = directories
+            .iter()
+            .filter(|d| d.dir.starts_with(&format!("{PKG_PREFIX}/")))
+            .map(|d| {
+                let names = d.listing.iter().map(|l| l.name.clone()).collect();
+                (d.dir.clone(), names)
+            })
+            .collect();
+        Packages { code, listings }
+    }
+
     /// What `lava-boot` would choose for `runtime` with `pin`.
     pub(crate) async fn boots(
         &mut self,
@@ -165,15 +179,11 @@ pub(crate) async fn realm_item(
     clients: &Clients,
     realm: &str,
 ) -> Result<HashMap<String, AttributeValue>, OpsError> {
-    let out = clients
-        .dynamodb
-        .get_item()
-        .table_name(REALMS_TABLE)
-        .key("realm", AttributeValue::S(realm.to_string()))
-        .consistent_read(true)
-        .send()
+    typed_realm_item(&clients.dynamodb, realm)
         .await
-        .map_err(aws("DynamoDB GetItem"))?;
-    out.item
+        .map_err(|message| OpsError::Aws {
+            operation: "DynamoDB GetItem",
+            message,
+        })?
         .ok_or_else(|| OpsError::Input(format!("no realm {realm:?} in the {REALMS_TABLE} table")))
 }

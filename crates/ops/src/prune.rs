@@ -1,6 +1,6 @@
 //! `prune`: remove old releases from the code area.
 //!
-//! `plan` reads what `status` reads, then keeps the newest `keep` releases
+//! `plan` reads what `status` reads (and nothing more), then keeps the newest `keep` releases
 //! (at least the newest one), every release pinned anywhere (any entry of
 //! any realm's `x-workers`), every realm stack's `lambdaVersion` and every
 //! release a worker boots; every other release's bundles, Lambda zips, job
@@ -67,11 +67,6 @@ pub async fn plan(clients: &Clients, request: &Request<'_>) -> Result<Plan, OpsE
         },
     )
     .await?;
-    let code = Store::new(
-        request.code_area.clone(),
-        Some(&clients.s3),
-        Tuning::default(),
-    );
     let releases: BTreeSet<Version> = status
         .directories
         .iter()
@@ -88,7 +83,7 @@ pub async fn plan(clients: &Clients, request: &Request<'_>) -> Result<Plan, OpsE
     let mut sums: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for dir in &status.directories {
         let folder = dir.dir.strip_prefix(&format!("{CFN_PREFIX}/"));
-        for listed in code.list(&dir.dir).await? {
+        for listed in &dir.listing {
             let release = match folder {
                 // A cfn version folder goes whole, its SHA256SUMS with it.
                 Some(folder) => cfn_folder_release(folder),

@@ -22,7 +22,7 @@ use lava_layout::{
     cfn_folder_release, lambda_dir, lambda_key, release_of, Arch, LambdaFunction, Runtime, Sums,
     Version, BOOT_PREFIX, CFN_PREFIX, FRAMEWORK_PREFIX, PKG_PREFIX, SHA256SUMS,
 };
-use lava_store::{Location, Store, Tuning};
+use lava_store::{Listed, Location, Store, Tuning};
 use serde::Serialize;
 
 use crate::{aws, Boots, Clients, OpsError, Packages};
@@ -50,6 +50,9 @@ pub struct Directory {
     pub releases: Vec<String>,
     pub files: usize,
     pub sums: SumsCheck,
+    /// What the listing found, so `Packages` and `prune` need not list again.
+    #[serde(skip)]
+    pub(crate) listing: Vec<Listed>,
 }
 
 /// How a directory's `SHA256SUMS` compares with its files.
@@ -138,7 +141,7 @@ pub async fn status(clients: &Clients, request: &Request<'_>) -> Result<Status, 
 
     let items = realm_items(clients, request.realm).await?;
     let realm_stacks = realm_stacks(clients).await?;
-    let mut packages = Packages::new(&code);
+    let mut packages = Packages::listed(&code, &directories);
     let mut realms = Vec::new();
     for (realm, item) in items {
         let stack = realm_stacks
@@ -398,16 +401,13 @@ pub(crate) async fn directories(code: &Store) -> Result<Vec<Directory>, OpsError
             releases: releases.iter().rev().map(Version::to_string).collect(),
             dir,
             sums,
+            listing: listed,
         });
     }
     Ok(found)
 }
 
-async fn check_sums(
-    code: &Store,
-    dir: &str,
-    listed: &[lava_store::Listed],
-) -> Result<SumsCheck, OpsError> {
+async fn check_sums(code: &Store, dir: &str, listed: &[Listed]) -> Result<SumsCheck, OpsError> {
     let Some(text) = code.get(&format!("{dir}/{SHA256SUMS}")).await? else {
         return Ok(SumsCheck::default());
     };
