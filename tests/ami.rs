@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
-use aws_sdk_cloudformation::types::Parameter;
-use aws_sdk_ec2::types::Tag;
 use lava_ami::list::{Clients, Listing};
 use lava_ami::stage;
 use lava_ami::AmiError;
 use lava_config::{Config, Environment, Substitution};
 use lava_layout::{oracle_key, Arch, OraclePackage, Sums, Version};
+use lava_tests::cfn::{self, REALM_STACK, WORKER_STACK};
 use lava_tests::files_under;
 use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
 use sha2::{Digest, Sha256};
@@ -440,26 +439,6 @@ fn a_link_to_the_versioned_download_is_one_zip() {
 // ---------------------------------------------------------------------------
 // ami list against moto
 
-/// A worker stack needs only the lava-worker template's identifying
-/// parameters; moto creates the queue.
-const WORKER_TEMPLATE: &str = r#"{
-  "Parameters": {
-    "realm": {"Type": "String"},
-    "worker": {"Type": "String"},
-    "amiId": {"Type": "String"}
-  },
-  "Resources": {"queue": {"Type": "AWS::SQS::Queue"}}
-}"#;
-
-/// A realm stack: a realm parameter, no worker or amiId.
-const REALM_TEMPLATE: &str = r#"{
-  "Parameters": {
-    "realm": {"Type": "String"},
-    "lambdaVersion": {"Type": "String"}
-  },
-  "Resources": {"queue": {"Type": "AWS::SQS::Queue"}}
-}"#;
-
 fn environment(account: &str) -> Environment {
     let yaml = format!("demo:\n  account_id: \"{account}\"\n");
     let version: Version = "8.3.0".parse().unwrap();
@@ -492,49 +471,11 @@ impl Aws {
     }
 
     async fn image(&self, name: &str, tags: &[(&str, &str)]) -> String {
-        let id = self
-            .clients
-            .ec2
-            .register_image()
-            .name(name)
-            .send()
-            .await
-            .unwrap()
-            .image_id()
-            .unwrap()
-            .to_string();
-        if !tags.is_empty() {
-            let tags = tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(*k).value(*v).build());
-            self.clients
-                .ec2
-                .create_tags()
-                .resources(&id)
-                .set_tags(Some(tags.collect()))
-                .send()
-                .await
-                .unwrap();
-        }
-        id
+        moto::register_image(&self.clients.ec2, name, tags).await
     }
 
     async fn stack(&self, name: &str, template: &str, parameters: &[(&str, &str)]) {
-        let parameters = parameters.iter().map(|(k, v)| {
-            Parameter::builder()
-                .parameter_key(*k)
-                .parameter_value(*v)
-                .build()
-        });
-        self.clients
-            .cfn
-            .create_stack()
-            .stack_name(name)
-            .template_body(template)
-            .set_parameters(Some(parameters.collect()))
-            .send()
-            .await
-            .unwrap();
+        cfn::create_from_body(&self.clients.cfn, name, template, parameters).await;
     }
 }
 
@@ -568,31 +509,31 @@ async fn list_marks_the_newest_per_runtime_and_the_stacks_that_lag() {
     aws.image("ubuntu-24.04-base", &[]).await;
 
     let worker = |realm, worker, ami| [("realm", realm), ("worker", worker), ("amiId", ami)];
-    aws.stack("prod-core", WORKER_TEMPLATE, &worker("prod", "core", &old))
+    aws.stack("prod-core", WORKER_STACK, &worker("prod", "core", &old))
         .await;
     aws.stack(
         "prod-batch",
-        WORKER_TEMPLATE,
+        WORKER_STACK,
         &worker("prod", "batch", &newest_x86),
     )
     .await;
     aws.stack(
         "prod-arm",
-        WORKER_TEMPLATE,
+        WORKER_STACK,
         &worker("prod", "arm", &newest_arm),
     )
     .await;
     aws.stack(
         "dev-core",
-        WORKER_TEMPLATE,
+        WORKER_STACK,
         &worker("dev", "core", "ami-0123456789abcdef0"),
     )
     .await;
-    aws.stack("prod-guest", WORKER_TEMPLATE, &worker("prod", "guest", ""))
+    aws.stack("prod-guest", WORKER_STACK, &worker("prod", "guest", ""))
         .await;
     aws.stack(
         "prod-realm",
-        REALM_TEMPLATE,
+        REALM_STACK,
         &[("realm", "prod"), ("lambdaVersion", "8.3.0")],
     )
     .await;

@@ -343,33 +343,19 @@ impl Remote {
             Remote::S3 { direct, .. } => {
                 let prefix = format!("{area}/");
                 let mut state = BTreeMap::new();
-                let mut token = None;
-                loop {
-                    let page = direct
-                        .list_objects_v2()
+                for o in moto::objects(direct, BUCKET, &prefix).await {
+                    let key = o.key().unwrap();
+                    let got = direct
+                        .get_object()
                         .bucket(BUCKET)
-                        .prefix(&prefix)
-                        .set_continuation_token(token)
+                        .key(key)
                         .send()
                         .await
                         .unwrap();
-                    for o in page.contents() {
-                        let key = o.key().unwrap();
-                        let got = direct
-                            .get_object()
-                            .bucket(BUCKET)
-                            .key(key)
-                            .send()
-                            .await
-                            .unwrap();
-                        let bytes = got.body.collect().await.unwrap().into_bytes().to_vec();
-                        state.insert(key[prefix.len()..].to_string(), bytes);
-                    }
-                    match page.next_continuation_token() {
-                        Some(t) => token = Some(t.to_string()),
-                        None => return state,
-                    }
+                    let bytes = got.body.collect().await.unwrap().into_bytes().to_vec();
+                    state.insert(key[prefix.len()..].to_string(), bytes);
                 }
+                state
             }
             Remote::File { dir } => {
                 let root = dir.path().join(area);

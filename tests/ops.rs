@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Command, Output};
 
-use aws_sdk_cloudformation::types::Parameter;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lava_config::{Config, Substitution};
 use lava_layout::{
@@ -18,6 +17,7 @@ use lava_layout::{
 use lava_ops::pin::{self, Target};
 use lava_ops::{Clients, OpsError};
 use lava_store::Location;
+use lava_tests::cfn::{self, REALM_STACK, WORKER_STACK};
 use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
 use lava_tests::realm::{create_realms_table, put_json, REALMS_TABLE};
 use lava_tests::run;
@@ -35,26 +35,6 @@ const RELEASES: [(&str, &[&str]); 4] = [
     ("8.2.0", &[X86, ARM]),
     ("8.3.0", &[X86, ARM]),
 ];
-
-const REALM_TEMPLATE: &str = r#"{
-  "Parameters": {
-    "realm": {"Type": "String"},
-    "lambdaVersion": {"Type": "String"},
-    "lambdaArchitecture": {"Type": "String"},
-    "s3CodeBucket": {"Type": "String"},
-    "s3CodePrefix": {"Type": "String"}
-  },
-  "Resources": {"queue": {"Type": "AWS::SQS::Queue"}}
-}"#;
-
-const WORKER_TEMPLATE: &str = r#"{
-  "Parameters": {
-    "realm": {"Type": "String"},
-    "worker": {"Type": "String"},
-    "amiId": {"Type": "String"}
-  },
-  "Resources": {"queue": {"Type": "AWS::SQS::Queue"}}
-}"#;
 
 /// The account: moto, its clients, and a directory with the deploy
 /// configuration (environment `demo`, the code area `s3://lava-code/lava`).
@@ -168,53 +148,33 @@ impl Account {
             ),
             (ARM, "lava-8.3.0-amzn2023-py3.12-arm64-2025-03-01T00-00-00Z"),
         ] {
-            let id = ec2.register_image().name(name).send().await.unwrap();
-            images.insert(what, id.image_id().unwrap().to_string());
+            images.insert(what, moto::register_image(ec2, name, &[]).await);
         }
-        let stack = |name: &'static str,
-                     template: &'static str,
-                     parameters: Vec<(&'static str, String)>| {
-            let cfn = clients.ami.cfn.clone();
-            async move {
-                let parameters = parameters.into_iter().map(|(k, v)| {
-                    Parameter::builder()
-                        .parameter_key(k)
-                        .parameter_value(v)
-                        .build()
-                });
-                cfn.create_stack()
-                    .stack_name(name)
-                    .template_body(template)
-                    .set_parameters(Some(parameters.collect()))
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        };
+        let cfn = &clients.ami.cfn;
         // prod-core runs an older AMI than the newest of its runtime.
         for (name, realm, worker, image) in [
             ("prod-core", "prod", "core", "x86 old"),
             ("prod-batch", "prod", "batch", ARM),
             ("dev-core", "dev", "core", ARM),
         ] {
-            let parameters = vec![
-                ("realm", realm.to_string()),
-                ("worker", worker.to_string()),
-                ("amiId", images[image].clone()),
+            let parameters = [
+                ("realm", realm),
+                ("worker", worker),
+                ("amiId", &images[image]),
             ];
-            stack(name, WORKER_TEMPLATE, parameters).await;
+            cfn::create_from_body(cfn, name, WORKER_STACK, &parameters).await;
         }
         for (name, realm, lambda_version) in
             [("lava-prod", "prod", "8.3.0"), ("lava-dev", "dev", "8.1.0")]
         {
-            let parameters = vec![
-                ("realm", realm.to_string()),
-                ("lambdaVersion", lambda_version.to_string()),
-                ("lambdaArchitecture", "x86_64".to_string()),
-                ("s3CodeBucket", BUCKET.to_string()),
-                ("s3CodePrefix", "lava".to_string()),
+            let parameters = [
+                ("realm", realm),
+                ("lambdaVersion", lambda_version),
+                ("lambdaArchitecture", "x86_64"),
+                ("s3CodeBucket", BUCKET),
+                ("s3CodePrefix", "lava"),
             ];
-            stack(name, REALM_TEMPLATE, parameters).await;
+            cfn::create_from_body(cfn, name, REALM_STACK, &parameters).await;
         }
         let newest_x86 = images[X86].clone();
 
@@ -481,26 +441,11 @@ async fn pin_loses_no_edit_made_between_plan_and_write() {
 
 /// Every key of the code bucket.
 async fn keys(s3: &aws_sdk_s3::Client) -> BTreeSet<String> {
-    let mut keys = BTreeSet::new();
-    let mut token = None;
-    loop {
-        let page = s3
-            .list_objects_v2()
-            .bucket(BUCKET)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .unwrap();
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-        match page.next_continuation_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => return keys,
-        }
-    }
+    moto::objects(s3, BUCKET, "")
+        .await
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
 }
 
 fn directory<'a>(status: &'a Value, dir: &str) -> &'a Value {

@@ -208,31 +208,18 @@ async fn deploy(aws: &lava_deploy::Aws, dist: &Path, version: &Version) -> Vec<S
 
 /// Every object of the code bucket: key -> (size, ETag, last modified).
 async fn bucket_state(s3: &aws_sdk_s3::Client) -> BTreeMap<String, (i64, String, String)> {
-    let mut state = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let page = s3
-            .list_objects_v2()
-            .bucket(BUCKET)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .unwrap();
-        for o in page.contents() {
-            state.insert(
-                o.key().unwrap().to_string(),
-                (
-                    o.size().unwrap_or_default(),
-                    o.e_tag().unwrap_or_default().to_string(),
-                    format!("{:?}", o.last_modified()),
-                ),
+    moto::objects(s3, BUCKET, "")
+        .await
+        .iter()
+        .map(|o| {
+            let state = (
+                o.size().unwrap_or_default(),
+                o.e_tag().unwrap_or_default().to_string(),
+                format!("{:?}", o.last_modified()),
             );
-        }
-        match page.next_continuation_token() {
-            Some(t) => token = Some(t.to_string()),
-            None => return state,
-        }
-    }
+            (o.key().unwrap().to_string(), state)
+        })
+        .collect()
 }
 
 /// Every artefact dist built is in the code area with the sha256 dist gave

@@ -1,5 +1,5 @@
-//! Stacks in moto's CloudFormation, for the stack, stack_upgrade and
-//! rehearsal tests: create one (and show moto's events when it does not
+//! Stacks in moto's CloudFormation, for the stack, stack_upgrade, ami, ops
+//! and rehearsal tests: create one (and show moto's events when it does not
 //! complete), read it back.
 
 use std::collections::BTreeMap;
@@ -88,6 +88,38 @@ pub async fn create(
         "moto did not create stack {name}:\n{}",
         events(cfn, name).await.join("\n")
     );
+}
+
+/// A stand-in for a lava-worker stack: only the parameters `ami list`,
+/// `status` and `pin` recognise a worker stack by. moto creates the queue.
+pub const WORKER_STACK: &str = r#"{
+  "Parameters": {
+    "realm": {"Type": "String"},
+    "worker": {"Type": "String"},
+    "amiId": {"Type": "String"}
+  },
+  "Resources": {"queue": {"Type": "AWS::SQS::Queue"}}
+}"#;
+
+/// A stand-in for a realm stack: `realm` and `lambdaVersion`, no `worker`,
+/// and where its functions take their zips from.
+pub const REALM_STACK: &str = r#"{
+  "Parameters": {
+    "realm": {"Type": "String"},
+    "lambdaVersion": {"Type": "String"},
+    "lambdaArchitecture": {"Type": "String"},
+    "s3CodeBucket": {"Type": "String"},
+    "s3CodePrefix": {"Type": "String"}
+  },
+  "Resources": {"queue": {"Type": "AWS::SQS::Queue"}}
+}"#;
+
+/// `create` from a template body, with `given` and "" for every other
+/// parameter it declares.
+pub async fn create_from_body(cfn: &Client, name: &str, body: &str, given: &[(&str, &str)]) {
+    let template: Json = serde_json::from_str(body).expect("the template is JSON");
+    let parameters = all_parameters(&template, given);
+    create(cfn, name, Template::Body(body), &parameters).await;
 }
 
 /// What a stack shows: its status, parameters and outputs (by key).
