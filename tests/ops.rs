@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lava_config::{Config, Substitution};
@@ -15,10 +16,12 @@ use lava_layout::{
     Runtime, Sums, Version, SHA256SUMS,
 };
 use lava_ops::pin::{self, Target};
+use lava_ops::prune::{self, OnDeleted};
 use lava_ops::{Clients, OpsError};
 use lava_store::Location;
 use lava_tests::cfn::{self, REALM_STACK, WORKER_STACK};
 use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
+use lava_tests::proxy::Proxy;
 use lava_tests::realm::{create_realms_table, put_json, REALMS_TABLE};
 use lava_tests::run;
 use serde_json::{json, Value};
@@ -624,20 +627,19 @@ async fn prune_keeps_what_is_in_use_and_deletes_the_rest_only_with_yes() {
             args.push("--yes");
         }
         let out = account.xtask(&args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        (
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+            stderr,
+        )
     };
     let out = account.xtask(&["prune", "-e", "demo", "--keep", "1"]);
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in ["prune   8.0.0", "keep    8.2.0", "dry run: nothing deleted"] {
         assert!(text.contains(needle), "{needle:?} not in:\n{text}");
     }
-    let plan = prune(false);
+    let (plan, _) = prune(false);
     assert_eq!(plan["pruned"], json!(["8.0.0"]));
     let kept: Vec<(&str, String)> = plan["kept"]
         .as_array()
@@ -669,8 +671,15 @@ async fn prune_keeps_what_is_in_use_and_deletes_the_rest_only_with_yes() {
         "the dry run deleted"
     );
 
-    let done = prune(true);
+    let (done, progress) = prune(true);
     assert_eq!(done["report"]["deleted"], 8);
+    // Off a terminal, a plain line per deleted object.
+    let lines: BTreeSet<String> = progress
+        .lines()
+        .filter_map(|l| l.strip_prefix("deleted "))
+        .map(|k| format!("lava/{k}"))
+        .collect();
+    assert_eq!(lines, planned, "{progress}");
     let after = keys(&account.clients.s3).await;
     let expected: BTreeSet<String> = before.difference(&planned).cloned().collect();
     assert_eq!(after, expected);
@@ -697,9 +706,87 @@ async fn prune_keeps_what_is_in_use_and_deletes_the_rest_only_with_yes() {
         .all(|d| d["dir"] != "_dist_/cfn/v8.0.0"));
 
     // Nothing left to prune.
-    let again = prune(true);
+    let (again, _) = prune(true);
     assert_eq!(
         (&again["pruned"], &again["report"]),
         (&json!([]), &Value::Null)
     );
+}
+
+/// Every request for the 8.0.0 bundle fails: the prune stops with that
+/// error after deleting everything else, no `SHA256SUMS` lists a file that
+/// is gone, and a second prune finishes the job.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prune_that_fails_midway_lists_no_file_that_is_gone() {
+    let account = Account::new().await;
+    let before = keys(&account.clients.s3).await;
+    let proxy = Proxy::start(account.moto.port());
+    let clients = Clients::new(&command_sdk_config(&proxy.endpoint()).await);
+    let env = account.environment();
+    let code_area = Location::parse(&format!("s3://{BUCKET}/lava")).unwrap();
+    let request = prune::Request {
+        environment: &env,
+        code_area: &code_area,
+        keep: 1,
+    };
+    let plan = prune::plan(&clients, &request).await.unwrap();
+    assert_eq!(plan.delete.len(), 8, "{:?}", plan.delete);
+    let bundle = plan
+        .delete
+        .iter()
+        .find(|d| d.key.starts_with("_dist_/pkg/"))
+        .map(|d| d.key.clone())
+        .unwrap();
+    proxy.fail_path(Some(bundle.rsplit('/').next().unwrap()));
+    let deleted = Arc::new(Mutex::new(BTreeSet::new()));
+    let on_deleted: OnDeleted = {
+        let deleted = Arc::clone(&deleted);
+        Arc::new(move |d: &prune::Deletion| {
+            deleted.lock().unwrap().insert(d.key.clone());
+        })
+    };
+    let err = prune::apply(&clients, &plan, &code_area, 4, &on_deleted)
+        .await
+        .unwrap_err();
+    proxy.fail_path(None);
+    assert!(err.to_string().contains(&bundle), "{err}");
+    let others: BTreeSet<String> = plan
+        .delete
+        .iter()
+        .map(|d| d.key.clone())
+        .filter(|k| *k != bundle)
+        .collect();
+    assert_eq!(*deleted.lock().unwrap(), others);
+
+    let (_, status) = status_json(&account, &[]);
+    for dir in status["directories"].as_array().unwrap() {
+        assert_eq!(
+            (&dir["sums"]["missing"], &dir["sums"]["mismatched"]),
+            (&json!([]), &json!([])),
+            "{dir:#}"
+        );
+    }
+
+    let out = account.xtask(&["prune", "-e", "demo", "--keep", "1", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let planned: BTreeSet<String> = plan
+        .delete
+        .iter()
+        .map(|d| format!("lava/{}", d.key))
+        .collect();
+    let expected: BTreeSet<String> = before.difference(&planned).cloned().collect();
+    assert_eq!(keys(&account.clients.s3).await, expected);
+    let (code, status) = status_json(&account, &[]);
+    for dir in status["directories"].as_array().unwrap() {
+        assert_eq!(dir["sums"]["present"], json!(true), "{dir:#}");
+        assert_eq!(dir["sums"]["unlisted"], json!([]), "{dir:#}");
+        assert_eq!(dir["sums"]["missing"], json!([]), "{dir:#}");
+    }
+    // What is left are the fixture's own problems (see the status test).
+    assert_eq!(code, 1, "{status:#}");
 }

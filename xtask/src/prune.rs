@@ -2,8 +2,11 @@
 
 use anyhow::Context;
 use clap::{ArgGroup, Args};
-use indicatif::HumanBytes;
-use lava_ops::prune::{self, Plan, Request};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use lava_ops::prune::{self, Deletion, OnDeleted, Plan, Request};
 use lava_ops::Clients;
 
 use crate::aws::{block_on, EnvArgs};
@@ -19,10 +22,11 @@ use crate::Failure;
 /// the AWS credentials belong to the environment's account_id.
 ///
 /// A dry run by default: it prints the plan and deletes nothing. With --yes
-/// it deletes the planned objects, then rewrites each touched directory's
-/// SHA256SUMS without their entries (over the version it read, merging again
-/// when a deploy wrote it meanwhile), so every SHA256SUMS stays consistent
-/// with its directory. A prune that fails midway can be run again.
+/// it rewrites each touched directory's SHA256SUMS without the entries it
+/// deletes (over the version it read, merging again when a deploy wrote it
+/// meanwhile), then deletes the planned objects, JOBS at a time, so every
+/// SHA256SUMS stays consistent with its directory. A prune that fails midway
+/// leaves files no SHA256SUMS lists (status reports them); run it again.
 ///
 /// Exit status: 0 done (or planned); 1 the AWS credentials are for another
 /// account, or AWS failed; 2 bad input (arguments, configuration).
@@ -42,6 +46,9 @@ pub struct PruneArgs {
     /// Delete: without it, prune only prints the plan.
     #[arg(long)]
     yes: bool,
+    /// Objects deleted at once.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 10)]
+    jobs: usize,
     /// Print the plan (and what was deleted) as JSON.
     #[arg(long)]
     json: bool,
@@ -61,7 +68,17 @@ pub fn run(args: PruneArgs) -> Result<(), Failure> {
             print_plan(&plan);
         }
         let report = if args.yes && !plan.delete.is_empty() {
-            Some(prune::apply(&clients, &plan, &code_area).await?)
+            let bar = deletion_bar(plan.delete.len());
+            let shown = bar.clone();
+            let on_deleted: OnDeleted = Arc::new(move |d: &Deletion| match &shown {
+                Some(bar) => bar.inc(1),
+                None => eprintln!("deleted {}", d.key),
+            });
+            let report = prune::apply(&clients, &plan, &code_area, args.jobs, &on_deleted).await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            Some(report?)
         } else {
             None
         };
@@ -86,6 +103,17 @@ pub fn run(args: PruneArgs) -> Result<(), Failure> {
         }
         Ok::<_, Failure>(())
     })?
+}
+
+/// A bar of deleted objects on a terminal; `None` (plain lines) otherwise.
+fn deletion_bar(objects: usize) -> Option<ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(objects as u64);
+        bar.set_style(
+            ProgressStyle::with_template("deleting {bar:30} {pos}/{len}").expect("valid template"),
+        );
+        bar
+    })
 }
 
 fn print_plan(plan: &Plan) {

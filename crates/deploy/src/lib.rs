@@ -13,7 +13,6 @@
 //!    [`execute`] then pushes exactly the plan.
 
 mod aws;
-mod bounded;
 mod local;
 mod plan;
 mod push;

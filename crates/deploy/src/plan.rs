@@ -10,9 +10,9 @@ use lava_store::{Body, Expect, Listed, Location, Store, Tuning};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::bounded;
 use crate::local::{self, Artefact, Sources};
 use lava_config::{check_account, AccountError, Deployable, Environment};
+use lava_store::bounded;
 
 use crate::{Aws, DeployError, Report};
 

@@ -5,10 +5,10 @@
 //! any realm's `x-workers`), every realm stack's `lambdaVersion` and every
 //! release a worker boots; every other release's bundles, Lambda zips, job
 //! framework and cfn version folder are planned for deletion. `apply`
-//! deletes them, then rewrites each touched directory's `SHA256SUMS` without
-//! their entries, over the version it read (merging again when a deploy
-//! wrote it meanwhile), so every `SHA256SUMS` ends consistent with its
-//! directory.
+//! rewrites each touched directory's `SHA256SUMS` without their entries,
+//! over the version it read (merging again when a deploy wrote it
+//! meanwhile), then deletes them, so every `SHA256SUMS` ends consistent
+//! with its directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use lava_config::Environment;
 use lava_layout::{cfn_folder_release, release_of, Sums, Version, CFN_PREFIX, SHA256SUMS};
-use lava_store::{Expect, Location, PutMeta, Store, StoreError, Tuning};
+use lava_store::{bounded, Expect, Location, PutMeta, Store, StoreError, Tuning};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -175,25 +175,53 @@ pub struct Report {
 /// How often a `SHA256SUMS` is read again after another writer changed it.
 const SUMS_ATTEMPTS: u32 = 10;
 
-/// Delete the plan's objects, then rewrite the touched `SHA256SUMS`.
+/// Called as each object is deleted, from any thread.
+pub type OnDeleted = Arc<dyn Fn(&Deletion) + Send + Sync>;
+
+/// Rewrite the touched `SHA256SUMS` without the plan's entries, then delete
+/// the plan's objects, `jobs` at a time. In that order, a prune that stops
+/// midway leaves files a `SHA256SUMS` does not list (which `status` reports
+/// and a second prune plans again), never entries whose files are gone.
 pub async fn apply(
     clients: &Clients,
     plan: &Plan,
     code_area: &Location,
+    jobs: usize,
+    on_deleted: &OnDeleted,
 ) -> Result<Report, OpsError> {
     let code = Store::new(code_area.clone(), Some(&clients.s3), Tuning::default());
     let mut report = Report::default();
-    for d in &plan.delete {
-        code.delete(&d.key).await?;
-        report.deleted += 1;
-        report.bytes += d.size;
-    }
     for (key, removed) in &plan.sums {
         if rewrite_sums(&code, key, removed).await? {
             report.sums_rewritten += 1;
         }
     }
-    Ok(report)
+    let deleted = bounded::run(plan.delete.clone(), jobs, |d| {
+        let code = code.clone();
+        let on_deleted = Arc::clone(on_deleted);
+        async move {
+            let result = code.delete(&d.key).await;
+            if result.is_ok() {
+                on_deleted(&d);
+            }
+            result.map(|()| d.size)
+        }
+    })
+    .await;
+    let mut failed = None;
+    for result in deleted {
+        match result {
+            Ok(size) => {
+                report.deleted += 1;
+                report.bytes += size;
+            }
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    match failed {
+        None => Ok(report),
+        Some(e) => Err(e.into()),
+    }
 }
 
 /// `key` without the entries `removed`, written over the version read;

@@ -8,6 +8,7 @@
 //! and the S3 `ChecksumSHA256`, which S3 verifies on receipt), so "unchanged"
 //! can be decided without downloading it, whatever the bucket's encryption.
 
+pub mod bounded;
 mod file;
 mod location;
 mod s3;

@@ -7,7 +7,7 @@ use tokio::task::JoinSet;
 /// Run `work` on every item, at most `jobs` at a time, each a task of the
 /// runtime (so on all its threads); every result, in the order they ended.
 /// A panicking task panics the caller.
-pub(crate) async fn run<I, F, Fut>(items: I, jobs: usize, work: F) -> Vec<Fut::Output>
+pub async fn run<I, F, Fut>(items: I, jobs: usize, work: F) -> Vec<Fut::Output>
 where
     I: IntoIterator,
     F: Fn(I::Item) -> Fut,
