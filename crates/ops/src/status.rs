@@ -22,7 +22,7 @@ use lava_layout::{
     cfn_folder_release, lambda_dir, lambda_key, release_of, Arch, LambdaFunction, Runtime, Sums,
     Version, BOOT_PREFIX, CFN_PREFIX, FRAMEWORK_PREFIX, PKG_PREFIX, SHA256SUMS,
 };
-use lava_store::{Listed, Location, Store, Tuning};
+use lava_store::{bounded, Listed, Location, Store, Tuning};
 use serde::Serialize;
 
 use crate::{aws, Boots, Clients, OpsError, Packages};
@@ -33,6 +33,7 @@ const LAMBDA_VERSION: &str = "lambdaVersion";
 const ARCHITECTURE: &str = "lambdaArchitecture";
 const CODE_BUCKET: &str = "s3CodeBucket";
 const CODE_PREFIX: &str = "s3CodePrefix";
+const HEADS_IN_FLIGHT: usize = 10;
 
 pub struct Request<'a> {
     pub environment: &'a Environment,
@@ -421,19 +422,29 @@ async fn check_sums(code: &Store, dir: &str, listed: &[Listed]) -> Result<SumsCh
         .map(|l| l.name.as_str())
         .filter(|n| *n != SHA256SUMS)
         .collect();
+    // A listing carries no digest: HEAD every listed file, a few at a time.
+    let mut to_head = Vec::new();
     for name in &names {
         match sums.get(name) {
             None => check.unlisted.push(name.to_string()),
-            Some(listed_digest) => {
-                let head = code.head(&format!("{dir}/{name}")).await?;
-                if let Some(actual) = head.and_then(|h| h.sha256) {
-                    if actual != listed_digest {
-                        check.mismatched.push(name.to_string());
-                    }
-                }
-            }
+            Some(digest) => to_head.push((name.to_string(), digest.to_string())),
         }
     }
+    let heads = bounded::run(to_head, HEADS_IN_FLIGHT, |(name, digest)| {
+        let code = code.clone();
+        let key = format!("{dir}/{name}");
+        async move { (name, digest, code.head(&key).await) }
+    })
+    .await;
+    for (name, digest, head) in heads {
+        if head?
+            .and_then(|h| h.sha256)
+            .is_some_and(|actual| actual != digest)
+        {
+            check.mismatched.push(name);
+        }
+    }
+    check.mismatched.sort();
     for name in sums.0.keys() {
         if !names.contains(name.as_str()) {
             check.missing.push(name.clone());
