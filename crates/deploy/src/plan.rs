@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use lava_layout::{Sums, Version, SHA256SUMS};
+use lava_layout::{content_type, Sums, Version, SHA256SUMS};
 use lava_store::{Body, Expect, Listed, Location, Store, Tuning};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -411,23 +411,6 @@ fn same(equal: bool) -> Action {
     }
 }
 
-/// The Content-Type each kind of artefact is served with.
-fn content_type(name: &str) -> &'static str {
-    const TYPES: [(&str, &str); 7] = [
-        (".json", "application/json"),
-        (".md", "text/markdown; charset=utf-8"),
-        (".html", "text/html; charset=utf-8"),
-        (".zip", "application/zip"),
-        (".tar.bz2", "application/x-bzip2"),
-        (".sh", "text/x-shellscript"),
-        (SHA256SUMS, "text/plain; charset=utf-8"),
-    ];
-    TYPES
-        .iter()
-        .find(|(suffix, _)| name.ends_with(suffix))
-        .map_or("application/octet-stream", |(_, t)| t)
-}
-
 /// Objects and bytes of one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Count {
@@ -519,27 +502,6 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_types_per_kind() {
-        assert_eq!(content_type("lava-realm.cfn.json"), "application/json");
-        assert_eq!(
-            content_type("lava-realm.cfn.md"),
-            "text/markdown; charset=utf-8"
-        );
-        assert_eq!(
-            content_type("lava-realm.cfn.html"),
-            "text/html; charset=utf-8"
-        );
-        assert_eq!(content_type("stop-8.3.0.zip"), "application/zip");
-        assert_eq!(
-            content_type("lava-8.3.0-amzn2023-py3.11-x86_64.tar.bz2"),
-            "application/x-bzip2"
-        );
-        assert_eq!(content_type("50-lava.sh"), "text/x-shellscript");
-        assert_eq!(content_type("SHA256SUMS"), "text/plain; charset=utf-8");
-        assert_eq!(content_type("lava-boot-x86_64"), "application/octet-stream");
-    }
 
     #[test]
     fn keys_are_relative_to_the_configured_directory() {

@@ -207,9 +207,48 @@ pub fn root_boot_key(realm: &str, worker: &str, script: &str) -> Result<String, 
     Ok(format!("{realm}/{worker}/{script}"))
 }
 
+/// The Content-Type each kind of artefact is served with in the code area
+/// (deploy writes it; prune keeps it when it rewrites a `SHA256SUMS`).
+pub fn content_type(name: &str) -> &'static str {
+    const TYPES: [(&str, &str); 7] = [
+        (".json", "application/json"),
+        (".md", "text/markdown; charset=utf-8"),
+        (".html", "text/html; charset=utf-8"),
+        (".zip", "application/zip"),
+        (".tar.bz2", "application/x-bzip2"),
+        (".sh", "text/x-shellscript"),
+        (SHA256SUMS, "text/plain; charset=utf-8"),
+    ];
+    TYPES
+        .iter()
+        .find(|(suffix, _)| name.ends_with(suffix))
+        .map_or("application/octet-stream", |(_, t)| t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_types_per_kind() {
+        assert_eq!(content_type("lava-realm.cfn.json"), "application/json");
+        assert_eq!(
+            content_type("lava-realm.cfn.md"),
+            "text/markdown; charset=utf-8"
+        );
+        assert_eq!(
+            content_type("lava-realm.cfn.html"),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type("stop-8.3.0.zip"), "application/zip");
+        assert_eq!(
+            content_type("lava-8.3.0-amzn2023-py3.11-x86_64.tar.bz2"),
+            "application/x-bzip2"
+        );
+        assert_eq!(content_type("50-lava.sh"), "text/x-shellscript");
+        assert_eq!(content_type("SHA256SUMS"), "text/plain; charset=utf-8");
+        assert_eq!(content_type("lava-boot-x86_64"), "application/octet-stream");
+    }
 
     #[test]
     fn cfn_folders_name_their_release() {

@@ -18,8 +18,8 @@ pub use ami::{
 };
 pub use area::{
     boot_binary_key, boot_script_key, cfn_dir, cfn_doc_key, cfn_folder_release, cfn_html_key,
-    cfn_key, cfn_keys, framework_key, lambda_dir, lambda_key, oracle_key, pkg_dir, pkg_key,
-    root_boot_key, AMI_DIR, BOOT_PREFIX, ORACLE_PREFIX, ROOT_BOOT_SCRIPTS,
+    cfn_key, cfn_keys, content_type, framework_key, lambda_dir, lambda_key, oracle_key, pkg_dir,
+    pkg_key, root_boot_key, AMI_DIR, BOOT_PREFIX, ORACLE_PREFIX, ROOT_BOOT_SCRIPTS,
 };
 pub use area::{Component, CFN_PREFIX, FRAMEWORK_PREFIX, LAMBDA_PREFIX, PKG_PREFIX, SHA256SUMS};
 pub use names::{

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lava_config::Environment;
-use lava_layout::{cfn_folder_release, release_of, Sums, Version, CFN_PREFIX, SHA256SUMS};
+use lava_layout::{
+    cfn_folder_release, content_type, release_of, Sums, Version, CFN_PREFIX, SHA256SUMS,
+};
 use lava_store::{bounded, Expect, Location, PutMeta, Store, StoreError, Tuning};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -241,7 +243,7 @@ async fn rewrite_sums(code: &Store, key: &str, removed: &[String]) -> Result<boo
         let meta = PutMeta {
             size: text.len() as u64,
             sha256: hex::encode(Sha256::digest(&text)),
-            content_type: "text/plain; charset=utf-8".into(),
+            content_type: content_type(SHA256SUMS).to_string(),
         };
         if code
             .put_if(key, Arc::new(text), &meta, &Expect::Version(read.version))
