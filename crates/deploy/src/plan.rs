@@ -6,13 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use lava_layout::{content_type, Sums, Version, SHA256SUMS};
-use lava_store::{Body, Expect, Listed, Location, Store, Tuning};
+use lava_store::{bounded, Body, Expect, Listed, Location, Store, Tuning};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::local::{self, Artefact, Sources};
 use lava_config::{check_account, AccountError, Deployable, Environment};
-use lava_store::bounded;
 
 use crate::{Aws, DeployError, Report};
 

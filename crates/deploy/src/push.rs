@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lava_layout::Sums;
-use lava_store::{Body, Expect, PutMeta, Store, StoreError};
+use lava_store::{bounded, Body, Expect, PutMeta, Store, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::plan::{self, Count, Group};
 use crate::{Action, DeployError, Object, Plan};
-use lava_store::bounded;
 
 /// Told about the push as it goes (progress bars or plain lines).
 pub trait Progress: Send + Sync {

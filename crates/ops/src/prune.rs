@@ -1,14 +1,14 @@
 //! `prune`: remove old releases from the code area.
 //!
-//! `plan` reads what `status` reads (and nothing more), then keeps the newest `keep` releases
-//! (at least the newest one), every release pinned anywhere (any entry of
-//! any realm's `x-workers`), every realm stack's `lambdaVersion` and every
-//! release a worker boots; every other release's bundles, Lambda zips, job
-//! framework and cfn version folder are planned for deletion. `apply`
-//! rewrites each touched directory's `SHA256SUMS` without their entries,
-//! over the version it read (merging again when a deploy wrote it
-//! meanwhile), then deletes them, so every `SHA256SUMS` ends consistent
-//! with its directory.
+//! `plan` reads what `status` reads (and nothing more), then keeps the
+//! newest `keep` releases (at least the newest one), every release pinned
+//! anywhere (any entry of any realm's `x-workers`), every realm stack's
+//! `lambdaVersion` and every release a worker boots; every other release's
+//! bundles, Lambda zips, job framework and cfn version folder are planned
+//! for deletion. `apply` rewrites each touched directory's `SHA256SUMS`
+//! without their entries, over the version it read (merging again when a
+//! deploy wrote it meanwhile), then deletes them, so every `SHA256SUMS` ends
+//! consistent with its directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
