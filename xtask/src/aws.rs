@@ -53,9 +53,7 @@ impl EnvArgs {
         )?;
         Ok((config, env))
     }
-}
 
-impl EnvArgs {
     /// The environment `-e` for the workspace release, and its code area
     /// (where workers find their bundles): what status, pin and prune read.
     pub fn code_area(&self) -> Result<(Environment, Location), Failure> {

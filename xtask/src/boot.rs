@@ -70,11 +70,7 @@ pub fn run(args: BootArgs) -> Result<(), Failure> {
     let release = Release::load(&workspace_root())?;
     let code_area = match args.code_area {
         Some(area) => area,
-        None => args
-            .env
-            .load(&release.version)?
-            .1
-            .code_area(&release.version)?,
+        None => args.env.code_area()?.1,
     };
     let platforms = if args.platform.is_empty() {
         release.runtimes.clone()
