@@ -15,6 +15,7 @@ use crate::event::S3Record;
 
 pub struct Renderer {
     env: Environment<'static>,
+    clock: pytime::WallClock,
 }
 
 impl Default for Renderer {
@@ -51,7 +52,10 @@ pub(crate) fn environment() -> Environment<'static> {
 
 impl Renderer {
     pub fn new() -> Renderer {
-        Renderer { env: environment() }
+        Renderer {
+            env: environment(),
+            clock: pytime::WallClock::system(),
+        }
     }
 
     /// The render variables for one object event.
@@ -70,7 +74,7 @@ impl Renderer {
             key => record.key,
             event => Value::from_serialize(&record.raw),
             info => info,
-            utils => utils(),
+            utils => utils(&self.clock),
         }
     }
 
@@ -109,7 +113,7 @@ impl Renderer {
 }
 
 /// `utils`: upstream's JINJA_UTILS (lava/lavacore.py), member for member.
-fn utils() -> Value {
+fn utils(clock: &pytime::WallClock) -> Value {
     let mut members = vec![
         (
             "s3bucket",
@@ -123,7 +127,7 @@ fn utils() -> Value {
         ("path", pypath::path_module()),
         ("re", pytext::re_module()),
     ];
-    members.extend(pytime::utils_members());
+    members.extend(pytime::utils_members(clock));
     Value::from_iter(members)
 }
 

@@ -4,10 +4,11 @@ use super::*;
 
 // Classes and modules
 
-#[derive(Debug, Clone, Copy)]
+/// The classes that read the time (`now`, `today`) carry the clock they read.
+#[derive(Debug, Clone)]
 pub(super) enum Class {
-    DateTime,
-    Date,
+    DateTime(WallClock),
+    Date(WallClock),
     Time,
     TimeDelta,
     RelativeDelta,
@@ -16,10 +17,10 @@ pub(super) enum Class {
 }
 
 impl Class {
-    pub(super) fn name(self) -> &'static str {
+    pub(super) fn name(&self) -> &'static str {
         match self {
-            Class::DateTime => "datetime.datetime",
-            Class::Date => "datetime.date",
+            Class::DateTime(_) => "datetime.datetime",
+            Class::Date(_) => "datetime.date",
             Class::Time => "datetime.time",
             Class::TimeDelta => "datetime.timedelta",
             Class::RelativeDelta => "dateutil.relativedelta.relativedelta",
@@ -42,19 +43,19 @@ impl Object for Class {
         let max_date = Date::from_calendar_date(9999, Month::December, 31).ok()?;
         let min_date = Date::from_calendar_date(1, Month::January, 1).ok()?;
         let max_time = Time::from_hms_micro(23, 59, 59, 999_999).ok()?;
-        Some(match (**self, key.as_str()?) {
-            (Class::DateTime, "min") => dt_value(DateTime {
+        Some(match (&**self, key.as_str()?) {
+            (Class::DateTime(_), "min") => dt_value(DateTime {
                 d: min_date,
                 t: Time::MIDNIGHT,
                 tz: None,
             }),
-            (Class::DateTime, "max") => dt_value(DateTime {
+            (Class::DateTime(_), "max") => dt_value(DateTime {
                 d: max_date,
                 t: max_time,
                 tz: None,
             }),
-            (Class::Date, "min") => Value::from_object(PyDate(min_date)),
-            (Class::Date, "max") => Value::from_object(PyDate(max_date)),
+            (Class::Date(_), "min") => Value::from_object(PyDate(min_date)),
+            (Class::Date(_), "max") => Value::from_object(PyDate(max_date)),
             (Class::Time, "min") => Value::from_object(PyTime {
                 t: Time::MIDNIGHT,
                 tz: None,
@@ -73,9 +74,9 @@ impl Object for Class {
     }
 
     fn call(self: &Arc<Self>, _: &State, args: &[Value]) -> Result<Value, Error> {
-        match **self {
-            Class::DateTime => Ok(dt_value(datetime_args("datetime", args)?)),
-            Class::Date => {
+        match &**self {
+            Class::DateTime(_) => Ok(dt_value(datetime_args("datetime", args)?)),
+            Class::Date(_) => {
                 let a = bind("date", args, &["year", "month", "day"])?;
                 Ok(Value::from_object(PyDate(make_date(
                     int_arg(&required(&a[0], "year", 1)?)?,
@@ -114,20 +115,20 @@ impl Object for Class {
     ) -> Result<Value, Error> {
         let (pos, _) = split_kwargs(args);
         let first = || pos.first().cloned().unwrap_or(Value::UNDEFINED);
-        match (**self, method) {
-            (Class::DateTime, "now") => {
+        match (&**self, method) {
+            (Class::DateTime(clock), "now") => {
                 let a = bind("now", args, &["tz"])?;
                 let tz = a[0].as_ref().map_or(Ok(None), tz_arg)?;
-                Ok(dt_value(DateTime::now(tz)?))
+                Ok(dt_value(DateTime::now(clock, tz)?))
             }
-            (Class::DateTime, "utcnow" | "today") => {
+            (Class::DateTime(clock), "utcnow" | "today") => {
                 bind(method, args, &[])?;
-                Ok(dt_value(DateTime::now(None)?))
+                Ok(dt_value(DateTime::now(clock, None)?))
             }
-            (Class::DateTime, "fromisoformat") => {
+            (Class::DateTime(_), "fromisoformat") => {
                 Ok(dt_value(fromisoformat(one_str_arg(method, args)?)?))
             }
-            (Class::DateTime, "strptime") => match pos {
+            (Class::DateTime(_), "strptime") => match pos {
                 [s, f] => Ok(dt_value(strptime(
                     str_arg(s, method)?,
                     str_arg(f, method)?,
@@ -137,7 +138,7 @@ impl Object for Class {
                     pos.len()
                 ))),
             },
-            (Class::DateTime, "fromtimestamp") => {
+            (Class::DateTime(_), "fromtimestamp") => {
                 let a = bind(method, args, &["t", "tz"])?;
                 let tz = a[1].as_ref().map_or(Ok(None), tz_arg)?;
                 Ok(dt_value(DateTime::from_unix(
@@ -145,10 +146,10 @@ impl Object for Class {
                     tz,
                 )?))
             }
-            (Class::DateTime, "utcfromtimestamp") => {
+            (Class::DateTime(_), "utcfromtimestamp") => {
                 Ok(dt_value(DateTime::from_unix(&first(), None)?))
             }
-            (Class::DateTime, "combine") => {
+            (Class::DateTime(_), "combine") => {
                 let a = bind(method, args, &["date", "time", "tzinfo"])?;
                 let d = required(&a[0], "date", 1)?;
                 let t = required(&a[1], "time", 2)?;
@@ -166,13 +167,15 @@ impl Object for Class {
                 };
                 Ok(dt_value(DateTime { d, t: t.t, tz }))
             }
-            (Class::Date, "today") => Ok(Value::from_object(PyDate(DateTime::now(None)?.d))),
-            (Class::Date, "fromisoformat") => Ok(Value::from_object(PyDate(date_fromisoformat(
-                one_str_arg(method, args)?,
+            (Class::Date(clock), "today") => {
+                Ok(Value::from_object(PyDate(DateTime::now(clock, None)?.d)))
+            }
+            (Class::Date(_), "fromisoformat") => Ok(Value::from_object(PyDate(
+                date_fromisoformat(one_str_arg(method, args)?)?,
+            ))),
+            (Class::Date(_), "fromordinal") => Ok(Value::from_object(PyDate(from_ordinal(
+                int_arg(&first())?,
             )?))),
-            (Class::Date, "fromordinal") => Ok(Value::from_object(PyDate(from_ordinal(int_arg(
-                &first(),
-            )?)?))),
             (Class::Time, "fromisoformat") => Ok(Value::from_object(time_fromisoformat(
                 one_str_arg(method, args)?,
             )?)),
@@ -185,20 +188,22 @@ impl Object for Class {
     }
 }
 
-/// The Python modules reachable from `utils`.
-#[derive(Debug, Clone, Copy)]
+/// The Python modules reachable from `utils`; the parser (and dateutil,
+/// which leads to it) carries the clock its missing date fields come from.
+#[derive(Debug, Clone)]
 pub(super) enum Module {
-    Dateutil,
+    Dateutil(WallClock),
     RelativeDelta,
-    Parser,
+    Parser(WallClock),
     Tz,
 }
 
-pub(super) fn parse_fn(s: &str, kw: minijinja::value::Kwargs) -> Result<Value, Error> {
+fn parse_fn(clock: &WallClock, s: &str, kw: Kwargs) -> Result<Value, Error> {
     let dayfirst = kw.get::<Option<bool>>("dayfirst")?.unwrap_or(false);
     let yearfirst = kw.get::<Option<bool>>("yearfirst")?.unwrap_or(false);
     kw.assert_all_used()?;
-    Ok(dt_value(du_parse(s, dayfirst, yearfirst)?))
+    let today = clock.now().date();
+    Ok(dt_value(du_parse(s, dayfirst, yearfirst, today)?))
 }
 
 pub(super) fn gettz(name: Option<&str>) -> Result<Value, Error> {
@@ -218,10 +223,12 @@ impl Object for Module {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        Some(match (**self, name) {
-            (Module::Dateutil, "relativedelta") => Value::from_object(Module::RelativeDelta),
-            (Module::Dateutil, "parser") => Value::from_object(Module::Parser),
-            (Module::Dateutil, "tz") => Value::from_object(Module::Tz),
+        Some(match (&**self, name) {
+            (Module::Dateutil(_), "relativedelta") => Value::from_object(Module::RelativeDelta),
+            (Module::Dateutil(clock), "parser") => {
+                Value::from_object(Module::Parser(clock.clone()))
+            }
+            (Module::Dateutil(_), "tz") => Value::from_object(Module::Tz),
             (Module::RelativeDelta, "relativedelta") => Value::from_object(Class::RelativeDelta),
             (Module::RelativeDelta, _) => {
                 let wd = WEEKDAY_NAMES.iter().position(|n| *n == name)?;
@@ -230,8 +237,11 @@ impl Object for Module {
                     n: None,
                 })
             }
-            (Module::Parser, "parse") => Value::from_function(parse_fn),
-            (Module::Parser, "isoparse") => {
+            (Module::Parser(clock), "parse") => {
+                let clock = clock.clone();
+                Value::from_function(move |s: &str, kw: Kwargs| parse_fn(&clock, s, kw))
+            }
+            (Module::Parser(_), "isoparse") => {
                 Value::from_function(|s: &str| isoparse(s).map(dt_value))
             }
             (Module::Tz, "UTC") => Value::from_object(TzInfo(Tz::Utc)),
@@ -247,10 +257,10 @@ impl Object for Module {
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match **self {
-            Module::Dateutil => "dateutil",
+        let name = match &**self {
+            Module::Dateutil(_) => "dateutil",
             Module::RelativeDelta => "dateutil.relativedelta",
-            Module::Parser => "dateutil.parser",
+            Module::Parser(_) => "dateutil.parser",
             Module::Tz => "dateutil.tz",
         };
         write!(f, "<module '{name}'>")

@@ -87,15 +87,50 @@ pub fn datetime_value(t: OffsetDateTime) -> Value {
     })
 }
 
+/// Where `datetime.now()`, `date.today()` and the parser's missing date
+/// fields read the time: the system clock in the function, a clock of the
+/// test's own in the tables, so that no row depends on when it runs.
+#[derive(Clone)]
+pub struct WallClock(Arc<dyn Fn() -> OffsetDateTime + Send + Sync>);
+
+impl WallClock {
+    pub fn new(now: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> WallClock {
+        WallClock(Arc::new(now))
+    }
+
+    pub fn system() -> WallClock {
+        WallClock::new(OffsetDateTime::now_utc)
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WallClock")
+    }
+}
+
 /// The `utils` entries that stand for Python modules and classes.
-pub fn utils_members() -> Vec<(&'static str, Value)> {
+pub fn utils_members(clock: &WallClock) -> Vec<(&'static str, Value)> {
     vec![
-        ("datetime", Value::from_object(Class::DateTime)),
-        ("date", Value::from_object(Class::Date)),
+        (
+            "datetime",
+            Value::from_object(Class::DateTime(clock.clone())),
+        ),
+        ("date", Value::from_object(Class::Date(clock.clone()))),
         ("time", Value::from_object(Class::Time)),
         ("timedelta", Value::from_object(Class::TimeDelta)),
-        ("dateutil", Value::from_object(Module::Dateutil)),
-        ("parsedate", Value::from_object(Module::Parser)),
+        (
+            "dateutil",
+            Value::from_object(Module::Dateutil(clock.clone())),
+        ),
+        (
+            "parsedate",
+            Value::from_object(Module::Parser(clock.clone())),
+        ),
     ]
 }
 
@@ -626,8 +661,8 @@ impl DateTime {
         DateTime::from_utc_us(us + i128::from(EPOCH_ORDINAL - 1) * US_PER_DAY, tz)
     }
 
-    fn now(tz: Option<Tz>) -> Result<DateTime, Error> {
-        let now = OffsetDateTime::now_utc();
+    fn now(clock: &WallClock, tz: Option<Tz>) -> Result<DateTime, Error> {
+        let now = clock.now();
         let us = i128::from(ordinal(now.date()) - 1) * US_PER_DAY + time_us(now.time());
         DateTime::from_utc_us(us, tz)
     }
@@ -1151,7 +1186,9 @@ mod tests {
         ("{{ utils.datetime.utcfromtimestamp(86400) }}|{{ utils.datetime.utcfromtimestamp(-1.25) }}", Text("1970-01-02 00:00:00|1969-12-31 23:59:58.750000")),
         ("{{ utils.datetime.combine(utils.date(2024, 1, 2), utils.time(3, 4)) }}|{{ utils.datetime.combine(t, utils.time(3, 4, tzinfo=utils.dateutil.tz.UTC)) }}|{{ utils.datetime.combine(utils.date(2024, 1, 2), utils.time(3, 4), tzinfo=utils.dateutil.tz.UTC) }}", Text("2024-01-02 03:04:00|2022-01-30 03:04:00+00:00|2024-01-02 03:04:00+00:00")),
         ("{{ utils.datetime.now().tzinfo }}|{{ utils.datetime.utcnow().tzinfo }}|{{ utils.datetime.today().tzinfo }}|{{ utils.datetime.now(utils.dateutil.tz.UTC).tzinfo }}|{{ utils.datetime.now(tz=utils.dateutil.tz.UTC).utcoffset() }}", Text("None|None|None|tzutc()|0:00:00")),
-        ("{{ (utils.datetime.now() - utils.datetime.utcnow()).days }}|{{ utils.datetime.now().year > 2000 }}|{{ (utils.datetime.now(utils.dateutil.tz.UTC) - t).days > 0 }}|{{ utils.datetime.today().date() == utils.date.today() }}", Text("-1|True|True|True")),
+        ("{{ (utils.datetime.now() - utils.datetime.utcnow()).days }}|{{ utils.datetime.now().year }}|{{ (utils.datetime.now(utils.dateutil.tz.UTC) - t).days }}|{{ utils.datetime.today().date() == utils.date.today() }}", Text("-1|2025|1133|True")),
+        ("{{ utils.datetime.now() }}|{{ utils.datetime.utcnow() }}|{{ utils.datetime.now(utils.dateutil.tz.UTC) }}|{{ utils.datetime.today() }}|{{ utils.date.today() }}", Text("2025-03-09 08:07:06.000005|2025-03-09 08:07:06.000006|2025-03-09 08:07:06.000007+00:00|2025-03-09 08:07:06.000008|2025-03-09")),
+        ("{{ utils.parsedate.parse('Jan 5') }}|{{ utils.parsedate.parse('10:05') }}|{{ utils.parsedate.parse('5') }}|{{ utils.dateutil.parser.parse('March') }}|{{ utils.parsedate.parse('01/02/74') }}|{{ utils.parsedate.parse('01/02/75') }}", Text("2025-01-05 00:00:00|2025-03-09 10:05:00|2025-03-05 00:00:00|2025-03-09 00:00:00|2074-01-02 00:00:00|1975-01-02 00:00:00")),
         ("{{ t < t }}|{{ t == t }}|{{ t <= t }}|{{ t > utils.datetime(2022, 1, 30, tzinfo=utils.dateutil.tz.UTC) }}|{{ t == utils.parsedate.parse('2022-01-30T17:18:17.000123+01:00') }}|{{ t.replace(tzinfo=None) == t }}", Text("False|True|True|True|True|False")),
         ("{{ utils.date(2024, 1, 2) < utils.date(2024, 1, 3) }}|{{ utils.date(2024, 1, 2) == utils.date(2024, 1, 2) }}|{{ utils.time(1) < utils.time(2) }}|{{ utils.timedelta(days=1) == utils.timedelta(hours=24) }}|{{ utils.timedelta(days=1) > utils.timedelta(hours=23) }}", Text("True|True|True|True|True")),
         ("{{ [utils.date(2024, 3, 1), utils.date(2023, 1, 1), utils.date(2024, 1, 1)] | sort | join(',') }}|{{ [utils.timedelta(1), utils.timedelta(-1), utils.timedelta(0)] | max }}", Text("2023-01-01,2024-01-01,2024-03-01|1 day, 0:00:00")),
@@ -1261,16 +1298,27 @@ mod tests {
         );
     }
 
+    /// A clock that reads 2025-03-09 08:07:06.000005 UTC, then one
+    /// microsecond later at every read, as a real clock read twice does.
+    fn ticking_clock() -> WallClock {
+        let start = time::macros::datetime!(2025-03-09 08:07:06.000005 UTC);
+        let reads = std::sync::atomic::AtomicI64::new(0);
+        WallClock::new(move || {
+            let n = reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            start + time::Duration::microseconds(n)
+        })
+    }
+
     #[test]
     fn renders_as_python() {
         let env = env();
         let t = time::macros::datetime!(2022-01-30 16:18:17.000123 UTC);
-        let ctx = minijinja::context! {
-            utils => Value::from_iter(utils_members()),
-            t => datetime_value(t),
-        };
         let mut failures = Vec::new();
         for (template, want) in CASES {
+            let ctx = minijinja::context! {
+                utils => Value::from_iter(utils_members(&ticking_clock())),
+                t => datetime_value(t),
+            };
             let got = env.render_str(template, &ctx);
             let ok = match (want, &got) {
                 (Text(text), Ok(out)) => out == text,

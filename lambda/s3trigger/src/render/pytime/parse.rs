@@ -377,8 +377,13 @@ pub(super) fn strptime(s: &str, fmt: &str) -> Result<DateTime, Error> {
 /// `dateutil.parser.parse` for the usual formats: numeric and named-month
 /// dates in any order (resolved as dateutil does, with `dayfirst` and
 /// `yearfirst`), `HH:MM[:SS[.f]]` with am/pm, and a zone of Z/UTC/GMT or a
-/// numeric offset. Missing date fields come from today, time fields are 0.
-pub(super) fn du_parse(s: &str, dayfirst: bool, yearfirst: bool) -> Result<DateTime, Error> {
+/// numeric offset. Missing date fields come from `today`, time fields are 0.
+pub(super) fn du_parse(
+    s: &str,
+    dayfirst: bool,
+    yearfirst: bool,
+    today: Date,
+) -> Result<DateTime, Error> {
     let unknown = || err(format!("Unknown string format: {s}"));
     // Tokens: digit runs, letter runs, and single other characters.
     let mut toks: Vec<&str> = Vec::new();
@@ -537,7 +542,6 @@ pub(super) fn du_parse(s: &str, dayfirst: bool, yearfirst: bool) -> Result<DateT
             (_, hv) => hv,
         });
     }
-    let today = OffsetDateTime::now_utc().date();
     let (y, m, d) =
         resolve_ymd(&ymd.vals, ymd.mstr, ymd.ystr, dayfirst, yearfirst).ok_or_else(unknown)?;
     let y = y.map(|(v, len)| {
