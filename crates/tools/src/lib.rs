@@ -1,18 +1,21 @@
 //! The tools the release is built and tested with, found on the host or
 //! provisioned into a cache directory this toolchain owns (never
 //! system-wide): programs on PATH, Python venvs installed with pip (uv, the
-//! test tools, the bench's peers), uv itself, and Debian packages unpacked
-//! into a directory (a cross sysroot, the bench's rclone).
+//! test tools, the bench's peers), uv itself, zig (the C compiler and
+//! linker of what the release ships as native code), and Debian packages
+//! unpacked into a directory (a cross sysroot, the bench's rclone).
 
 pub mod debs;
 mod uv;
 mod venv;
+mod zig;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use uv::find_or_provision as uv;
 pub use venv::{test_tools, venv};
+pub use zig::{Zig, ZIG_PINS};
 
 /// A tool that could not be found, run or installed.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +80,16 @@ const CALLER_VARS: [&str; 7] = [
 /// it, whenever the caller changes: dist under `cargo xtask`, under a test,
 /// `cargo xtask test` after a cargo from the shell.
 pub fn cargo() -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    as_from_a_shell(Command::new(cargo_program()))
+}
+
+/// `$CARGO` if set, else `cargo` from PATH.
+fn cargo_program() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// `command` without the variables cargo sets for the program it runs.
+fn as_from_a_shell(mut command: Command) -> Command {
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         if CALLER_VARS.contains(&name.as_ref())

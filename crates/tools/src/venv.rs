@@ -33,6 +33,11 @@ pub fn test_tools(requirements: &Path) -> Result<PathBuf, ToolError> {
     )
 }
 
+/// Whether the venv at `dir` is complete with `pip_args` installed.
+pub(crate) fn is_made(dir: &Path, pip_args: &[&str]) -> bool {
+    std::fs::read_to_string(dir.join(MARKER)).ok() == Some(pip_args.join("\n"))
+}
+
 /// A venv at `dir` with `pip_args` installed (`pkg==1.0` pins, or
 /// `-r requirements.txt`), made on first use and again when `pip_args`
 /// change. A venv's scripts embed its path, so it is built in place; callers
@@ -40,7 +45,7 @@ pub fn test_tools(requirements: &Path) -> Result<PathBuf, ToolError> {
 pub fn venv(dir: &Path, pip_args: &[&str]) -> Result<PathBuf, ToolError> {
     let want = pip_args.join("\n");
     let marker = dir.join(MARKER);
-    let complete = || std::fs::read_to_string(&marker).ok().as_deref() == Some(want.as_str());
+    let complete = || is_made(dir, pip_args);
     if complete() {
         return Ok(dir.to_path_buf());
     }
