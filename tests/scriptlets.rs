@@ -148,7 +148,9 @@ fn secupdate_applies_updates_and_reboots_as_upstream() {
             marker_after: false,
         },
     ];
-    for c in cases {
+    // dnf is Amazon Linux 2023's package manager, yum Amazon Linux 2's: every
+    // case holds on both kinds of worker.
+    for (c, pm) in cases.iter().flat_map(|c| [(c, "dnf"), (c, "yum")]) {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
@@ -156,15 +158,17 @@ fn secupdate_applies_updates_and_reboots_as_upstream() {
         let marker = dir.path().join("NO-REBOOT");
         stand_in(
             &bin,
-            "dnf",
-            r#"echo "dnf $*" >> "$FAKE_LOG"
+            pm,
+            &format!(
+                r#"echo "{pm} $*" >> "$FAKE_LOG"
 case " $* " in
 *" check-update "*) exit "$FAKE_CHECK" ;;
 *" update "*)
     statuses=($FAKE_UPDATES)
-    n=$(grep -c '^dnf .* update ' "$FAKE_LOG")
-    exit "${statuses[n-1]:-0}" ;;
-esac"#,
+    n=$(grep -c '^{pm} .* update ' "$FAKE_LOG")
+    exit "${{statuses[n-1]:-0}}" ;;
+esac"#
+            ),
         );
         stand_in(&bin, "systemctl", r#"echo "systemctl $*" >> "$FAKE_LOG""#);
         stand_in(&bin, "sleep", r#"echo "sleep $*" >> "$FAKE_LOG""#);
@@ -179,7 +183,15 @@ esac"#,
             .envs(c.env.iter().copied()));
         let calls = std::fs::read_to_string(&log).unwrap_or_default();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let case = c.case;
+        let case = format!("{} ({pm})", c.case);
+        // Unless disabled, the check went to this worker's package manager.
+        assert_eq!(
+            calls
+                .lines()
+                .any(|l| l.starts_with(&format!("{pm} ")) && l.contains(" check-update")),
+            !c.env.contains(&("LAVA_SECUPDATE", "no")),
+            "{case}: {calls}"
+        );
         assert_eq!(out.status.code(), Some(c.exit), "{case}: {stderr}\n{calls}");
         let attempts = calls
             .lines()
