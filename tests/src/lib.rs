@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use lava_builder::toolchain::gnu_triple;
 use lava_builder::{Artefact, DistOptions, Progress, Release, Step};
 use lava_layout::Arch;
 
@@ -84,10 +83,9 @@ pub fn run(cmd: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
-/// A command running `program`, an executable built for `arch`: itself on
-/// this host's architecture, else under qemu's user-mode emulator with that
-/// architecture's C library (both installed by `cargo xtask test`), killed
-/// after ten minutes.
+/// A command running `program`, a static executable built for `arch`:
+/// itself on this host's architecture, else under qemu's user-mode emulator
+/// (installed by `cargo xtask test`), killed after ten minutes.
 pub fn command_for(arch: Arch, program: impl AsRef<OsStr>) -> Command {
     if Arch::host() == Some(arch) {
         return Command::new(program);
@@ -98,13 +96,6 @@ pub fn command_for(arch: Arch, program: impl AsRef<OsStr>) -> Command {
     command
         .args(["--kill-after=10", "600"])
         .arg(format!("qemu-{}-static", arch.uname()))
-        .arg("-L")
-        .arg(Path::new("/usr").join(gnu_triple(arch)))
-        // Only the cross C library: multiarch `:arm64` packages in
-        // /lib/<triple> (Debian's rustc route installs them) mixed into it
-        // make programs spin.
-        .arg("-E")
-        .arg(format!("LD_LIBRARY_PATH=/usr/{}/lib", gnu_triple(arch)))
         .arg(program);
     command
 }

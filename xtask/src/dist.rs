@@ -31,20 +31,22 @@ use crate::{workspace_root, Failure};
 /// Worker bundles: requirements.txt and requirements-extra.txt of the worker
 /// source, as wheels for the runtime's platform (uv). A requirement PyPI has
 /// no wheel of for it (PyGreSQL) is built from its sdist with that runtime's
-/// Python, natively or with the cross gcc (its `-dev` packages installed or,
-/// for another architecture, unpacked into ~/.cache/lava-dist/sysroot/),
-/// checked like the binaries, and kept in ~/.cache/lava-dist/wheels/<runtime>/
-/// so later runs do not build it again. One that cannot be built fails
-/// naming it and the runtime (exit 2).
+/// Python and `zig cc` for the runtime's glibc (its `-dev` packages
+/// installed or, for another architecture, unpacked into
+/// ~/.cache/lava-dist/sysroot/), checked like the binaries, and kept in
+/// ~/.cache/lava-dist/wheels/<runtime>/<zig>/ so later runs do not build it
+/// again. One that cannot be built fails naming it and the runtime (exit 2).
 ///
-/// Cross toolchains: the rustup target if installed, else another rustc on
-/// PATH with the target's standard library (Debian's rustc-web), plus a
-/// linker (CARGO_TARGET_<TRIPLE>_LINKER, else <arch>-linux-gnu-gcc). When
-/// one is missing, dist installs it first where it can, saying what and why
-/// (`rustup target add`, bounded in time; as root on Debian, apt-get), else
-/// exits 1 naming the commands. LAVA_TOOLCHAIN_AARCH64=<rustc> picks the
-/// compiler, =none says there is none. --skip-arch builds a release without
-/// an architecture, on purpose; the summary lists what it left out.
+/// Binaries (the Lambda bootstraps, lava-boot) are static musl executables
+/// for each architecture: cargo's rustc with the <arch>-unknown-linux-musl
+/// standard library, linked by zig (cargo-zigbuild), so they run on every
+/// worker (amzn2 too) and on Lambda whatever machine built them. When one
+/// is missing, dist installs it first, saying what and why (`rustup target
+/// add`, bounded in time; zig and cargo-zigbuild from PyPI into
+/// ~/.cache/lava-dist/zig), else exits 1 naming what to install.
+/// LAVA_TOOLCHAIN_AARCH64=<rustc> picks the compiler, =none says there is
+/// none. --skip-arch builds a release without an architecture, on purpose;
+/// the summary lists what it left out.
 ///
 /// Examples:
 ///   cargo xtask dist

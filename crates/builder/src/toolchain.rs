@@ -1,25 +1,28 @@
-//! The Rust toolchain that builds the release's binaries for an architecture:
-//! found on this machine, provisioned when it is missing and this machine can
-//! install it, or refused with the commands that would install it.
+//! The toolchain that builds the release's binaries for an architecture:
+//! static musl executables (`<arch>-unknown-linux-musl`), compiled by the
+//! rustc cargo runs with that target's standard library, linked by zig
+//! through cargo-zigbuild, which also compiles the C code in them (aws-lc,
+//! ring, mimalloc). Nothing of the build host's C library reaches them: a
+//! release built on Debian 12 or on ubuntu-24.04 runs on every worker
+//! (amzn2's glibc 2.26 as amzn2023's) and on Lambda, and the same inputs
+//! give the same bytes on both. ARCHITECTURE.md has the measurements behind
+//! static musl over a glibc floor.
 //!
-//! Found, in this order: the compiler cargo runs by default (rustup's, which
-//! honours the workspace's toolchain file) when its sysroot has the target's
-//! standard library; any other `rustc` on PATH that has it (Debian's
-//! `rustc-web` with `libstd-rust-web-dev:<arch>`). A foreign architecture also
-//! needs a linker: `CARGO_TARGET_<TRIPLE>_LINKER`, else `<arch>-linux-gnu-gcc`
-//! on PATH, with that architecture's C library.
+//! Found: the musl standard library in the sysroot of cargo's rustc
+//! (rustup's, which honours the workspace's toolchain file) and the pinned
+//! zig of lava-tools. Provisioned when missing: `rustup target add` (bounded
+//! in time) and zig's venv (pip, from PyPI).
 //!
 //! `LAVA_TOOLCHAIN_<ARCH>` (e.g. `LAVA_TOOLCHAIN_AARCH64`) overrides the
-//! search: the path of the `rustc` to use, or `none` for "this machine cannot
-//! build that architecture" (nothing is provisioned).
+//! search: the path of the `rustc` to use, or `none` for "this machine
+//! cannot build that architecture" (nothing is provisioned).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lava_layout::Arch;
-
-use lava_tools::on_path;
+use lava_tools::{on_path, Zig, ZIG_PINS};
 
 use crate::BuildError;
 
@@ -34,19 +37,22 @@ pub struct Toolchain {
     pub arch: Arch,
     /// The compiler cargo must run (`RUSTC`); `None`: cargo's own.
     pub rustc: Option<PathBuf>,
-    /// The linker for a foreign architecture; `None`: the host's `cc`.
-    pub linker: Option<PathBuf>,
+    /// The C compiler and linker.
+    pub zig: Zig,
 }
 
 impl Toolchain {
-    /// Point a `cargo build --target <arch>` at this toolchain.
-    pub fn configure(&self, cargo: &mut Command) {
+    /// `cargo zigbuild`, pointed at this toolchain; the caller adds the
+    /// subcommand's arguments (`--target`, packages).
+    pub fn cargo(&self) -> Result<Command, BuildError> {
+        let mut cargo = self
+            .zig
+            .cargo_zigbuild()
+            .map_err(|e| BuildError::Tool(e.to_string()))?;
         if let Some(rustc) = &self.rustc {
             cargo.env("RUSTC", rustc);
         }
-        if let Some(linker) = &self.linker {
-            cargo.env(linker_var(self.arch), linker);
-        }
+        Ok(cargo)
     }
 
     /// One line for logs and summaries.
@@ -55,10 +61,11 @@ impl Toolchain {
             Some(path) => path.display().to_string(),
             None => "cargo's rustc".to_string(),
         };
-        match &self.linker {
-            Some(linker) => format!("{rustc}, linker {}", linker.display()),
-            None => rustc,
-        }
+        format!(
+            "{rustc} for {}, linked by zig ({})",
+            self.arch.rust_target(),
+            ZIG_PINS.join(", ")
+        )
     }
 }
 
@@ -68,8 +75,8 @@ pub struct Missing {
     pub arch: Arch,
     /// No compiler here has the target's standard library.
     pub std: bool,
-    /// Why there is no usable linker, if there is none.
-    pub linker: Option<String>,
+    /// zig is not provisioned yet.
+    pub zig: bool,
     /// `LAVA_TOOLCHAIN_<ARCH>` names the toolchain (or `none`): the machine
     /// is not to be changed.
     pub overridden: Option<String>,
@@ -88,27 +95,24 @@ impl Missing {
             _ if self.std => parts.push(format!("no rustc here has the {target} standard library")),
             _ => {}
         }
-        parts.extend(self.linker.clone());
+        if self.zig {
+            parts.push(format!("zig is not installed ({})", ZIG_PINS.join(", ")));
+        }
         format!("no {} toolchain: {}", self.arch, parts.join("; "))
     }
 
     /// The commands that would install what is missing, by hand.
     pub fn commands(&self) -> Vec<String> {
-        let target = self.arch.rust_target();
-        let deb = debian_arch(self.arch);
         let mut commands = Vec::new();
         if self.std {
-            commands.push(format!(
-                "rustup target add {target}   # or, on Debian 12 without rustup's network: \
-                 dpkg --add-architecture {deb} && apt-get update && \
-                 apt-get install rustc-web libstd-rust-web-dev:{deb}"
-            ));
+            commands.push(format!("rustup target add {}", self.arch.rust_target()));
         }
-        if self.linker.is_some() || self.std {
-            commands.push(format!(
-                "apt-get install {}",
-                linker_packages(self.arch).join(" ")
-            ));
+        if self.zig {
+            commands.push(
+                "python3 with venv and pip, and PyPI: dist installs zig itself into \
+                 ~/.cache/lava-dist/zig"
+                    .to_string(),
+            );
         }
         commands
     }
@@ -128,16 +132,12 @@ impl Missing {
         ))
     }
 
-    /// Whether `provision` may try: not overridden, and rustup or apt-get
-    /// (as root on Debian) can install what is missing.
+    /// Whether `provision` may try: not overridden, and rustup (for the
+    /// standard library) and python3 (for zig's venv) are here.
     pub fn can_provision(&self) -> bool {
-        if self.overridden.is_some() {
-            return false;
-        }
-        let apt = apt_usable();
-        let std_ok = !self.std || apt || on_path("rustup").is_some();
-        let linker_ok = self.linker.is_none() || apt;
-        std_ok && linker_ok
+        self.overridden.is_none()
+            && (!self.std || on_path("rustup").is_some())
+            && (!self.zig || on_path("python3").is_some())
     }
 }
 
@@ -146,31 +146,32 @@ pub fn find(root: &Path, arch: Arch) -> Result<Toolchain, Missing> {
     let overridden = std::env::var(override_var(arch))
         .ok()
         .filter(|v| !v.is_empty());
-    let linker = if Arch::host() == Some(arch) {
-        Ok(None)
-    } else {
-        cross_linker(arch).map(Some)
-    };
     let rustc = match overridden.as_deref() {
         Some("none") => None,
-        Some(path) => {
-            Some(Some(PathBuf::from(path))).filter(|_| has_std(root, Path::new(path), arch))
+        Some(path) => Some(Some(PathBuf::from(path))),
+        None => Some(None),
+    }
+    .filter(|rustc| {
+        let program = rustc.clone().unwrap_or_else(cargo_rustc);
+        has_std(root, &program, arch)
+    });
+    let zig = Zig::find();
+    match (rustc, zig) {
+        (Some(rustc), Some(zig)) if overridden.as_deref() != Some("none") => {
+            Ok(Toolchain { arch, rustc, zig })
         }
-        None => find_rustc(root, arch),
-    };
-    match (rustc, linker) {
-        (Some(rustc), Ok(linker)) if overridden.as_deref() != Some("none") => Ok(Toolchain {
-            arch,
-            rustc,
-            linker,
-        }),
-        (rustc, linker) => Err(Missing {
+        (rustc, zig) => Err(Missing {
             arch,
             std: rustc.is_none(),
-            linker: linker.err(),
+            zig: zig.is_none() && overridden.as_deref() != Some("none"),
             overridden,
         }),
     }
+}
+
+/// The rustc cargo runs by default: `$RUSTC`, else `rustc` from PATH.
+fn cargo_rustc() -> PathBuf {
+    std::env::var_os("RUSTC").map_or_else(|| PathBuf::from("rustc"), PathBuf::from)
 }
 
 /// The toolchain for `arch`, installed first if it is missing and this
@@ -184,8 +185,8 @@ pub fn ensure(root: &Path, arch: Arch) -> Result<Toolchain, BuildError> {
 }
 
 /// Install what `missing` lacks: the target's standard library with rustup
-/// (bounded in time), else Debian's packages; the linker from Debian's
-/// packages. Fails naming the commands when the result still does not build.
+/// (bounded in time), zig's venv with pip. Fails naming the commands when
+/// the result still does not build.
 pub fn provision(root: &Path, missing: &Missing) -> Result<Toolchain, BuildError> {
     let (arch, target) = (missing.arch, missing.arch.rust_target());
     if missing.std && on_path("rustup").is_some() {
@@ -198,31 +199,13 @@ pub fn provision(root: &Path, missing: &Missing) -> Result<Toolchain, BuildError
             tracing::warn!("rustup target add {target}: {e}");
         }
     }
-    let still = match find(root, arch) {
-        Ok(toolchain) => return Ok(toolchain),
-        Err(still) => still,
-    };
-    if !apt_usable() {
-        return Err(still.error());
+    if missing.zig {
+        tracing::info!(
+            "{arch} binaries are linked by zig: installing {} with pip",
+            ZIG_PINS.join(" ")
+        );
+        Zig::provision().map_err(|e| BuildError::Tool(e.to_string()))?;
     }
-    let deb = debian_arch(arch);
-    let mut packages = Vec::new();
-    if still.std {
-        packages.extend([
-            "rustc-web".to_string(),
-            format!("libstd-rust-web-dev:{deb}"),
-        ]);
-        enable_foreign_arch(arch)?;
-    }
-    if still.linker.is_some() {
-        packages.extend(linker_packages(arch));
-    }
-    tracing::info!(
-        "{} to build {arch} binaries: installing {} with apt-get",
-        still.why(),
-        packages.join(" ")
-    );
-    apt_install(&packages)?;
     find(root, arch).map_err(|m| m.error())
 }
 
@@ -319,13 +302,6 @@ pub fn override_var(arch: Arch) -> String {
     format!("LAVA_TOOLCHAIN_{}", arch.uname().to_uppercase())
 }
 
-fn linker_var(arch: Arch) -> String {
-    format!(
-        "CARGO_TARGET_{}_LINKER",
-        arch.rust_target().to_uppercase().replace('-', "_")
-    )
-}
-
 /// Debian's name of an architecture (dpkg, multiarch package suffixes).
 pub fn debian_arch(arch: Arch) -> &'static str {
     match arch {
@@ -340,31 +316,6 @@ pub fn gnu_triple(arch: Arch) -> &'static str {
         Arch::X86_64 => "x86_64-linux-gnu",
         Arch::Aarch64 => "aarch64-linux-gnu",
     }
-}
-
-/// Debian's cross compiler and C library for `arch`.
-fn linker_packages(arch: Arch) -> Vec<String> {
-    vec![
-        format!("gcc-{}", gnu_triple(arch).replace('_', "-")),
-        format!("libc6-dev-{}-cross", debian_arch(arch)),
-    ]
-}
-
-/// The first rustc (cargo's own, then every other on PATH) that has the
-/// target's standard library; `Some(None)` is cargo's own.
-fn find_rustc(root: &Path, arch: Arch) -> Option<Option<PathBuf>> {
-    let default = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    if has_std(root, Path::new(&default), arch) {
-        return Some(None);
-    }
-    let default = on_path(Path::new(&default)).and_then(|p| p.canonicalize().ok());
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("rustc"))
-        .filter(|p| p.is_file())
-        .filter(|p| p.canonicalize().ok() != default)
-        .find(|p| has_std(root, p, arch))
-        .map(Some)
 }
 
 /// Whether `rustc` (run in the workspace, so rustup honours its toolchain
@@ -393,43 +344,6 @@ fn has_std(root: &Path, rustc: &Path, arch: Arch) -> bool {
             name.starts_with("libstd-") && name.ends_with(".rlib")
         })
     })
-}
-
-/// The linker for a foreign `arch`, checked to find that architecture's C
-/// library (Debian's cross gcc without `libc6-dev-<arch>-cross` links nothing).
-fn cross_linker(arch: Arch) -> Result<PathBuf, String> {
-    let var = linker_var(arch);
-    // Kept as given (a name stays a name): cargo's fingerprints include the
-    // linker, so builds by hand with the same setting share the cache.
-    let linker = match std::env::var_os(&var) {
-        Some(name) => {
-            let name = PathBuf::from(name);
-            if on_path(&name).is_none() {
-                return Err(format!("{var}={} is not a program", name.display()));
-            }
-            name
-        }
-        None => {
-            let name = PathBuf::from(format!("{}-gcc", gnu_triple(arch)));
-            if on_path(&name).is_none() {
-                return Err(format!("no linker {} on PATH", name.display()));
-            }
-            name
-        }
-    };
-    let libc = Command::new(&linker)
-        .arg("-print-file-name=libc.so")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    match libc {
-        Some(path) if path.is_absolute() && path.exists() => Ok(linker),
-        _ => Err(format!(
-            "{} finds no {arch} C library (libc.so)",
-            linker.display()
-        )),
-    }
 }
 
 /// apt-get can install packages: Debian or a derivative, and we are root.
@@ -499,20 +413,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn debian_names_of_the_cross_tools() {
-        assert_eq!(
-            linker_packages(Arch::Aarch64),
-            ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"]
-        );
-        assert_eq!(
-            linker_packages(Arch::X86_64),
-            ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"]
-        );
+    fn binaries_are_built_for_musl() {
+        assert_eq!(Arch::Aarch64.rust_target(), "aarch64-unknown-linux-musl");
+        assert_eq!(Arch::X86_64.rust_target(), "x86_64-unknown-linux-musl");
         assert_eq!(override_var(Arch::Aarch64), "LAVA_TOOLCHAIN_AARCH64");
-        assert_eq!(
-            linker_var(Arch::Aarch64),
-            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"
-        );
     }
 
     #[test]
@@ -520,26 +424,23 @@ mod tests {
         let missing = Missing {
             arch: Arch::Aarch64,
             std: true,
-            linker: Some("no linker aarch64-linux-gnu-gcc on PATH".into()),
+            zig: true,
             overridden: None,
         };
         let err = missing.error().to_string();
         for expected in [
             "no aarch64 toolchain",
-            "no rustc here has the aarch64-unknown-linux-gnu standard library",
-            "no linker aarch64-linux-gnu-gcc on PATH",
-            "rustup target add aarch64-unknown-linux-gnu",
-            "apt-get install rustc-web libstd-rust-web-dev:arm64",
-            "dpkg --add-architecture arm64",
-            "apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross",
+            "no rustc here has the aarch64-unknown-linux-musl standard library",
+            "zig is not installed (ziglang==",
+            "rustup target add aarch64-unknown-linux-musl",
+            "python3 with venv and pip",
             "--skip-arch aarch64",
         ] {
             assert!(err.contains(expected), "{expected:?} not in {err}");
         }
         let none = Missing {
             overridden: Some("none".into()),
-            std: true,
-            linker: None,
+            zig: false,
             ..missing
         };
         assert!(!none.can_provision());
@@ -547,20 +448,6 @@ mod tests {
             none.why().contains("LAVA_TOOLCHAIN_AARCH64=none"),
             "{}",
             none.why()
-        );
-    }
-
-    #[test]
-    fn the_host_toolchain_is_cargos_own() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let host = Arch::host().expect("a supported host");
-        assert_eq!(
-            find(&root, host),
-            Ok(Toolchain {
-                arch: host,
-                rustc: None,
-                linker: None
-            })
         );
     }
 

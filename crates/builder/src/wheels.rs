@@ -1,7 +1,9 @@
 //! Wheels for requirements PyPI publishes only as source for a runtime
 //! (PyGreSQL): built here from the sdist for the runtime's Python and
-//! architecture (natively, or with the cross gcc), checked as our own
-//! binaries are, and kept in `~/.cache/lava-dist/wheels/<runtime>/`, which
+//! architecture with `zig cc` for the runtime's glibc (`-target
+//! aarch64-linux-gnu.2.34`: no symbol newer than the worker's, on any build
+//! host), checked as our own binaries are, and kept in
+//! `~/.cache/lava-dist/wheels/<runtime>/<zig>/`, which
 //! every resolution of that runtime reads (`--find-links`), so a warm `dist`
 //! installs them without building.
 //!
@@ -11,7 +13,7 @@
 //! - `uv build` passes CC, CFLAGS, LDSHARED, `_PYTHON_HOST_PLATFORM` and
 //!   `SETUPTOOLS_EXT_SUFFIX` through to setuptools, which names and tags a
 //!   cross build for the target by them.
-//! - `CFLAGS=-g0` and `LDSHARED="<cc> -shared -s"` make the extension
+//! - `CFLAGS=-g0` and `LDSHARED="<zig cc> -shared -s"` make the extension
 //!   byte-identical across builds (uv unpacks the sdist in a random
 //!   directory, which debug info would record).
 //! - A package's `-dev` files for a foreign architecture are unpacked into a
@@ -46,9 +48,11 @@ const KNOWN: &[Prerequisites] = &[Prerequisites {
     config_tool: ConfigTool::PgConfig,
 }];
 
-/// `~/.cache/lava-dist/wheels/<runtime>`: the wheels built for `runtime`.
+/// `~/.cache/lava-dist/wheels/<runtime>/<zig>`: the wheels built for
+/// `runtime` by this zig (a wheel another compiler made is not reused).
 pub fn wheel_dir(cache: &Path, runtime: &Runtime) -> PathBuf {
-    cache.join("wheels").join(runtime.to_string())
+    let zig = lava_tools::ZIG_PINS[0].replace("==", "-");
+    cache.join("wheels").join(runtime.to_string()).join(zig)
 }
 
 /// Log the wheels built earlier that this runtime's resolution will find.
@@ -182,11 +186,16 @@ fn configure(
 ) -> Result<(), BuildError> {
     let arch = runtime.arch;
     let host = Arch::host() == Some(arch);
-    let cc = if host {
-        "gcc".to_string()
-    } else {
-        format!("{}-gcc", crate::toolchain::gnu_triple(arch))
-    };
+    // zig's C library for the target stops at the worker's glibc, whatever
+    // the build host's is: the extension cannot need a newer symbol.
+    let (major, minor) = runtime
+        .os
+        .glibc()
+        .map_err(|e| BuildError::Input(e.to_string()))?;
+    let zig = lava_tools::Zig::provision().map_err(|e| BuildError::Tool(e.to_string()))?;
+    let cc = zig
+        .cc(&format!("{}-linux-gnu.{major}.{minor}", arch.uname()))
+        .map_err(|e| BuildError::Tool(e.to_string()))?;
     let py = runtime.python.to_string().replace('.', "");
     build
         .env("CC", &cc)

@@ -58,11 +58,13 @@ impl Arch {
         }
     }
 
-    /// The Rust target triple for binaries run on this architecture.
+    /// The Rust target of the binaries the release ships for this
+    /// architecture: static musl executables, which need no C library of
+    /// the worker or Lambda (crates/builder's toolchain says why).
     pub fn rust_target(self) -> &'static str {
         match self {
-            Arch::X86_64 => "x86_64-unknown-linux-gnu",
-            Arch::Aarch64 => "aarch64-unknown-linux-gnu",
+            Arch::X86_64 => "x86_64-unknown-linux-musl",
+            Arch::Aarch64 => "aarch64-unknown-linux-musl",
         }
     }
 
@@ -135,6 +137,13 @@ impl Os {
     pub fn from_os_release(id: &str, version_id: &str) -> Result<Os, RuntimeError> {
         let major = version_id.split('.').next().unwrap_or_default();
         format!("{id}{major}").parse()
+    }
+
+    /// The worker operating systems upstream builds lava AMIs for
+    /// (`ami/os/`). `_boot_/` is shared by every worker of a code area, so
+    /// what it holds must run on each of them, whatever the matrix builds.
+    pub fn upstream_workers() -> [Os; 2] {
+        [Os("amzn2".into()), Os("amzn2023".into())]
     }
 
     /// The glibc the os ships, which decides the manylinux wheels it can run.
