@@ -292,8 +292,8 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-/// Compare one directory: a listing and its `SHA256SUMS` (one GET) at once,
-/// and a HEAD only for a present object of the same size that the sums do not
+/// Compare one directory: its `SHA256SUMS` (one GET), then a listing, and
+/// a HEAD only for a present object of the same size that the sums do not
 /// cover.
 async fn inspect(
     component: Deployable,
@@ -303,16 +303,19 @@ async fn inspect(
 ) -> Result<Group, DeployError> {
     let with_sums = component != Deployable::Root;
     let sums_key = join(&dir, SHA256SUMS);
-    // The listing and the sums are fetched together: one round trip per
-    // directory instead of two. Sums the listing does not show are ignored,
-    // as if never fetched.
-    let (listed, fetched) = tokio::join!(store.list(&dir), async {
-        match with_sums {
-            true => store.get_versioned(&sums_key).await,
-            false => Ok(None),
-        }
-    });
-    let listed: BTreeMap<String, u64> = listed?
+    // The sums, then the listing: a deploy writes its objects before their
+    // SHA256SUMS, so a listing taken after the read shows every file the
+    // sums list unless it was deleted since (only then is its entry
+    // dropped). A listing taken at the same time could predate a file
+    // another deploy had just added, and its entry would be lost. Sums the
+    // listing does not show are ignored, as if never fetched.
+    let fetched = match with_sums {
+        true => store.get_versioned(&sums_key).await,
+        false => Ok(None),
+    };
+    let listed: BTreeMap<String, u64> = store
+        .list(&dir)
+        .await?
         .into_iter()
         .map(|Listed { name, size }| (name, size))
         .collect();

@@ -146,9 +146,14 @@ async fn write_sums(
             planned.url
         );
         tokio::time::sleep(Duration::from_millis(20 << attempt.min(5))).await;
-        let (listed, now) = tokio::join!(store.list(&group.dir), store.get_versioned(&planned.key));
-        let listed: BTreeSet<String> = listed?.into_iter().map(|l| l.name).collect();
-        let now = now?;
+        // The sums, then the listing, as the plan reads them (plan::inspect).
+        let now = store.get_versioned(&planned.key).await?;
+        let listed: BTreeSet<String> = store
+            .list(&group.dir)
+            .await?
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
         let remote = now.as_ref().map_or_else(Sums::default, |v| {
             plan::parse_sums(store, &planned.key, &v.bytes)
         });
