@@ -4,6 +4,12 @@
 //! before the request arrives, a connection reset mid-body, a 500 or a dropped
 //! connection after the server has applied it.
 //!
+//! S3 applies a conditional PUT (`If-Match`, `If-None-Match`) atomically;
+//! moto checks the condition and writes in two steps, which its threaded
+//! server can interleave, so two writers over one version could both win.
+//! The proxy forwards conditional PUTs one at a time, which gives S3's
+//! guarantee back.
+//!
 //! One request per connection: every response says `Connection: close`.
 //! Bounded: it serves only this process's clients and stops on drop.
 
@@ -61,6 +67,8 @@ struct Shared {
     upstream: u16,
     log: Mutex<Vec<Logged>>,
     faults: Mutex<Faults>,
+    /// Held while a conditional PUT is forwarded.
+    conditional: Mutex<()>,
 }
 
 struct Faults {
@@ -92,6 +100,7 @@ impl Proxy {
                 state: 1,
                 path: None,
             }),
+            conditional: Mutex::new(()),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let accept = {
@@ -210,6 +219,8 @@ fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
         .and_then(|c| c.split('/').nth(3))
         .unwrap_or_default()
         .to_string();
+    let conditional = method == "PUT"
+        && (request.header("if-match").is_some() || request.header("if-none-match").is_some());
     let fault = draw(shared, target.split('?').next().unwrap_or_default());
     shared.log.lock().unwrap().push(Logged {
         method,
@@ -253,7 +264,10 @@ fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
             "Please reduce your request rate.",
         );
     }
-    let response = forward(shared.upstream, &request, &body)?;
+    let response = {
+        let _one_at_a_time = conditional.then(|| shared.conditional.lock().unwrap());
+        forward(shared.upstream, &request, &body)?
+    };
     match fault {
         Some(Fault::ErrorAfterApply) => respond(
             &mut client,
