@@ -250,7 +250,7 @@ fn a_failed_build_fails_dist_before_anything_is_written() {
     let message = err.to_string();
     assert!(err.is_input(), "{message}");
     assert!(
-        message.starts_with("cargo build of lava-dispatch, ")
+        message.starts_with("cargo zigbuild of lava-dispatch, ")
             && message.contains("lambda/dispatch/Cargo.toml"),
         "{message}"
     );
