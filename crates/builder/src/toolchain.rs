@@ -2,7 +2,7 @@
 //! static musl executables (`<arch>-unknown-linux-musl`), compiled by the
 //! rustc cargo runs with that target's standard library, linked by zig
 //! through cargo-zigbuild, which also compiles the C code in them (aws-lc,
-//! ring, mimalloc). Nothing of the build host's C library reaches them: a
+//! ring). Nothing of the build host's C library reaches them: a
 //! release built on Debian 12 or on ubuntu-24.04 runs on every worker
 //! (amzn2's glibc 2.26 as amzn2023's) and on Lambda, and the same inputs
 //! give the same bytes on both. ARCHITECTURE.md has the measurements behind
