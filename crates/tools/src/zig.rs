@@ -6,7 +6,7 @@
 //! (`ziglang`, `cargo-zigbuild`), pinned: the compiler is an input of the
 //! bytes, so every machine uses the same one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::{as_from_a_shell, cache_dir, cargo_program, venv, ToolError};
@@ -69,10 +69,5 @@ impl Zig {
     /// target such as `aarch64-linux-gnu.2.34`).
     pub fn cc(&self, target: &str) -> Result<String, ToolError> {
         Ok(format!("{} cc -target {target}", self.zig()?.display()))
-    }
-
-    /// Where the venv is, for logs.
-    pub fn path(&self) -> &Path {
-        &self.venv
     }
 }
