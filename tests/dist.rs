@@ -8,7 +8,10 @@ use std::process::Command;
 use lava_builder::binaries::{self, Shipped};
 use lava_builder::{DistOptions, Release};
 use lava_layout::{Arch, Component, PackageName};
-use lava_tests::{build_dist, command_for, default_dist, files_under, run, tool, workspace_root};
+use lava_tests::{
+    assert_static_executable, build_dist, command_for, default_dist, files_under, run, tool,
+    workspace_root,
+};
 
 fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
@@ -724,17 +727,7 @@ fn lava_boot_of_each_arch_is_static_and_runs() {
     for arch in Arch::ALL {
         let path = out.path().join(format!("_boot_/bin/lava-boot-{arch}"));
         let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(Arch::of_elf(&bytes), Some(arch));
-        assert_eq!(
-            binaries::interpreter(&bytes).unwrap(),
-            None,
-            "lava-boot-{arch}"
-        );
-        assert_eq!(
-            binaries::glibc_needs(&bytes).unwrap(),
-            None,
-            "lava-boot-{arch}"
-        );
+        assert_static_executable(&bytes, arch, &format!("lava-boot-{arch}"));
         for here in [
             binaries::cargo_home().unwrap(),
             workspace_root().canonicalize().unwrap(),

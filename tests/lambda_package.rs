@@ -15,7 +15,9 @@ use lava_builder::{Artefact, DistOptions, Progress, Release, Step, MANIFEST};
 use lava_layout::{
     lambda_dir, lambda_key, Arch, Component, LambdaFunction, LAMBDA_PREFIX, SHA256SUMS,
 };
-use lava_tests::{build_dist, command_for, files_under, run, workspace_root};
+use lava_tests::{
+    assert_static_executable, build_dist, command_for, files_under, run, workspace_root,
+};
 
 fn build() -> (tempfile::TempDir, Vec<Artefact>) {
     let (out, result) = build_dist(DistOptions {
@@ -110,17 +112,7 @@ fn bootstraps_are_static_executables_of_their_arch_that_start() {
     let dir = tempfile::tempdir().unwrap();
     for (function, arch) in every_zip() {
         let bytes = bootstrap(function, arch);
-        assert_eq!(Arch::of_elf(&bytes), Some(arch), "{function} {arch}");
-        assert_eq!(
-            binaries::interpreter(&bytes).unwrap(),
-            None,
-            "{function} {arch}"
-        );
-        assert_eq!(
-            binaries::glibc_needs(&bytes).unwrap(),
-            None,
-            "{function} {arch}"
-        );
+        assert_static_executable(&bytes, arch, &format!("{function} {arch}"));
         let path = dir.path().join(format!("{function}-{arch}"));
         std::fs::write(&path, &bytes).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();

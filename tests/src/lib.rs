@@ -83,6 +83,16 @@ pub fn run(cmd: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
+/// `bytes` (named `name` in failures) is a static ELF executable for
+/// `arch`: no program interpreter and no glibc symbol version, so it runs
+/// on every worker and on Lambda whatever their C library.
+pub fn assert_static_executable(bytes: &[u8], arch: Arch, name: &str) {
+    use lava_builder::binaries;
+    assert_eq!(Arch::of_elf(bytes), Some(arch), "{name}");
+    assert_eq!(binaries::interpreter(bytes).unwrap(), None, "{name}");
+    assert_eq!(binaries::glibc_needs(bytes).unwrap(), None, "{name}");
+}
+
 /// A command running `program`, a static executable built for `arch`:
 /// itself on this host's architecture, else under qemu's user-mode emulator
 /// (installed by `cargo xtask test`), killed after ten minutes.
