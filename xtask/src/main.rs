@@ -1,17 +1,9 @@
 //! `cargo xtask`: the lava release command line. A thin layer over the library
 //! crates: it parses arguments, reports progress and maps errors to exit codes.
 
-mod ami;
-mod aws;
 mod bench;
-mod boot;
-mod deploy;
 mod dist;
-mod pin;
 mod progress;
-mod prune;
-mod stack;
-mod status;
 mod test;
 mod version;
 
@@ -19,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lava_cli::{Context, Failure, Misc, ReleaseSource};
 
 /// Build, test and ship lava releases.
 ///
@@ -34,70 +27,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    Ami(ami::AmiArgs),
     Bench(bench::BenchArgs),
-    Boot(boot::BootArgs),
     Dist(dist::DistArgs),
-    Deploy(deploy::DeployArgs),
-    Pin(pin::PinArgs),
-    Prune(prune::PruneArgs),
-    Stack(stack::StackArgs),
-    Status(status::StatusArgs),
     Test(test::TestArgs),
     Version(version::VersionArgs),
-}
-
-/// A failure with the exit status it deserves.
-pub struct Failure {
-    pub error: anyhow::Error,
-    pub status: u8,
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(error: anyhow::Error) -> Self {
-        Failure { error, status: 1 }
-    }
-}
-
-/// The library errors that say whether they are the caller's to fix.
-macro_rules! status_by_input {
-    ($($error:ty),*) => {$(
-        impl From<$error> for Failure {
-            fn from(e: $error) -> Self {
-                let status = if e.is_input() { 2 } else { 1 };
-                Failure {
-                    error: e.into(),
-                    status,
-                }
-            }
-        }
-    )*};
-}
-
-status_by_input!(
-    lava_builder::BuildError,
-    lava_deploy::DeployError,
-    lava_stack::StackError,
-    lava_ami::AmiError,
-    lava_ops::OpsError
-);
-
-impl From<lava_tools::ToolError> for Failure {
-    fn from(e: lava_tools::ToolError) -> Self {
-        Failure {
-            error: e.into(),
-            status: 1,
-        }
-    }
-}
-
-impl From<lava_config::ConfigError> for Failure {
-    fn from(e: lava_config::ConfigError) -> Self {
-        Failure {
-            error: e.into(),
-            status: 2,
-        }
-    }
+    /// The operator commands, which lavactl runs too.
+    #[command(flatten)]
+    Operator(lava_cli::Command),
 }
 
 /// The workspace the release is read from: this checkout, or `LAVA_WORKSPACE`
@@ -116,32 +52,24 @@ pub fn workspace_root() -> PathBuf {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .init();
+    lava_cli::init_logging();
     let result = match cli.command {
-        Command::Ami(args) => ami::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::Boot(args) => boot::run(args),
         Command::Dist(args) => dist::run(args),
-        Command::Deploy(args) => deploy::run(args),
-        Command::Pin(args) => pin::run(args),
-        Command::Prune(args) => prune::run(args),
-        Command::Stack(args) => stack::run(args),
-        Command::Status(args) => status::run(args),
         Command::Test(args) => test::run(args),
         Command::Version(args) => version::run(args),
+        Command::Operator(command) => {
+            let root = workspace_root();
+            let ctx = Context {
+                release: ReleaseSource::Workspace(root.clone()),
+                dist: root.join("dist"),
+                misc: Misc::Dir(root.join("misc")),
+            };
+            lava_cli::run(command, &ctx)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
-            ExitCode::from(failure.status)
-        }
+        Err(failure) => failure.report(),
     }
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 pub use dist::{execute, plan, Artefact, DistOptions, Plan, Progress, Step, DIST_COMPONENTS};
 pub use manifest::{Manifest, Report, MANIFEST};
 pub use merge::MergePlan;
-pub use release::Release;
+pub use release::{Release, ReleaseId};
 pub use source::WorkerSource;
 
 /// Why a build failed. `Input` is the caller's to fix (bad matrix, source,

@@ -22,6 +22,16 @@ pub struct Release {
     pub worker_source: WorkerSource,
 }
 
+/// Which release this is, without where it is built from: its version and
+/// the runtimes of its matrix. What the operator commands need, which run
+/// where no worker source is (the prebuilt `lavactl` reads the `Cargo.toml`
+/// it was built from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseId {
+    pub version: Version,
+    pub runtimes: Vec<Runtime>,
+}
+
 #[derive(Deserialize)]
 struct Manifest {
     workspace: Workspace,
@@ -83,6 +93,36 @@ impl Release {
     }
 
     fn parse(root: &Path, path: &Path, text: &str) -> Result<Release, BuildError> {
+        let (id, matrix) = ReleaseId::parse_matrix(path, text)?;
+        let worker_source = WorkerSource::parse(&matrix.worker_source, root).map_err(|e| {
+            BuildError::Input(format!(
+                "{}: [workspace.metadata.lava] worker-source: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Release {
+            root: root.to_path_buf(),
+            version: id.version,
+            runtimes: id.runtimes,
+            worker_source,
+        })
+    }
+}
+
+impl ReleaseId {
+    /// The release of a workspace `Cargo.toml`'s text; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<ReleaseId, BuildError> {
+        Ok(ReleaseId::parse_matrix(path, text)?.0)
+    }
+
+    /// Read the release of the workspace at `root`.
+    pub fn load(root: &Path) -> Result<ReleaseId, BuildError> {
+        let path = root.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| BuildError::io(&path, e))?;
+        ReleaseId::parse(&path, &text)
+    }
+
+    fn parse_matrix(path: &Path, text: &str) -> Result<(ReleaseId, Matrix), BuildError> {
         let bad = |what: String| BuildError::Input(format!("{}: {what}", path.display()));
         let manifest: Manifest = toml::from_str(text)
             .map_err(|e| bad(format!("[workspace.metadata.lava]: {}", e.message())))?;
@@ -113,14 +153,7 @@ impl Release {
                 "[workspace.metadata.lava] runtimes: the matrix is empty".into(),
             ));
         }
-        let worker_source = WorkerSource::parse(&ws.metadata.lava.worker_source, root)
-            .map_err(|e| bad(format!("[workspace.metadata.lava] worker-source: {e}")))?;
-        Ok(Release {
-            root: root.to_path_buf(),
-            version,
-            runtimes,
-            worker_source,
-        })
+        Ok((ReleaseId { version, runtimes }, ws.metadata.lava))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `cargo xtask prune`: old releases out of the code area, planned first.
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{ArgGroup, Args};
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use lava_ops::prune::{self, Deletion, OnDeleted, Plan, Request};
 use lava_ops::Clients;
 
 use crate::aws::{block_on, EnvArgs};
-use crate::Failure;
+use crate::{Context, Failure};
 
 /// Delete old releases from the environment's code area.
 ///
@@ -54,8 +54,8 @@ pub struct PruneArgs {
     json: bool,
 }
 
-pub fn run(args: PruneArgs) -> Result<(), Failure> {
-    let (env, code_area) = args.env.code_area()?;
+pub fn run(args: PruneArgs, ctx: &Context) -> Result<(), Failure> {
+    let (env, code_area) = args.env.code_area(ctx)?;
     let request = Request {
         environment: &env,
         code_area: &code_area,

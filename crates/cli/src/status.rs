@@ -1,7 +1,7 @@
 //! `cargo xtask status`: what an environment's code area holds and what each
 //! realm runs from it.
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{ArgGroup, Args};
 use lava_ops::status::{self, Request, Status};
 use lava_ops::Clients;
@@ -9,7 +9,7 @@ use lava_ops::Clients;
 use crate::ami::ami_state;
 use crate::aws::{block_on, EnvArgs};
 use crate::pin::boots;
-use crate::Failure;
+use crate::{Context, Failure};
 
 /// Show the releases in the code area and what every realm runs.
 ///
@@ -52,8 +52,8 @@ pub struct StatusArgs {
     json: bool,
 }
 
-pub fn run(args: StatusArgs) -> Result<(), Failure> {
-    let (env, code_area) = args.env.code_area()?;
+pub fn run(args: StatusArgs, ctx: &Context) -> Result<(), Failure> {
+    let (env, code_area) = args.env.code_area(ctx)?;
     let request = Request {
         environment: &env,
         code_area: &code_area,

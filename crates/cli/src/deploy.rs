@@ -5,25 +5,25 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{ArgGroup, Args};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
-use lava_builder::Release;
 use lava_config::Deployable;
 use lava_deploy::{Action, Aws, Count, Object, Options, Plan, Progress, Request, Sources};
 use lava_layout::Version;
 
 use crate::aws::{block_on, EnvArgs};
-use crate::{workspace_root, Failure};
+use crate::{Context, Failure};
 
 /// Deploy a built release to an environment's S3 code area (or a file:// mirror).
 ///
 /// Reads the environment's locations from the deploy configuration (upstream's
 /// format, unchanged: deploy/sample.yaml documents every key), finds the
-/// artefacts of the version in dist/ (build them with `cargo xtask dist`),
-/// checks that the AWS credentials belong to the environment's account_id,
-/// then plans: every object is new, changed or unchanged, compared by its
-/// sha256 (not the ETag, so SSE-KMS buckets are fine). Without -n the plan is
+/// artefacts of the version in dist/ (build them with `cargo xtask dist`, or
+/// unpack a release's lava-VERSION-dist.tar), checks that the AWS
+/// credentials belong to the environment's account_id, then plans: every
+/// object is new, changed or unchanged, compared by its sha256 (not the
+/// ETag, so SSE-KMS buckets are fine). Without -n the plan is
 /// pushed: concurrent uploads, multipart for large files, referenced artefacts
 /// first (pkg and lambda before cfn, bundles before boot scripts), each
 /// directory's SHA256SUMS last. Nothing is ever deleted: older versions stay.
@@ -68,7 +68,8 @@ pub struct DeployArgs {
     /// Print the plan and what was written as JSON on stdout.
     #[arg(long)]
     json: bool,
-    /// Where the built release is [default: dist/ in the workspace].
+    /// Where the built release is [default: dist/ of the workspace; for
+    /// lavactl, dist/ in the current directory].
     #[arg(long, value_name = "DIR")]
     dist: Option<PathBuf>,
     /// Directories inspected and objects uploaded at once.
@@ -87,20 +88,20 @@ fn parse_component(s: &str) -> Result<Deployable, String> {
     s.parse()
 }
 
-pub fn run(args: DeployArgs) -> Result<(), Failure> {
+pub fn run(args: DeployArgs, ctx: &Context) -> Result<(), Failure> {
     if args.list {
         for c in Deployable::ALL {
             println!("{:<10} {}", c.name(), c.description());
         }
         return Ok(());
     }
-    let root = workspace_root();
     let version = match args.version {
         Some(v) => v,
-        None => Release::load(&root)?.version,
+        None => ctx.release()?.version,
     };
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let (_, env) = args.env.load(&version)?;
+    let (misc, _written) = ctx.misc_dir()?;
     let request = Request {
         environment: &env,
         components: &args.components,
@@ -109,8 +110,8 @@ pub fn run(args: DeployArgs) -> Result<(), Failure> {
             dist: args
                 .dist
                 .map(|d| cwd.join(d))
-                .unwrap_or_else(|| root.join("dist")),
-            misc: root.join("misc"),
+                .unwrap_or_else(|| ctx.dist.clone()),
+            misc,
         },
     };
     let prepared = lava_deploy::prepare(&request)?;

@@ -3,14 +3,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{ArgGroup, Args, Subcommand};
 use lava_ami::list::{Clients, StackState};
-use lava_builder::Release;
 use lava_layout::Version;
 
 use crate::aws::{block_on, EnvArgs};
-use crate::{workspace_root, Failure};
+use crate::{Context, Failure};
 
 /// The lava AMI: stage its Oracle zips, print its packer variables, list AMIs.
 #[derive(Args)]
@@ -57,7 +56,8 @@ struct StageArgs {
     /// Directory holding the Oracle zips [default: the current directory].
     #[arg(long, value_name = "DIR")]
     from: Option<PathBuf>,
-    /// Output directory, laid out as the code area [default: dist/ in the workspace].
+    /// Output directory, laid out as the code area [default: dist/ of the
+    /// workspace; for lavactl, dist/ in the current directory].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print what was staged as JSON on stdout.
@@ -134,15 +134,15 @@ fn parse_version(s: &str) -> Result<Version, String> {
     s.parse().map_err(|e: lava_layout::NameError| e.to_string())
 }
 
-pub fn run(args: AmiArgs) -> Result<(), Failure> {
+pub fn run(args: AmiArgs, ctx: &Context) -> Result<(), Failure> {
     match args.command {
-        AmiCommand::Stage(args) => stage(args),
-        AmiCommand::List(args) => list(args),
-        AmiCommand::Vars(args) => vars(args),
+        AmiCommand::Stage(args) => stage(args, ctx),
+        AmiCommand::List(args) => list(args, ctx),
+        AmiCommand::Vars(args) => vars(args, ctx),
     }
 }
 
-fn stage(args: StageArgs) -> Result<(), Failure> {
+fn stage(args: StageArgs, ctx: &Context) -> Result<(), Failure> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let from = args
         .from
@@ -151,7 +151,7 @@ fn stage(args: StageArgs) -> Result<(), Failure> {
     let out = args
         .out
         .map(|o| cwd.join(o))
-        .unwrap_or_else(|| workspace_root().join("dist"));
+        .unwrap_or_else(|| ctx.dist.clone());
     let staging = lava_ami::stage::verify(&from)?;
     for why in &staging.skipped {
         tracing::warn!("skipped {why}");
@@ -188,10 +188,10 @@ fn stage(args: StageArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn vars(args: VarsArgs) -> Result<(), Failure> {
+fn vars(args: VarsArgs, ctx: &Context) -> Result<(), Failure> {
     let version = match args.version {
         Some(v) => v,
-        None => Release::load(&workspace_root())?.version,
+        None => ctx.release()?.version,
     };
     let (config, env) = args.env.load(&version)?;
     let vars = lava_ami::vars::packer_vars(&config, &env, &version)?;
@@ -202,9 +202,9 @@ fn vars(args: VarsArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn list(args: ListArgs) -> Result<(), Failure> {
+fn list(args: ListArgs, ctx: &Context) -> Result<(), Failure> {
     // Only account_id is read; locations name no version here.
-    let version = Release::load(&workspace_root())?.version;
+    let version = ctx.release()?.version;
     let (_, env) = args.env.load(&version)?;
     let listing = block_on(async {
         let config = lava_config::load_sdk_config().await;

@@ -1,16 +1,16 @@
 //! `cargo xtask boot plan`: which bundle a worker will boot from a deployed
 //! code area, and why, decided by the worker's own code (lava-boot's plan).
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{ArgGroup, Args, Subcommand};
 use lava_boot::{Aws, Request};
-use lava_builder::Release;
 use lava_layout::Runtime;
 use lava_store::Location;
 
 use crate::aws::{block_on, EnvArgs};
-use crate::{workspace_root, Failure};
+use crate::{Context, Failure};
 
+/// A worker's boot, decided here by lava-boot's own code: `boot plan`.
 #[derive(Args)]
 pub struct BootArgs {
     #[command(subcommand)]
@@ -65,12 +65,12 @@ fn parse_location(s: &str) -> Result<Location, String> {
     Location::parse(s).map_err(|e| e.to_string())
 }
 
-pub fn run(args: BootArgs) -> Result<(), Failure> {
+pub fn run(args: BootArgs, ctx: &Context) -> Result<(), Failure> {
     let BootCommand::Plan(args) = args.command;
-    let release = Release::load(&workspace_root())?;
+    let release = ctx.release()?;
     let code_area = match args.code_area {
         Some(area) => area,
-        None => args.env.code_area()?.1,
+        None => args.env.code_area(ctx)?.1,
     };
     let platforms = if args.platform.is_empty() {
         release.runtimes.clone()

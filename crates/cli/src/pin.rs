@@ -1,14 +1,14 @@
 //! `cargo xtask pin`: a worker's lava version in the realms table, planned
 //! and checked before it is written.
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{ArgGroup, Args};
 use lava_layout::Version;
 use lava_ops::pin::{self, Plan, Request, Target};
 use lava_ops::{Boots, Clients};
 
 use crate::aws::{block_on, EnvArgs};
-use crate::Failure;
+use crate::{Context, Failure};
 
 /// Pin the lava version a realm's workers boot, or remove the pin.
 ///
@@ -64,8 +64,8 @@ pub struct PinArgs {
     json: bool,
 }
 
-pub fn run(args: PinArgs) -> Result<(), Failure> {
-    let (env, code_area) = args.env.code_area()?;
+pub fn run(args: PinArgs, ctx: &Context) -> Result<(), Failure> {
+    let (env, code_area) = args.env.code_area(ctx)?;
     let request = Request {
         environment: &env,
         code_area: &code_area,

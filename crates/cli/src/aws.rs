@@ -4,14 +4,13 @@
 use std::future::Future;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Args;
-use lava_builder::Release;
 use lava_config::{Config, Environment, Substitution};
 use lava_layout::Version;
 use lava_store::Location;
 
-use crate::{workspace_root, Failure};
+use crate::{Context, Failure};
 
 /// Whose account and which locations: an environment of the deploy
 /// configuration. A command that can do without one says so with a required
@@ -54,10 +53,10 @@ impl EnvArgs {
         Ok((config, env))
     }
 
-    /// The environment `-e` for the workspace release, and its code area
-    /// (where workers find their bundles): what status, pin and prune read.
-    pub fn code_area(&self) -> Result<(Environment, Location), Failure> {
-        let release = Release::load(&workspace_root())?;
+    /// The environment `-e` for the release, and its code area (where
+    /// workers find their bundles): what status, pin and prune read.
+    pub fn code_area(&self, ctx: &Context) -> Result<(Environment, Location), Failure> {
+        let release = ctx.release()?;
         let (_, env) = self.load(&release.version)?;
         let area = env.code_area(&release.version)?;
         Ok((env, area))
