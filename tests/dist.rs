@@ -7,10 +7,10 @@ use std::process::Command;
 
 use lava_builder::binaries::{self, Shipped};
 use lava_builder::{DistOptions, Release};
-use lava_layout::{Arch, Component, PackageName};
+use lava_layout::{cli_name, Arch, Component, PackageName, Sums, Version, SHA256SUMS};
 use lava_tests::{
-    assert_static_executable, build_dist, command_for, default_dist, files_under, run, tool,
-    workspace_root,
+    assert_static_executable, build_dist, command_for, default_dist, files_under, lavactl_built,
+    run, tool, workspace_root,
 };
 
 fn version() -> String {
@@ -752,5 +752,58 @@ fn lava_boot_of_each_arch_is_static_and_runs() {
             format!("lava-boot {}", env!("CARGO_PKG_VERSION")),
             "lava-boot-{arch} --version"
         );
+    }
+}
+
+/// lavactl, the operator commands as the release ships them: one static
+/// executable per architecture beside a SHA256SUMS that lists them, named
+/// for the release; each runs (aarch64 under qemu), says its release's
+/// version and offers every operator command.
+#[test]
+fn lavactl_of_each_arch_is_static_and_runs() {
+    let (out, artefacts) = lavactl_built();
+    let version: Version = version().parse().unwrap();
+    let names: Vec<&str> = artefacts.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(
+        names,
+        Arch::ALL.map(|arch| cli_name(&version, arch)),
+        "one lavactl per architecture"
+    );
+    let (sums, bad) = Sums::parse(&std::fs::read_to_string(out.path().join(SHA256SUMS)).unwrap());
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(
+        sums.0.len(),
+        artefacts.len(),
+        "SHA256SUMS lists only lavactl"
+    );
+    for (arch, artefact) in Arch::ALL.into_iter().zip(artefacts) {
+        let path = out.path().join(&artefact.key);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_static_executable(&bytes, arch, &artefact.key);
+        assert_eq!(artefact.arch.as_deref(), Some(arch.uname()));
+        assert_eq!(
+            sums.get(&artefact.key),
+            Some(lava_files::sha256_reader(&bytes[..]).unwrap().1.as_str()),
+            "SHA256SUMS lists {}",
+            artefact.key
+        );
+        let version_out = run(command_for(arch, &path).arg("--version"));
+        assert_eq!(
+            String::from_utf8_lossy(&version_out.stdout).trim(),
+            format!("lavactl {version}"),
+            "{} --version",
+            artefact.key
+        );
+        let help = run(command_for(arch, &path).arg("--help"));
+        assert!(help.status.success(), "{} --help", artefact.key);
+        let help = String::from_utf8_lossy(&help.stdout);
+        for command in ["ami", "boot", "deploy", "pin", "prune", "stack", "status"] {
+            assert!(
+                help.lines().any(|l| l.trim_start().starts_with(command)),
+                "{} --help lists {command}:\n{help}",
+                artefact.key
+            );
+        }
+        assert!(!help.contains("cargo xtask"), "{help}");
     }
 }

@@ -208,6 +208,22 @@ impl Account {
             .env_remove("RUST_LOG"))
     }
 
+    /// The prebuilt `lavactl` of this machine's architecture, as `cargo
+    /// xtask dist cli` built it, run as [`Account::xtask`] runs xtask.
+    fn lavactl(&self, args: &[&str]) -> Output {
+        let (dir, artefacts) = lava_tests::lavactl_built();
+        let host = Arch::host().expect("tests run on a release architecture");
+        let binary = artefacts
+            .iter()
+            .find(|a| a.arch.as_deref() == Some(host.uname()))
+            .expect("a lavactl for this machine");
+        run(Command::new(dir.path().join(&binary.key))
+            .args(args)
+            .current_dir(self.dir.path())
+            .envs(self.moto.env())
+            .env_remove("RUST_LOG"))
+    }
+
     /// `cargo xtask pin -e demo <args> --json`: its exit status and JSON (or
     /// stderr, when it failed).
     fn pin(&self, args: &[&str]) -> (i32, Value, String) {
@@ -789,4 +805,136 @@ async fn a_prune_that_fails_midway_lists_no_file_that_is_gone() {
     }
     // What is left are the fixture's own problems (see the status test).
     assert_eq!(code, 1, "{status:#}");
+}
+
+/// Both outputs' exit status and stdout as JSON, asserted equal.
+fn same_json(what: &str, xtask: Output, lavactl: Output) -> (i32, Value) {
+    let json = |out: &Output, who: &str| -> Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{who} {what}: {e}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    let (x, l) = (json(&xtask, "cargo xtask"), json(&lavactl, "lavactl"));
+    assert_eq!(l, x, "{what}: lavactl and cargo xtask differ");
+    assert_eq!(lavactl.status.code(), xtask.status.code(), "{what}");
+    (lavactl.status.code().unwrap_or(-1), l)
+}
+
+/// lavactl, the operator commands as a release ships them (the static binary
+/// `cargo xtask dist cli` built, not `cargo run`), run where an operator runs
+/// it: a directory outside the repository holding a deploy configuration
+/// and an unpacked dist/. It reads and plans exactly as `cargo xtask` does,
+/// for the release it was built from, with the root boot scripts and
+/// optional scriptlets of that release built in; its dry runs write nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_prebuilt_lavactl_plans_and_reads_as_cargo_xtask_from_anywhere() {
+    let account = Account::new().await;
+    let dir = account.dir.path();
+    let workspace = lava_tests::workspace_root().canonicalize().unwrap();
+    assert!(!dir.canonicalize().unwrap().starts_with(&workspace));
+    let before = (keys(&account.clients.s3).await, account.item("prod").await);
+
+    let (status, report) = same_json(
+        "status",
+        account.xtask(&["status", "-e", "demo", "--json"]),
+        account.lavactl(&["status", "-e", "demo", "--json"]),
+    );
+    // dev pins 8.1.0, which has no bundle for its worker: a problem, exit 1.
+    assert_eq!(status, 1);
+    assert_eq!(worker(realm(&report, "prod"), "core")["pin"], "8.2.0");
+
+    let pin = [
+        "pin", "-e", "demo", "--realm", "prod", "--worker", "core", "8.3.0", "-n", "--json",
+    ];
+    let (status, plan) = same_json("pin -n", account.xtask(&pin), account.lavactl(&pin));
+    assert_eq!(status, 0);
+    assert_eq!(
+        (&plan["before"], &plan["after"]),
+        (&json!("8.2.0"), &json!("8.3.0"))
+    );
+
+    // A release unpacked into ./dist: a bundle and a boot scriptlet.
+    let release: Version = env!("CARGO_PKG_VERSION").parse().unwrap();
+    let bundle = PackageName::New {
+        version: release.clone(),
+        runtime: runtime("amzn2023-py3.12-x86_64"),
+    };
+    for key in [
+        pkg_key(&"amzn2023".parse().unwrap(), &bundle),
+        lava_layout::boot_script_key("50-lava.sh"),
+    ] {
+        let path = dir.join("dist").join(&key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, key.as_bytes()).unwrap();
+    }
+    std::fs::write(
+        dir.join("lavactl.yaml"),
+        format!(
+            "demo:\n  _: {{s3base: \"s3://{BUCKET}\"}}\n  account_id: \"{MOTO_ACCOUNT}\"\n  \
+             pkg: {{s3: lava/_dist_/pkg/}}\n  boot: {{s3: lava/_boot_/, optional: [30-oracle.sh]}}\n  \
+             root: {{s3: lava/, realms: {{prod: [core]}}}}\n"
+        ),
+    )
+    .unwrap();
+    // Without -v: the release lavactl was built from; without --dist: ./dist.
+    let (status, plan) = same_json(
+        "deploy -n",
+        account.xtask(&[
+            "deploy",
+            "-n",
+            "-e",
+            "demo",
+            "-f",
+            "lavactl.yaml",
+            "--dist",
+            "dist",
+            "--json",
+        ]),
+        account.lavactl(&["deploy", "-n", "-e", "demo", "-f", "lavactl.yaml", "--json"]),
+    );
+    assert_eq!(status, 0);
+    assert_eq!(plan["version"], release.to_string());
+    let sha256 = |path: &str| {
+        let bytes = std::fs::read(workspace.join("misc").join(path)).unwrap();
+        hex::encode(Sha256::digest(bytes))
+    };
+    let planned: BTreeMap<String, (String, String)> = plan["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let url = o["url"].as_str().unwrap().to_string();
+            let what = (
+                o["action"].as_str().unwrap().to_string(),
+                o["sha256"].as_str().unwrap().to_string(),
+            );
+            (url, what)
+        })
+        .collect();
+    for (url, source) in [
+        ("lava/prod/core/root.boot.sh", "root.boot.sh"),
+        ("lava/prod/core/root.boot0.sh", "root.boot0.sh"),
+        ("lava/_boot_/30-oracle.sh", "boot.optional/30-oracle.sh"),
+    ] {
+        let url = format!("s3://{BUCKET}/{url}");
+        assert_eq!(
+            planned.get(&url),
+            Some(&("new".to_string(), sha256(source))),
+            "{url} in {plan:#}"
+        );
+    }
+    let bundle_url = format!(
+        "s3://{BUCKET}/lava/{}",
+        pkg_key(&"amzn2023".parse().unwrap(), &bundle)
+    );
+    assert_eq!(planned[&bundle_url].0, "new");
+
+    assert_eq!(
+        (keys(&account.clients.s3).await, account.item("prod").await),
+        before,
+        "the dry runs wrote nothing"
+    );
 }

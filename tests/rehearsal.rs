@@ -37,15 +37,15 @@ use lava_builder::{Artefact, DistOptions, Manifest, Release, Step, WorkerSource}
 use lava_config::{Config, Environment};
 use lava_deploy::{Action, Count, Object, Options, Request, Sources};
 use lava_layout::{
-    boot_binary_key, cfn_key, lambda_key, pkg_key, Arch, CfnTemplate, Component, LambdaFunction,
-    PackageName, Runtime, Sums, Version, SHA256SUMS,
+    boot_binary_key, cfn_key, cli_name, lambda_key, pkg_key, Arch, CfnTemplate, Component,
+    LambdaFunction, PackageName, Runtime, Sums, Version, SHA256SUMS,
 };
 use lava_stack::{Clients, Wait, LAMBDA_VERSION};
 use lava_store::{Location, Store, Tuning};
 use lava_tests::cfn::{self, Described, Template};
 use lava_tests::lava_version;
 use lava_tests::moto::{self, command_sdk_config, Moto, MOTO_ACCOUNT};
-use lava_tests::{run, workflow, workspace_root};
+use lava_tests::{assert_static_executable, run, workflow, workspace_root};
 use sha2::{Digest, Sha256};
 
 const BUCKET: &str = "lava-code";
@@ -646,6 +646,22 @@ impl Rehearsal {
             ] {
                 assert!(keys.contains(&key.as_str()), "{key} not merged: {keys:?}");
             }
+        }
+
+        // The release carries lavactl of each architecture, built by the
+        // shards, in the release's SHA256SUMS.
+        let published = runner.job_dir("merge-the-shards").join("release");
+        let (sums, _) = Sums::parse(&std::fs::read_to_string(published.join(SHA256SUMS)).unwrap());
+        for arch in Arch::ALL {
+            let name = cli_name(new, arch);
+            let bytes =
+                std::fs::read(published.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_static_executable(&bytes, arch, &name);
+            assert_eq!(
+                sums.get(&name),
+                Some(hex::encode(Sha256::digest(&bytes)).as_str()),
+                "{name} in the release's SHA256SUMS"
+            );
         }
 
         // Staging, then prod: each deploy's --json result (the job summary)

@@ -143,6 +143,29 @@ pub fn default_dist() -> &'static (tempfile::TempDir, Vec<Artefact>) {
     })
 }
 
+/// `lavactl` of each architecture, as `cargo xtask dist cli` builds it for
+/// a release (its directory, with SHA256SUMS, and what it reported), built
+/// once per test binary.
+pub fn lavactl_built() -> &'static (tempfile::TempDir, Vec<Artefact>) {
+    static BUILT: OnceLock<(tempfile::TempDir, Vec<Artefact>)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = process_tempdir();
+        let output = run(Command::new(xtask())
+            .args(["dist", "cli", "--json", "--out"])
+            .arg(out.path()));
+        assert!(
+            output.status.success(),
+            "cargo xtask dist cli: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("dist cli --json prints JSON");
+        let artefacts = serde_json::from_value(report["artefacts"].clone())
+            .expect("dist cli --json lists artefacts");
+        (out, artefacts)
+    })
+}
+
 /// Temporary directories of [`process_tempdir`]: `<tmp>/lava-tests-<pid>-*`.
 const PROCESS_DIR_PREFIX: &str = "lava-tests-";
 

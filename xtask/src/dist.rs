@@ -25,6 +25,8 @@ use crate::{workspace_root, Failure};
 ///   _boot_/bin/lava-boot-<uname -m>         what booting workers download
 /// The functions are built for both architectures (a realm's
 /// lambdaArchitecture picks), lava-boot for each architecture of the matrix.
+/// The same build makes lavactl, the operator CLI, which `dist cli` copies
+/// out (it is not in the code area).
 /// A function needing a glibc newer than provided.al2023's (2.34), or
 /// lava-boot one newer than the oldest os of the matrix, is refused.
 ///
@@ -55,6 +57,7 @@ use crate::{workspace_root, Failure};
 ///   cargo xtask dist --worker-source ../lava --out /tmp/dist --json
 ///   cargo xtask dist --skip-arch aarch64   (an x86_64-only release, on purpose)
 ///   cargo xtask dist merge shard-x86_64 shard-aarch64 --out dist
+///   cargo xtask dist cli --out /tmp/lavactl   (lavactl of each architecture)
 ///
 /// Besides the artefacts, dist writes manifest.json at the root of the output
 /// (version, commit, and every artefact's key, component, runtime, arch, size
@@ -92,6 +95,37 @@ pub struct DistArgs {
 #[derive(Subcommand)]
 enum DistCommand {
     Merge(MergeArgs),
+    Cli(CliArgs),
+}
+
+/// Build lavactl, the operator commands as a static binary per architecture.
+///
+/// lavactl runs deploy, stack, status, pin, prune, ami and boot plan from any
+/// directory on any Linux machine (amzn2 and newer, x86_64 or aarch64),
+/// without this repository or a Rust toolchain: the release ships it beside
+/// its dist tar. It belongs to this release: its default version is the
+/// workspace's, and the root boot scripts and optional boot scriptlets of
+/// misc/ are built in.
+///
+/// Writes OUT/lavactl-<version>-<arch> (arch as `uname -m` prints it) and
+/// OUT/SHA256SUMS. Built by the very cargo invocation that builds the Lambda
+/// bootstraps and lava-boot, so after a dist it compiles nothing new.
+///
+/// Examples:
+///   cargo xtask dist cli
+///   cargo xtask dist cli --arch x86_64 --out /tmp/lavactl --json
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+struct CliArgs {
+    /// Only these architectures (x86_64, aarch64/arm64) [default: both].
+    #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
+    arch: Vec<Arch>,
+    /// Output directory [default: target/lavactl/ in the workspace].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print what was built as JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Merge release shards built on several machines into one dist directory.
@@ -141,8 +175,10 @@ fn parse_runtime(s: &str) -> Result<Runtime, String> {
 }
 
 pub fn run(mut args: DistArgs) -> Result<(), Failure> {
-    if let Some(DistCommand::Merge(merge)) = args.command {
-        return run_merge(merge);
+    match args.command {
+        Some(DistCommand::Merge(merge)) => return run_merge(merge),
+        Some(DistCommand::Cli(cli)) => return run_cli(cli),
+        None => {}
     }
     args.skip_arch.sort();
     args.skip_arch.dedup();
@@ -192,6 +228,43 @@ fn run_merge(args: MergeArgs) -> Result<(), Failure> {
     }
     lava_builder::merge::execute(&plan)?;
     report(&plan.manifest, &plan.out, &[], args.json)
+}
+
+fn run_cli(args: CliArgs) -> Result<(), Failure> {
+    let root = workspace_root();
+    let release = Release::load(&root)?;
+    let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
+    let out = args
+        .out
+        .map(|o| cwd.join(o))
+        .unwrap_or_else(|| root.join("target/lavactl"));
+    let plan = lava_builder::cli::plan(&release, &args.arch, &out)?;
+    for line in plan.toolchains.values().filter_map(|t| t.as_ref().err()) {
+        tracing::info!("{}: dist installs it before building", line.why());
+    }
+    let built = lava_builder::cli::execute(&release, &plan)?;
+    if args.json {
+        let report = serde_json::json!({ "out": out, "artefacts": built });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?
+        );
+        return Ok(());
+    }
+    for a in &built {
+        println!(
+            "{}  {:>10}  {}",
+            a.key,
+            HumanBytes(a.size).to_string(),
+            &a.sha256[..12]
+        );
+    }
+    println!(
+        "{} binaries in {} (with SHA256SUMS)",
+        built.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 /// The summary table, or with `--json` the manifest with the output

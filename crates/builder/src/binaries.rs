@@ -1,7 +1,7 @@
-//! The Rust binaries a release ships (the four Lambda functions and
-//! `lava-boot`): one `cargo zigbuild --release` per architecture (static
-//! musl executables, see `toolchain`), each binary checked to be a static
-//! ELF executable for that architecture.
+//! The Rust binaries a release ships (the four Lambda functions,
+//! `lava-boot` and the operator CLI `lavactl`): one `cargo zigbuild
+//! --release` per architecture (static musl executables, see `toolchain`),
+//! each binary checked to be a static ELF executable for that architecture.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,20 +19,33 @@ pub enum Shipped {
     Lambda(LambdaFunction),
     /// `lava-boot`, which booting workers download from `_boot_/bin/`.
     Boot,
+    /// `lavactl`, the operator commands, which operators download from the
+    /// release (not from the code area).
+    Cli,
 }
 
 impl Shipped {
-    pub const ALL: [Shipped; 5] = [
+    pub const ALL: [Shipped; 6] = [
         Shipped::Lambda(LambdaFunction::Dispatch),
         Shipped::Lambda(LambdaFunction::Metrics),
         Shipped::Lambda(LambdaFunction::S3trigger),
         Shipped::Lambda(LambdaFunction::Stop),
         Shipped::Boot,
+        Shipped::Cli,
     ];
 
-    /// The workspace package; its binary has the same name.
+    /// The workspace package.
     pub fn package(self) -> &'static str {
         match self {
+            Shipped::Cli => "lava-cli",
+            _ => self.binary(),
+        }
+    }
+
+    /// The binary's name, as cargo builds it.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Shipped::Cli => "lavactl",
             Shipped::Lambda(LambdaFunction::Dispatch) => "lava-dispatch",
             Shipped::Lambda(LambdaFunction::Metrics) => "lava-metrics",
             Shipped::Lambda(LambdaFunction::S3trigger) => "lava-s3trigger",
@@ -44,13 +57,14 @@ impl Shipped {
     /// The oldest glibc the binary meets where it runs: `provided.al2023`
     /// for the functions; for `lava-boot`, every os it can reach: the
     /// release's and every worker os upstream supports (amzn2 among them),
-    /// since `_boot_/` serves every worker of a code area.
+    /// since `_boot_/` serves every worker of a code area. `lavactl` runs
+    /// where operators are (a bastion may be such a worker), so the same.
     pub fn runs_on(self, release: &Release) -> Glibc {
         match self {
             Shipped::Lambda(_) => {
                 Glibc::of(&LAMBDA_OS.parse().expect("a valid os"), "provided.al2023")
             }
-            Shipped::Boot => release
+            Shipped::Boot | Shipped::Cli => release
                 .runtimes
                 .iter()
                 .map(|r| r.os.clone())
@@ -87,7 +101,7 @@ impl Glibc {
 fn names(wanted: &[Shipped]) -> String {
     wanted
         .iter()
-        .map(|b| b.package())
+        .map(|b| b.binary())
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -173,8 +187,8 @@ pub fn build(release: &Release, toolchain: &Toolchain) -> Result<Binaries, Build
     let executables = executables(&output.stdout);
     let mut paths = BTreeMap::new();
     for &binary in wanted {
-        let path = executables.get(binary.package()).ok_or_else(|| {
-            BuildError::Tool(format!("cargo built no binary {}", binary.package()))
+        let path = executables.get(binary.binary()).ok_or_else(|| {
+            BuildError::Tool(format!("cargo built no binary {}", binary.binary()))
         })?;
         check_binary(path, arch, &binary.runs_on(release))?;
         paths.insert(binary, path.clone());
@@ -432,15 +446,16 @@ mod tests {
 
     #[test]
     fn every_binary_has_its_package() {
-        let packages = Shipped::ALL.map(Shipped::package);
+        let names = Shipped::ALL.map(|b| (b.package(), b.binary()));
         assert_eq!(
-            packages,
+            names,
             [
-                "lava-dispatch",
-                "lava-metrics",
-                "lava-s3trigger",
-                "lava-stop",
-                "lava-boot"
+                ("lava-dispatch", "lava-dispatch"),
+                ("lava-metrics", "lava-metrics"),
+                ("lava-s3trigger", "lava-s3trigger"),
+                ("lava-stop", "lava-stop"),
+                ("lava-boot", "lava-boot"),
+                ("lava-cli", "lavactl"),
             ]
         );
     }
@@ -456,6 +471,7 @@ mod tests {
         let boot = Shipped::Boot.runs_on(&release);
         assert_eq!(boot.version, (2, 26));
         assert_eq!(boot.system, "amzn2 workers");
+        assert_eq!(Shipped::Cli.runs_on(&release), boot);
     }
 
     #[test]

@@ -152,11 +152,13 @@ impl Plan {
 pub struct Artefact {
     /// Its key below the code area (its path below `dist/`).
     pub key: String,
-    /// cfn, lambda, pkg, framework or boot.
+    /// cfn, lambda, pkg, framework or boot; cli for `lavactl`, which is
+    /// not in the code area (its key is its name in its own directory).
     pub component: String,
     /// A worker bundle's runtime (`amzn2023-py3.11-x86_64`).
     pub runtime: Option<String>,
-    /// The architecture of a bundle, a Lambda zip or lava-boot (`uname -m`).
+    /// The architecture of a bundle, a Lambda zip, lava-boot or lavactl
+    /// (`uname -m`).
     pub arch: Option<String>,
     pub size: u64,
     pub sha256: String,
@@ -476,7 +478,7 @@ fn framework(source: &SourceTree, mtime: u64, out: &Path) -> Result<(), BuildErr
     Ok(())
 }
 
-fn write_file(path: &Path, bytes: &[u8], executable: bool) -> Result<(), BuildError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], executable: bool) -> Result<(), BuildError> {
     let mode = if executable { 0o755 } else { 0o644 };
     lava_files::write_bytes_atomic(path, mode, bytes).map_err(|e| BuildError::io(path, e))
 }
@@ -503,7 +505,7 @@ fn describe(out: &Path, key: &str, step: &Step) -> Result<Artefact, BuildError> 
 /// Rewrite `SHA256SUMS` in every directory this run wrote to. It lists every
 /// file of the directory, so versions built earlier and kept side by side stay
 /// verifiable.
-fn write_sums(out: &Path, artefacts: &[Artefact]) -> Result<(), BuildError> {
+pub(crate) fn write_sums(out: &Path, artefacts: &[Artefact]) -> Result<(), BuildError> {
     let dirs: BTreeSet<PathBuf> = artefacts
         .iter()
         .map(|a| {

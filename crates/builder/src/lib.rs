@@ -1,10 +1,12 @@
 //! Building a lava release: the plan of artefacts for `dist/` and the work that
 //! makes them (templates, Lambda zips, worker bundles, the job framework, boot
-//! scriptlets and the lava-boot binary).
-//! `dist/` is laid out exactly as the S3 code area (see `lava-layout`).
+//! scriptlets and the lava-boot binary), and the operator CLI `lavactl`
+//! beside it. `dist/` is laid out exactly as the S3 code area (see
+//! `lava-layout`).
 
 pub mod binaries;
 pub mod bundle;
+pub mod cli;
 pub mod dist;
 pub mod lambda;
 pub mod manifest;

@@ -23,7 +23,8 @@ pub use area::{
 };
 pub use area::{Component, CFN_PREFIX, FRAMEWORK_PREFIX, LAMBDA_PREFIX, PKG_PREFIX, SHA256SUMS};
 pub use names::{
-    framework_name, release_of, CfnTemplate, LambdaFunction, NameError, OraclePackage, PackageName,
+    cli_name, framework_name, release_of, CfnTemplate, LambdaFunction, NameError, OraclePackage,
+    PackageName,
 };
 pub use runtime::{Arch, Os, PythonVersion, Runtime, RuntimeError};
 pub use sums::Sums;

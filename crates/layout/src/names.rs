@@ -188,6 +188,12 @@ pub fn framework_name(version: &Version) -> String {
     format!("lava-job-framework-{version}.zip")
 }
 
+/// The operator CLI of a release, as the release ships it (not in the code
+/// area): `lavactl-<version>-<arch>`, arch as `uname -m` prints it.
+pub fn cli_name(version: &Version, arch: Arch) -> String {
+    format!("lavactl-{version}-{}", arch.uname())
+}
+
 /// The release a file of the code area belongs to, by its name: a worker
 /// bundle (either style), a Lambda zip, the job framework. `None` for every
 /// other name (`SHA256SUMS`, boot scripts, anything unknown).
@@ -429,5 +435,14 @@ mod tests {
             assert_eq!(p.name().parse::<OraclePackage>(), Ok(p));
         }
         assert_eq!(CfnTemplate::Realm.json_name(), "lava-realm.cfn.json");
+    }
+
+    #[test]
+    fn the_cli_is_named_for_its_release_and_uname() {
+        assert_eq!(cli_name(&v("8.3.0"), Arch::X86_64), "lavactl-8.3.0-x86_64");
+        assert_eq!(
+            cli_name(&v("8.3.0rc1"), Arch::Aarch64),
+            "lavactl-8.3.0rc1-aarch64"
+        );
     }
 }
