@@ -844,7 +844,10 @@ async fn the_prebuilt_lavactl_plans_and_reads_as_cargo_xtask_from_anywhere() {
     );
     // dev pins 8.1.0, which has no bundle for its worker: a problem, exit 1.
     assert_eq!(status, 1);
-    assert_eq!(worker(realm(&report, "prod"), "core")["pin"], "8.2.0");
+    assert_eq!(
+        worker(realm(&report, "prod"), "core")["pin"]["version"],
+        "8.2.0"
+    );
 
     let pin = [
         "pin", "-e", "demo", "--realm", "prod", "--worker", "core", "8.3.0", "-n", "--json",
