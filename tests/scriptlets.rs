@@ -325,3 +325,138 @@ fn scriptlets_keep_the_argument_contract() {
         "{statuses:?}"
     );
 }
+
+/// One 90-motd.sh case: how the host builds its motd, and what the scriptlet
+/// must write and run.
+struct Motd {
+    case: &'static str,
+    /// `/etc/update-motd.d/` exists (the lava AMI, Ubuntu).
+    update_motd_d: bool,
+    /// `systemctl cat update-motd.service` finds the unit (amzn2), and the
+    /// status its restart exits with.
+    unit: Option<u8>,
+    /// `/usr/sbin/update-motd` exists (amzn2023).
+    update_motd: bool,
+    exit: i32,
+    /// What ran: `systemctl restart` or `update-motd`.
+    calls: &'static [&'static str],
+    /// The fragment written, with its mode.
+    fragment: (&'static str, u32),
+}
+
+/// Upstream's 90-motd.sh restarts update-motd on amzn2 (exit 2 when that
+/// fails) and does nothing else on amzn2023; ours also writes the worker's
+/// identity where the host's motd reads it (docs/compatibility.md).
+#[test]
+fn motd_names_the_worker_and_regenerates_as_each_os_does() {
+    let fragment_d = ("etc/update-motd.d/30-lava-worker", 0o755);
+    let table = [
+        Motd {
+            case: "amzn2: update-motd.service restarted",
+            update_motd_d: true,
+            unit: Some(0),
+            update_motd: false,
+            exit: 0,
+            calls: &["systemctl --quiet restart update-motd.service"],
+            fragment: fragment_d,
+        },
+        Motd {
+            case: "amzn2: the restart fails, the boot goes on",
+            update_motd_d: true,
+            unit: Some(1),
+            update_motd: false,
+            exit: 2,
+            calls: &["systemctl --quiet restart update-motd.service"],
+            fragment: fragment_d,
+        },
+        Motd {
+            case: "amzn2023: update-motd run",
+            update_motd_d: true,
+            unit: None,
+            update_motd: true,
+            exit: 0,
+            calls: &["update-motd"],
+            fragment: fragment_d,
+        },
+        Motd {
+            case: "update-motd.d without a regenerator: read at login",
+            update_motd_d: true,
+            unit: None,
+            update_motd: false,
+            exit: 0,
+            calls: &[],
+            fragment: fragment_d,
+        },
+        Motd {
+            case: "no update-motd.d: a static motd.d fragment",
+            update_motd_d: false,
+            unit: None,
+            update_motd: false,
+            exit: 0,
+            calls: &[],
+            fragment: ("etc/motd.d/30-lava-worker", 0o644),
+        },
+    ];
+    for case in table {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, bin) = (dir.path().join("root"), dir.path().join("bin"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        let log = dir.path().join("calls");
+        if case.update_motd_d {
+            std::fs::create_dir_all(root.join("etc/update-motd.d")).unwrap();
+        }
+        let systemctl = match case.unit {
+            Some(status) => format!(
+                r#"[[ $1 == cat ]] && exit 0; echo "systemctl $*" >> "$FAKE_LOG"; exit {status}"#
+            ),
+            None => "exit 1".to_string(),
+        };
+        stand_in(&bin, "systemctl", &systemctl);
+        if case.update_motd {
+            std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+            stand_in(
+                &root.join("usr/sbin"),
+                "update-motd",
+                r#"echo update-motd >> "$FAKE_LOG""#,
+            );
+        }
+        stand_in(&bin, "lava-version", "echo 8.3.0");
+        let out = run(scriptlet("90-motd.sh", &bin)
+            .env("LAVA_MOTD_ROOT", &root)
+            .env("FAKE_LOG", &log));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(case.exit),
+            "{}: {stderr}",
+            case.case
+        );
+        let calls = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(
+            calls.lines().collect::<Vec<_>>(),
+            case.calls,
+            "{}",
+            case.case
+        );
+        let (path, mode) = case.fragment;
+        let fragment = root.join(path);
+        let meta = std::fs::metadata(&fragment)
+            .unwrap_or_else(|e| panic!("{}: {}: {e}", case.case, fragment.display()));
+        assert_eq!(meta.permissions().mode() & 0o777, mode, "{}", case.case);
+        // What a login shows: the fragment run (update-motd.d) or read.
+        let shown = if mode == 0o755 {
+            String::from_utf8_lossy(&run(&mut Command::new(&fragment)).stdout).into_owned()
+        } else {
+            std::fs::read_to_string(&fragment).unwrap()
+        };
+        for line in [
+            "Realm:      prod",
+            "Worker:     core",
+            "Lava:       8.3.0",
+            "Code area:  s3://lava-code/lava",
+        ] {
+            assert!(shown.contains(line), "{}: {line:?} in {shown}", case.case);
+        }
+    }
+}

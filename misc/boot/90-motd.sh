@@ -20,8 +20,8 @@
 #   - otherwise: a static /etc/motd.d/30-lava-worker, which pam_motd shows.
 # Re-running replaces the fragment.
 #
-# For tests, LAVA_MOTD_ROOT=/some/dir puts /etc/... under that directory and
-# skips regenerating the motd.
+# For tests, LAVA_MOTD_ROOT=/some/dir puts /etc/... and /usr/sbin/update-motd
+# under that directory (systemctl is the one on PATH).
 #
 # Messages go to stderr and to syslog (logger, facility local0).
 #
@@ -133,16 +133,14 @@ LAVA_MOTD_END
 EOF
 	info "wrote $target"
 
-	if [[ -z $ROOT ]]; then
-		if command -v systemctl >/dev/null 2>&1 &&
-			systemctl cat update-motd.service >/dev/null 2>&1; then
-			systemctl --quiet restart update-motd.service ||
-				fail "cannot restart update-motd.service"
-		elif [[ -x /usr/sbin/update-motd ]]; then
-			/usr/sbin/update-motd >/dev/null || fail "/usr/sbin/update-motd failed"
-		else
-			info "no update-motd: $target runs at login"
-		fi
+	if command -v systemctl >/dev/null 2>&1 &&
+		systemctl cat update-motd.service >/dev/null 2>&1; then
+		systemctl --quiet restart update-motd.service ||
+			fail "cannot restart update-motd.service"
+	elif [[ -x $ROOT/usr/sbin/update-motd ]]; then
+		"$ROOT/usr/sbin/update-motd" >/dev/null || fail "$ROOT/usr/sbin/update-motd failed"
+	else
+		info "no update-motd: $target runs at login"
 	fi
 else
 	mkdir -p -- "$MOTD_DIR" || fail "cannot create $MOTD_DIR"
