@@ -42,16 +42,7 @@ pub fn plan(release: &Release, archs: &[Arch], out: &Path) -> Result<CliPlan, Bu
     } else {
         archs
     };
-    let mut toolchains = BTreeMap::new();
-    for &arch in archs {
-        let found = toolchain::find(&release.root, arch);
-        if let Err(missing) = &found {
-            if !missing.can_provision() {
-                return Err(missing.error());
-            }
-        }
-        toolchains.insert(arch, found);
-    }
+    let toolchains = toolchain::find_all(&release.root, archs.iter().copied())?;
     Ok(CliPlan {
         version: release.version.clone(),
         out: out.to_path_buf(),

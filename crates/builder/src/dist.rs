@@ -252,19 +252,8 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
         .collect();
     // Finding a toolchain reads only this machine; installing one waits for
     // `execute`. One this machine cannot install fails the plan.
-    let mut toolchains = BTreeMap::new();
-    for arch in steps.iter().filter_map(Step::binary_arch) {
-        if toolchains.contains_key(&arch) {
-            continue;
-        }
-        let found = toolchain::find(&release.root, arch);
-        if let Err(missing) = &found {
-            if !missing.can_provision() {
-                return Err(missing.error());
-            }
-        }
-        toolchains.insert(arch, found);
-    }
+    let toolchains =
+        toolchain::find_all(&release.root, steps.iter().filter_map(Step::binary_arch))?;
     Ok(Plan {
         version: release.version.clone(),
         out: options.out.clone(),

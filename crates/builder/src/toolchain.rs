@@ -17,6 +17,7 @@
 //! search: the path of the `rustc` to use, or `none` for "this machine
 //! cannot build that architecture" (nothing is provisioned).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -139,6 +140,29 @@ impl Missing {
             && (!self.std || on_path("rustup").is_some())
             && (!self.zig || on_path("python3").is_some())
     }
+}
+
+/// The toolchain of each of `archs`, found here or missing (for `provision`
+/// to install before the build). Reads only this machine; an architecture
+/// whose toolchain can be neither found nor installed fails.
+pub fn find_all(
+    root: &Path,
+    archs: impl IntoIterator<Item = Arch>,
+) -> Result<BTreeMap<Arch, Result<Toolchain, Missing>>, BuildError> {
+    let mut toolchains = BTreeMap::new();
+    for arch in archs {
+        if toolchains.contains_key(&arch) {
+            continue;
+        }
+        let found = find(root, arch);
+        if let Err(missing) = &found {
+            if !missing.can_provision() {
+                return Err(missing.error());
+            }
+        }
+        toolchains.insert(arch, found);
+    }
+    Ok(toolchains)
 }
 
 /// The toolchain for `arch`, or what is missing.
