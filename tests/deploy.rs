@@ -453,6 +453,18 @@ async fn deploy(
     components: &[Deployable],
     dry_run: bool,
 ) -> Result<(Plan, Option<Report>), DeployError> {
+    deploy_with(fixture, remote, config, components, dry_run, false).await
+}
+
+/// `deploy`, with `replace` as `--replace` of the version sets it.
+async fn deploy_with(
+    fixture: &Fixture,
+    remote: &Remote,
+    config: &Path,
+    components: &[Deployable],
+    dry_run: bool,
+    replace: bool,
+) -> Result<(Plan, Option<Report>), DeployError> {
     let version = v("8.3.0");
     let config = Config::load(config)?;
     let no_env = |_: &str| None;
@@ -475,6 +487,7 @@ async fn deploy(
     let options = Options {
         jobs: 4,
         tuning: tuning(),
+        replace,
     };
     let plan = prepared.plan(remote.aws(), &options).await?;
     if dry_run {
@@ -663,7 +676,55 @@ async fn redeploy_writes_nothing(remote: Remote) {
     }
 }
 
-async fn changed_bundle_reuploads_it_and_its_sums(remote: Remote) {
+/// A released version is immutable: other bytes under a key the code area
+/// holds are refused, by the dry run as by the run, each object named, and
+/// nothing is written.
+async fn changed_artefacts_of_a_released_version_are_refused(remote: Remote) {
+    let fixture = Fixture::new();
+    let config = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
+    deploy(&fixture, &remote, &config, &[], false)
+        .await
+        .unwrap();
+    let before = remote.state("code").await;
+    let zip = lambda_key(LambdaFunction::Dispatch, &v("8.3.0"), Arch::X86_64);
+    for key in [bundle("8.3.0", "aarch64"), zip.clone()] {
+        fixture.write(&key, &content(&format!("rebuilt {key}"), 3100));
+    }
+    // A new file of the version is no replacement: it alone would deploy.
+    let added =
+        lambda_key(LambdaFunction::Stop, &v("8.3.0"), Arch::X86_64).replace("stop", "extra");
+    fixture.write(&added, b"a file the code area does not have");
+    for dry_run in [true, false] {
+        let mark = remote.mark("code");
+        let err = deploy(&fixture, &remote, &config, &[], dry_run)
+            .await
+            .err()
+            .expect("a changed artefact of 8.3.0 is refused");
+        assert!(err.is_input(), "{err}");
+        let msg = err.to_string();
+        for key in [bundle("8.3.0", "aarch64"), zip.clone()] {
+            assert!(
+                msg.contains(&remote.store("code").url(&format!("lava/{key}"))),
+                "{key}: {msg}"
+            );
+        }
+        assert!(!msg.contains("extra-"), "{msg}");
+        assert!(
+            msg.contains("--replace 8.3.0") && msg.contains("nothing was written"),
+            "{msg}"
+        );
+        assert_eq!(
+            remote.write_requests_since(&mark, "code"),
+            0,
+            "dry run {dry_run}"
+        );
+        assert_eq!(remote.state("code").await, before, "dry run {dry_run}");
+    }
+}
+
+/// With the override the changed objects and their directory's sums are
+/// written, nothing else.
+async fn replace_overrides_immutability_for_the_changed_objects(remote: Remote) {
     let fixture = Fixture::new();
     let config = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
     deploy(&fixture, &remote, &config, &[], false)
@@ -673,7 +734,7 @@ async fn changed_bundle_reuploads_it_and_its_sums(remote: Remote) {
         let key = bundle("8.3.0", arch);
         fixture.write(&key, &content(&format!("rebuilt {key}"), size));
         let mark = remote.mark("code");
-        let (plan, _) = deploy(&fixture, &remote, &config, &[], false)
+        let (plan, _) = deploy_with(&fixture, &remote, &config, &[], false, true)
             .await
             .unwrap();
         let written = remote.written_since(&mark, "code");
@@ -946,6 +1007,7 @@ async fn concurrent_deploys_keep_every_checksum(remote: Remote) {
             let options = Options {
                 jobs: 4,
                 tuning: tuning(),
+                replace: false,
             };
             plans.push(prepared.plan(remote.aws(), &options).await.unwrap());
         }
@@ -1003,12 +1065,59 @@ macro_rules! suite {
 suite!(
     full_deploy_lands_every_seed_key,
     redeploy_writes_nothing,
-    changed_bundle_reuploads_it_and_its_sums,
+    changed_artefacts_of_a_released_version_are_refused,
+    replace_overrides_immutability_for_the_changed_objects,
     dry_run_writes_nothing_and_the_run_executes_the_plan,
     only_the_named_components,
     ami_deploys_every_resource_but_hidden_ones,
     concurrent_deploys_keep_every_checksum,
 );
+
+/// At the command line the refusal is bad input (exit status 2) naming the
+/// override, which must name the version deployed; with it the bundle is
+/// replaced.
+#[tokio::test]
+async fn deploy_command_replaces_a_released_version_only_when_told_which() {
+    let remote = Remote::file();
+    let fixture = Fixture::new();
+    let config = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(lava_tests::xtask())
+            .args(["deploy", "-e", "test", "-v", "8.3.0", "pkg", "-f"])
+            .arg(&config)
+            .arg("--dist")
+            .arg(fixture.dist())
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run(&[]).0, Some(0));
+    let key = bundle("8.3.0", "aarch64");
+    fixture.write(&key, &content(&format!("rebuilt {key}"), 3100));
+    let before = remote.state("code").await;
+    for (extra, says) in [
+        (&[][..], "--replace 8.3.0"),
+        (
+            &["--replace", "8.2.0"][..],
+            "--replace 8.2.0 names another version",
+        ),
+        (&["-n"][..], "--replace 8.3.0"),
+    ] {
+        let (status, stderr) = run(extra);
+        assert_eq!(status, Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains(says), "{extra:?}: {stderr}");
+        assert_eq!(remote.state("code").await, before, "{extra:?}");
+    }
+    let (status, stderr) = run(&["--replace", "8.3.0"]);
+    assert_eq!(status, Some(0), "{stderr}");
+    let state = remote.state("code").await;
+    check_sums(&state);
+    assert!(state[&format!("lava/{key}")].starts_with(b"rebuilt"));
+}
 
 #[tokio::test]
 async fn wrong_account_writes_nothing() {

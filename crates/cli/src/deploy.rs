@@ -9,7 +9,9 @@ use anyhow::Context as _;
 use clap::{ArgGroup, Args};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use lava_config::Deployable;
-use lava_deploy::{Action, Aws, Count, Object, Options, Plan, Progress, Request, Sources};
+use lava_deploy::{
+    Action, Aws, Count, DeployError, Object, Options, Plan, Progress, Request, Sources,
+};
 use lava_layout::Version;
 
 use crate::aws::{block_on, EnvArgs};
@@ -75,6 +77,13 @@ pub struct DeployArgs {
     /// Directories inspected and objects uploaded at once.
     #[arg(short = 'j', long, value_name = "N", default_value_t = Options::default().jobs)]
     jobs: usize,
+    /// Replace objects of VERSION (the version deployed) that the code area
+    /// already holds with other bytes. Without it such a deploy is refused
+    /// (exit 2, nothing written): a released version is immutable, and
+    /// workers pinned to it or realms running it would change under the
+    /// same name. Naming the version makes the override deliberate.
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    replace: Option<Version>,
     /// Deploy only these components (see -l).
     #[arg(value_name = "COMPONENT", value_parser = parse_component)]
     components: Vec<Deployable>,
@@ -99,6 +108,15 @@ pub fn run(args: DeployArgs, ctx: &Context) -> Result<(), Failure> {
         Some(v) => v,
         None => ctx.release()?.version,
     };
+    if let Some(named) = &args.replace {
+        if *named != version {
+            return Err(DeployError::Input(format!(
+                "--replace {named} names another version than the one deployed ({version}): \
+                 name the version whose objects may be replaced"
+            ))
+            .into());
+        }
+    }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let (_, env) = args.env.load(&version)?;
     let (misc, _written) = ctx.misc_dir()?;
@@ -124,6 +142,7 @@ pub fn run(args: DeployArgs, ctx: &Context) -> Result<(), Failure> {
         };
         let options = Options {
             jobs: args.jobs,
+            replace: args.replace.is_some(),
             ..Options::default()
         };
         let plan = prepared.plan(aws.as_ref(), &options).await?;

@@ -36,6 +36,10 @@ pub struct Options {
     /// `aws s3`'s own (max_concurrent_requests = 10).
     pub jobs: usize,
     pub tuning: Tuning,
+    /// Replace objects of the version that the code area holds with other
+    /// bytes. Released versions are immutable, as in a package registry:
+    /// without this the plan refuses them.
+    pub replace: bool,
 }
 
 impl Default for Options {
@@ -43,6 +47,7 @@ impl Default for Options {
         Options {
             jobs: 10,
             tuning: Tuning::default(),
+            replace: false,
         }
     }
 }
@@ -262,6 +267,9 @@ impl Prepared {
         })
         .await;
         let mut groups = inspected.into_iter().collect::<Result<Vec<_>, _>>()?;
+        if !options.replace {
+            refuse_replacing(&groups, &self.version)?;
+        }
         // Groups are never empty: each came from at least one artefact.
         groups.sort_by_key(|g| (g.component.wave(), g.objects[0].url.clone()));
         Ok(Plan {
@@ -272,6 +280,32 @@ impl Prepared {
             skipped: self.skipped,
         })
     }
+}
+
+/// Released versions are immutable: a versioned artefact the code area
+/// already holds with other bytes is refused, all of them named at once. A
+/// realm or worker may already run that object (CloudFormation does not
+/// fetch a Lambda zip again for an unchanged key, workers pinned to the
+/// version install it), and upstream's tooling may have written it.
+fn refuse_replacing(groups: &[Group], version: &Version) -> Result<(), DeployError> {
+    let changed: Vec<&str> = groups
+        .iter()
+        .filter(|g| g.component.is_versioned())
+        .flat_map(|g| &g.objects)
+        .filter(|o| o.action == Action::Changed)
+        .map(|o| o.url.as_str())
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(DeployError::Input(format!(
+        "lava {version} is already in the code area with other bytes than dist/ holds, and a \
+         released version is never replaced silently (workers pinned to it, and realms running \
+         it, would get different code under the same version); nothing was written:\n  {}\n\
+         Build a new version, or, to replace these objects on purpose, deploy again with \
+         --replace {version}",
+        changed.join("\n  ")
+    )))
 }
 
 /// A code-area key relative to the component's configured location.
