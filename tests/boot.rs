@@ -16,7 +16,7 @@ use lava_store::Location;
 use lava_tests::lava_version;
 use lava_tests::moto::{self, sdk_config, Moto};
 use lava_tests::realm;
-use lava_tests::{run, tool, worker_root, workspace_root};
+use lava_tests::{run, shipped_scripts, tool, worker_root, workspace_root};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -479,22 +479,48 @@ async fn bad_bundles_abort_before_anything_is_installed() {
     env.publish(
         "unlisted",
         "amzn2023",
-        &[(name.clone(), good)],
+        &[(name.clone(), good.clone())],
         Some(&other),
     )
     .await;
     let root = worker_root();
     let mut unlisted = request(env.area("unlisted"), root.path(), "core");
     let err = boot(&unlisted, &env.aws).await.map(|_| ()).unwrap_err();
-    assert!(matches!(err, BootError::NotListed { .. }), "{err:?}");
+    assert!(
+        matches!(&err, BootError::NotListed { setting, .. } if setting == "x-workers._.verify"),
+        "{err:?}"
+    );
     unlisted.verify = false;
     let (plan, _) = boot(&unlisted, &env.aws).await.unwrap();
     assert_eq!(plan.bundle.sha256, None);
     assert!(
-        plan.to_string().contains("NOT VERIFIED: no entry in"),
+        plan.to_string()
+            .contains("NOT VERIFIED: s3://lava-code/unlisted/_dist_/pkg/amzn2023/SHA256SUMS has no entry for it"),
         "{plan}"
     );
     assert_eq!(lava_version(root.path()), "8.3.0");
+
+    // A realm that requires nothing boots as upstream would, whatever the
+    // sums say: a bundle another tool put there (no entry) or replaced (a
+    // stale entry) is installed, with the warning in the plan.
+    env.realm(json!({"realm": REALM})).await;
+    env.publish(
+        "stale",
+        "amzn2023",
+        &[(name.clone(), good)],
+        Some(&[(name.clone(), b"what our deploy wrote".to_vec())]),
+    )
+    .await;
+    for prefix in ["unlisted", "stale"] {
+        let root = worker_root();
+        let (plan, applied) = boot(&request(env.area(prefix), root.path(), "core"), &env.aws)
+            .await
+            .unwrap();
+        assert_eq!(plan.bundle.policy.required, None, "{prefix}");
+        assert!(plan.to_string().contains("used with a warning"), "{plan}");
+        assert_eq!(applied.installed.to_string(), "8.3.0", "{prefix}");
+        assert_eq!(lava_version(root.path()), "8.3.0", "{prefix}");
+    }
 }
 
 #[tokio::test]
@@ -628,15 +654,71 @@ async fn boot_scripts_run_in_order_until_one_exits_1() {
     );
     assert!(std::fs::read_to_string(&log).unwrap().contains(" unset\n"));
 
-    // A listed scriptlet that does not match SHA256SUMS: nothing runs.
-    env.put("lava/_boot_/40-never.sh", "#!/bin/bash\nexit 0\n")
+    // A listed scriptlet another tool replaced (upstream's `deploy.sh boot`
+    // rolling back) runs, as upstream's root.boot.sh runs what it finds.
+    env.put(
+        "lava/_boot_/40-never.sh",
+        scriptlet(&log, 0).replace("exit 0", "exit 0 # rolled back"),
+    )
+    .await;
+    std::fs::remove_file(&log).unwrap();
+    let ran = lava_boot::run_scripts(&area, REALM, "core", &env.aws, None)
+        .await
+        .unwrap();
+    assert_eq!(ran.len(), 4);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 4);
+
+    // A realm that requires verification runs nothing unverified: not an
+    // unlisted local addition, not a stale entry.
+    env.realm(json!({"realm": REALM, "x-workers": {"_": {"verify": "required"}}}))
         .await;
     std::fs::remove_file(&log).unwrap();
     let err = lava_boot::run_scripts(&area, REALM, "core", &env.aws, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, BootError::Mismatch { .. }), "{err:?}");
+    assert!(
+        matches!(&err, BootError::NotListed { name, setting, .. } if name == "15-local.sh" && setting == "x-workers._.verify"),
+        "{err:?}"
+    );
+    env.s3
+        .delete_object()
+        .bucket(BUCKET)
+        .key("lava/_boot_/15-local.sh")
+        .send()
+        .await
+        .unwrap();
+    let err = lava_boot::run_scripts(&area, REALM, "core", &env.aws, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, BootError::Mismatch { url, .. } if url.ends_with("/_boot_/40-never.sh")),
+        "{err:?}"
+    );
     assert!(!log.exists());
+
+    // 10-secupdate.sh's settings come from the realm's x-workers, as the
+    // variables the scriptlet reads.
+    env.realm(json!({"realm": REALM, "x-workers": {
+        "_": {"secupdate": "no", "secupdate_fail_exit": "1"},
+        "core": {"secupdate_reboot": "yes"},
+    }}))
+    .await;
+    let seen = work.path().join("env");
+    env.put(
+        "settings/_boot_/10-env.sh",
+        format!(
+            "#!/bin/bash\nenv | grep '^LAVA_SECUPDATE' | sort >'{}'\n",
+            seen.display()
+        ),
+    )
+    .await;
+    lava_boot::run_scripts(&env.area("settings"), REALM, "core", &env.aws, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap(),
+        "LAVA_SECUPDATE=no\nLAVA_SECUPDATE_FAIL_EXIT=1\nLAVA_SECUPDATE_REBOOT=yes\n"
+    );
 
     let err = lava_boot::run_scripts(&env.area("nothing"), REALM, "core", &env.aws, None)
         .await
@@ -662,7 +744,7 @@ fn file_area(host: &Runtime) -> tempfile::TempDir {
             .collect();
         put(key, sums_text(&owned).as_bytes());
     };
-    let lava_50 = std::fs::read(workspace_root().join("misc/boot/50-lava.sh")).unwrap();
+    let lava_50 = std::fs::read(shipped_scripts().join("boot/50-lava.sh")).unwrap();
     put("_boot_/50-lava.sh", &lava_50);
     sums("_boot_/SHA256SUMS", &[("50-lava.sh", &lava_50)]);
     let binary = std::fs::read(env!("CARGO_BIN_EXE_boot-cli")).unwrap();
@@ -677,8 +759,9 @@ fn file_area(host: &Runtime) -> tempfile::TempDir {
     area
 }
 
+/// `script` (its path below `misc/`) as it ships.
 fn shell(script: &str, env: &Env, root: &Path) -> Command {
-    let mut cmd = Command::new(workspace_root().join(script));
+    let mut cmd = Command::new(shipped_scripts().join(script));
     cmd.envs(env.moto.env())
         .env("LAVA_BOOT_ROOT", root)
         .env_remove("LAVA_BOOT");
@@ -721,7 +804,7 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
 
     // The boot as an instance runs it: root.boot.sh -> lava-boot run-scripts
     // -> 50-lava.sh -> lava-boot apply (LAVA_BOOT_ROOT keeps it in the root).
-    let out = run(shell("misc/root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let out = run(shell("root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "root.boot.sh: {stderr}");
     assert!(
@@ -739,7 +822,7 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
     );
 
     // 50-lava.sh on its own fetches lava-boot itself; an unknown realm aborts (1).
-    let out = run(shell("misc/boot/50-lava.sh", &env, root.path()).args([&url, "nope", "core"]));
+    let out = run(shell("boot/50-lava.sh", &env, root.path()).args([&url, "nope", "core"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -750,7 +833,7 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
     // Not a lava AMI (nor a SAK one): 50-lava.sh aborts, as upstream's does.
     let marker = root.path().join("usr/local/etc/ami-info");
     std::fs::write(&marker, "AMI_TYPE=other\n").unwrap();
-    let out = run(shell("misc/boot/50-lava.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let out = run(shell("boot/50-lava.sh", &env, root.path()).args([&url, REALM, "core"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("AMI type is 'other'"), "{stderr}");
@@ -758,7 +841,7 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
     let rc_d = root.path().join("usr/local/etc/rc.d");
     std::fs::create_dir_all(&rc_d).unwrap();
     std::fs::write(rc_d.join("00_shell.sh"), "").unwrap();
-    let out = run(shell("misc/boot/50-lava.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let out = run(shell("boot/50-lava.sh", &env, root.path()).args([&url, REALM, "core"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("AMI type is SAK"), "{stderr}");
@@ -770,7 +853,7 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
     let mut tampered = std::fs::read(&binary).unwrap();
     tampered.push(0);
     std::fs::write(&binary, tampered).unwrap();
-    let out = run(shell("misc/root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let out = run(shell("root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("does not match SHA256SUMS"), "{stderr}");
@@ -787,13 +870,13 @@ async fn a_code_area_without_sha256sums_boots_with_a_warning_unless_the_realm_re
     let url = format!("file://{}", area.path().display());
 
     env.realm(json!({"realm": REALM})).await;
-    let out = run(shell("misc/root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let out = run(shell("root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "root.boot.sh: {stderr}");
     let sums_url = format!("{url}/_dist_/pkg/amzn2023/SHA256SUMS");
     assert!(
-        stderr.contains(&format!("WARNING: {sums_url} is missing"))
-            && stderr.contains("UNVERIFIED"),
+        stderr.contains(&format!("UNVERIFIED: {sums_url} is missing"))
+            && stderr.contains("WARNING"),
         "{stderr}"
     );
     assert!(stderr.contains("NOT VERIFIED"), "{stderr}");
@@ -803,7 +886,7 @@ async fn a_code_area_without_sha256sums_boots_with_a_warning_unless_the_realm_re
     env.realm(json!({"realm": REALM, "x-workers": {"_": {"verify": "required"}}}))
         .await;
     let root = worker_root();
-    let out = run(shell("misc/root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
+    let out = run(shell("root.boot.sh", &env, root.path()).args([&url, REALM, "core"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -813,32 +896,6 @@ async fn a_code_area_without_sha256sums_boots_with_a_warning_unless_the_realm_re
     );
     for untouched in ["opt", "home", "usr/local/bin/lava-version"] {
         assert!(!root.path().join(untouched).exists(), "{untouched} created");
-    }
-}
-
-#[test]
-fn shared_shell_blocks_are_identical_in_every_script() {
-    // Each script is fetched and run on its own, so shared code is copied;
-    // these copies must not drift.
-    let block = |script: &str, name: &str| -> String {
-        let text = std::fs::read_to_string(workspace_root().join(script)).unwrap();
-        let start = text.find(&format!("# ---- begin {name}")).unwrap();
-        let end = text.find(&format!("# ---- end {name}")).unwrap();
-        text[start..end].to_string()
-    };
-    assert_eq!(
-        block("misc/root.boot.sh", "fetch_lava_boot"),
-        block("misc/boot/50-lava.sh", "fetch_lava_boot")
-    );
-    for script in [
-        "misc/boot.optional/30-oracle.sh",
-        "misc/boot.optional/40-extras.sh",
-    ] {
-        assert_eq!(
-            block(script, "ami_type"),
-            block("misc/boot/50-lava.sh", "ami_type"),
-            "{script}"
-        );
     }
 }
 
@@ -994,7 +1051,7 @@ async fn user_data_boots_the_worker_on_every_start_of_the_instance() {
     let area = file_area(&host);
     upload(&env, area.path(), "lava").await;
     for script in ["root.boot0.sh", "root.boot.sh"] {
-        let bytes = std::fs::read(workspace_root().join("misc").join(script)).unwrap();
+        let bytes = std::fs::read(shipped_scripts().join(script)).unwrap();
         env.put(&format!("lava/{REALM}/core/{script}"), bytes).await;
     }
 

@@ -69,13 +69,10 @@ fn install(plan: &Plan, work: &Path, path: &Path) -> Result<Version, BootError> 
         Some(expected) => {
             let (_, actual) = lava_files::sha256_file(path).map_err(BootError::io(path))?;
             if &actual != expected {
-                return Err(BootError::Mismatch {
-                    url: url.clone(),
-                    expected: expected.clone(),
-                    actual,
-                });
+                plan.bundle.policy.mismatch(url, expected, &actual)?;
+            } else {
+                tracing::info!("{}: sha256 matches SHA256SUMS", plan.bundle.name);
             }
-            tracing::info!("{}: sha256 matches SHA256SUMS", plan.bundle.name);
         }
         None => tracing::warn!(
             "{}: NOT VERIFIED: {}",

@@ -17,10 +17,13 @@ use crate::{Aws, Request};
 /// host from the code area, and start the worker daemons the realms table
 /// (lava.realms, x-workers) asks for.
 ///
-/// The bundle is checked against its directory's SHA256SUMS. A directory
-/// without one (as upstream's deploy.sh leaves it) is installed with a
-/// warning, unless the realm sets x-workers._.verify (or the worker's own
-/// entry) to "required"; then the boot aborts.
+/// The bundle and each scriptlet are checked against their directory's
+/// SHA256SUMS. One the file does not vouch for (no SHA256SUMS, as upstream's
+/// deploy.sh leaves a directory; no entry; an entry another tool made stale)
+/// is used with a loud warning, as upstream's boot uses whatever it finds,
+/// unless the realm sets x-workers._.verify (or the worker's own entry) to
+/// "required"; then the boot aborts. The realm's x-workers secupdate,
+/// secupdate_reboot and secupdate_fail_exit reach 10-secupdate.sh.
 ///
 /// Exit status: 0 done; 1 the boot is aborted (the cause is printed); 2 bad
 /// arguments.
@@ -91,9 +94,8 @@ struct Target {
     /// The architecture instead of uname -m's (x86_64, aarch64 and aliases).
     #[arg(long)]
     arch: Option<Arch>,
-    /// Install a bundle that SHA256SUMS does not list, or that has no SHA256SUMS
-    /// although the realm requires it (x-workers.<worker>|_.verify: required);
-    /// a listed bundle must still match.
+    /// Install a bundle SHA256SUMS does not vouch for, with a warning, although
+    /// the realm requires verification (x-workers.<worker>|_.verify: required).
     #[arg(long)]
     no_verify: bool,
 }

@@ -16,6 +16,7 @@ pub mod platform;
 mod scripts;
 pub mod select;
 pub mod settings;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -27,6 +28,7 @@ pub use platform::{Overrides, PlatformError};
 pub use scripts::{run_scripts, ScriptRun, LAVA_BOOT_ENV};
 pub use select::{select, Reason, SelectError, Selection, Skipped};
 pub use settings::{Daemon, SettingsError, WorkerSettings};
+pub use verify::{Policy, Unverifiable};
 
 /// Why a boot stopped. Every one aborts the boot: nothing after it ran.
 #[derive(Debug, thiserror::Error)]
@@ -45,21 +47,26 @@ pub enum BootError {
     Select(#[from] SelectError),
     #[error(transparent)]
     Store(#[from] lava_store::StoreError),
-    #[error("{url} is missing, so {name} cannot be verified, and {setting} is \"required\" (deploy the release with cargo xtask deploy, which writes SHA256SUMS, or pass --no-verify)")]
+    #[error("{url} is missing, so {name} cannot be verified, and {setting} is \"required\" (deploy the release with lavactl deploy, which writes SHA256SUMS, or pass --no-verify)")]
     NoSums {
         url: String,
         name: String,
         setting: String,
     },
-    #[error("{url} has no entry for {name}, so it cannot be verified (deploy the SHA256SUMS dist wrote, or pass --no-verify)")]
-    NotListed { url: String, name: String },
+    #[error("{url} has no entry for {name}, so it cannot be verified, and {setting} is \"required\" (deploy the release with lavactl deploy, which lists every file, or pass --no-verify)")]
+    NotListed {
+        url: String,
+        name: String,
+        setting: String,
+    },
     #[error("{url} is gone: it was listed a moment ago")]
     Vanished { url: String },
-    #[error("{url}: sha256 {actual}, but SHA256SUMS says {expected}: refusing it")]
+    #[error("{url}: sha256 {actual}, but SHA256SUMS says {expected}: refusing it, as {setting} is \"required\" (another tool replaced it after SHA256SUMS was written)")]
     Mismatch {
         url: String,
         expected: String,
         actual: String,
+        setting: String,
     },
     #[error("{url}: {source}: refusing to install it")]
     Bundle {

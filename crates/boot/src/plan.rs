@@ -12,6 +12,7 @@ use serde::{Serialize, Serializer};
 use crate::bundle::INSTALLER;
 use crate::select::{select, Reason, Skipped};
 use crate::settings::{Daemon, WorkerSettings};
+use crate::verify::{Policy, Unverifiable};
 use crate::{check_name, Aws, BootError};
 
 /// The group every worker account belongs to.
@@ -32,7 +33,8 @@ pub struct Request {
     /// Land every file system effect below this directory, touch no account
     /// and start no daemon.
     pub root: Option<PathBuf>,
-    /// Require the bundle's SHA256SUMS entry.
+    /// Enforce the realm's `verify: required`; false (`--no-verify`) warns
+    /// instead.
     pub verify: bool,
 }
 
@@ -82,8 +84,10 @@ pub struct Bundle {
     /// The digest SHA256SUMS gives.
     pub sha256: Option<String>,
     /// Why there is no digest to check: no SHA256SUMS in the directory, or
-    /// no entry in it with `--no-verify`.
+    /// no entry in it.
     pub unverified: Option<String>,
+    /// What a digest that does not match means.
+    pub policy: Policy,
 }
 
 /// How the bundle is installed.
@@ -163,42 +167,22 @@ pub async fn plan(request: &Request, aws: &Aws) -> Result<Plan, BootError> {
     let key = format!("{dir}/{}", selection.name);
     let sums_key = format!("{dir}/{SHA256SUMS}");
     let sums_url = store.url(&sums_key);
+    let policy = Policy::of(&settings, request.verify);
     let (sha256, unverified) = match store.get(&sums_key).await? {
         Some(bytes) => match Sums::parse(&String::from_utf8_lossy(&bytes))
             .0
             .get(&selection.name)
         {
             Some(sha) => (Some(sha.to_string()), None),
-            None if request.verify => {
-                return Err(BootError::NotListed {
-                    url: sums_url,
-                    name: selection.name,
-                })
-            }
-            None => (None, Some(format!("no entry in {sums_url} (--no-verify)"))),
+            None => (
+                None,
+                Some(policy.unverifiable(Unverifiable::Unlisted, &selection.name, &sums_url)?),
+            ),
         },
-        // A code area deployed by upstream's deploy.sh has no SHA256SUMS:
-        // it must keep booting, unless the realm asks for verification.
-        None => match &settings.require_sums {
-            Some(from) if request.verify => {
-                return Err(BootError::NoSums {
-                    url: sums_url,
-                    name: selection.name,
-                    setting: format!("x-workers.{from}.verify"),
-                })
-            }
-            _ => {
-                tracing::warn!(
-                    "WARNING: {sums_url} is missing: {} will be installed UNVERIFIED. \
-                     Deploy the release with cargo xtask deploy (it writes SHA256SUMS), \
-                     and set x-workers._.verify to \"required\" in the realm's {} item \
-                     to refuse unverified bundles.",
-                    selection.name,
-                    crate::REALMS_TABLE,
-                );
-                (None, Some(format!("{sums_url} is missing")))
-            }
-        },
+        None => (
+            None,
+            Some(policy.unverifiable(Unverifiable::NoSums, &selection.name, &sums_url)?),
+        ),
     };
 
     let version = selection.package.version().clone();
@@ -267,6 +251,7 @@ pub async fn plan(request: &Request, aws: &Aws) -> Result<Plan, BootError> {
             why: selection.reason.to_string(),
             sha256,
             unverified,
+            policy,
         },
         skipped,
         install: Install { base, bindir, args },
@@ -358,6 +343,13 @@ impl fmt::Display for Plan {
                 f,
                 "    sha256   NOT VERIFIED: {}",
                 why.as_deref().unwrap_or("no digest")
+            )?,
+        }
+        match &b.policy.required {
+            Some(setting) => writeln!(f, "    verify   required by {setting}")?,
+            None => writeln!(
+                f,
+                "    verify   a file SHA256SUMS does not vouch for is used with a warning"
             )?,
         }
         for s in &self.skipped {

@@ -9,6 +9,8 @@ use std::process::{Command, Stdio};
 use lava_layout::{boot_script_key, Sums, BOOT_PREFIX, SHA256SUMS};
 use lava_store::Location;
 
+use crate::settings::WorkerSettings;
+use crate::verify::{Policy, Unverifiable};
 use crate::{check_name, Aws, BootError};
 
 /// The environment variable that tells scriptlets where this lava-boot is,
@@ -31,9 +33,12 @@ fn skipped(name: &str) -> bool {
 /// Fetch and run the scriptlets directly in `<area>/_boot_/` (not those in
 /// directories below it), in byte order of name, as `<script> AREA REALM
 /// WORKER` with stdin from /dev/null. Exit status 1 aborts the boot; any
-/// other failure is logged and the next scriptlet runs. A scriptlet listed in
-/// `_boot_/SHA256SUMS` must match it; unlisted ones (local additions) run
-/// unverified. `lava_boot` is passed to them as `LAVA_BOOT`.
+/// other failure is logged and the next scriptlet runs. A scriptlet that
+/// `_boot_/SHA256SUMS` does not vouch for (unlisted, stale, no file) runs
+/// with a warning, as upstream's root.boot.sh runs whatever it finds, unless
+/// the realm's `x-workers` requires verification. `lava_boot` is passed to
+/// them as `LAVA_BOOT`, and the realm's scriptlet settings (`secupdate*`)
+/// as their variables.
 pub async fn run_scripts(
     area: &Location,
     realm: &str,
@@ -43,6 +48,17 @@ pub async fn run_scripts(
 ) -> Result<Vec<ScriptRun>, BootError> {
     check_name("realm", realm)?;
     check_name("worker", worker)?;
+    // Upstream's root.boot.sh reads no realm: a realm it cannot read leaves
+    // the scriptlets their defaults, and 50-lava.sh reports the realm.
+    let item = match aws.realm_item(realm).await {
+        Ok(item) => item,
+        Err(e) => {
+            tracing::warn!("WARNING: {e}: the boot scripts run with default settings");
+            serde_json::json!({})
+        }
+    };
+    let settings = WorkerSettings::resolve(&item, worker)?;
+    let policy = Policy::of(&settings, true);
     let store = aws.code_area(area);
     let mut names: Vec<String> = Vec::new();
     for listed in store.list(BOOT_PREFIX).await? {
@@ -77,18 +93,20 @@ pub async fn run_scripts(
             .download(&key, &path)
             .await?
             .ok_or_else(|| BootError::Vanished { url: url.clone() })?;
-        match sums.as_ref().and_then(|s| s.get(&name)).map(str::to_string) {
-            Some(expected) => {
+        let sums_url = store.url(&sums_key);
+        match sums.as_ref().map(|s| s.get(&name)) {
+            Some(Some(expected)) => {
                 let (_, actual) = lava_files::sha256_file(&path).map_err(BootError::io(&path))?;
                 if actual != expected {
-                    return Err(BootError::Mismatch {
-                        url,
-                        expected,
-                        actual,
-                    });
+                    policy.mismatch(&url, expected, &actual)?;
                 }
             }
-            None => tracing::warn!("{name}: not in {}: run unverified", store.url(&sums_key)),
+            Some(None) => {
+                policy.unverifiable(Unverifiable::Unlisted, &name, &sums_url)?;
+            }
+            None => {
+                policy.unverifiable(Unverifiable::NoSums, &name, &sums_url)?;
+            }
         }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
             .map_err(BootError::io(&path))?;
@@ -98,15 +116,17 @@ pub async fn run_scripts(
     // Scriptlets get the area as given to us, without the trailing slash.
     let area_arg = area.to_string().trim_end_matches('/').to_string();
     let (realm, worker) = (realm.to_string(), worker.to_string());
-    let lava_boot = lava_boot.map(Path::to_path_buf);
+    let mut env: Vec<(String, String)> = settings
+        .scriptlet_env
+        .into_iter()
+        .map(|(var, value)| (var.to_string(), value))
+        .collect();
+    if let Some(lava_boot) = lava_boot {
+        env.push((LAVA_BOOT_ENV.to_string(), lava_boot.display().to_string()));
+    }
     // `work` moves in: the scriptlets stay until the last has run.
     tokio::task::spawn_blocking(move || {
-        run_all(
-            &scripts,
-            [&area_arg, &realm, &worker],
-            lava_boot.as_deref(),
-            work.path(),
-        )
+        run_all(&scripts, [&area_arg, &realm, &worker], &env, work.path())
     })
     .await
     .expect("running scriptlets does not panic")
@@ -115,17 +135,17 @@ pub async fn run_scripts(
 fn run_all(
     scripts: &[(String, PathBuf)],
     args: [&String; 3],
-    lava_boot: Option<&Path>,
+    env: &[(String, String)],
     dir: &Path,
 ) -> Result<Vec<ScriptRun>, BootError> {
     let mut ran = Vec::new();
     for (name, path) in scripts {
         tracing::info!("running boot script {name}");
         let mut cmd = Command::new(path);
-        cmd.args(args).stdin(Stdio::null()).current_dir(dir);
-        if let Some(lava_boot) = lava_boot {
-            cmd.env(LAVA_BOOT_ENV, lava_boot);
-        }
+        cmd.args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .current_dir(dir);
         let status = cmd.status().map_err(|source| BootError::Spawn {
             what: format!("boot script {name}"),
             source,

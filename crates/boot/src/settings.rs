@@ -23,7 +23,34 @@ pub enum SettingsError {
     NoWorkers { worker: String },
     #[error("x-workers.{worker}.verify: {value:?} is not a verification mode (expected required or if-present)")]
     BadVerify { worker: String, value: String },
+    #[error("x-workers.{worker}.{key}: {value:?} is not one of {expected}")]
+    BadChoice {
+        worker: String,
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }
+
+/// The settings upstream's `10-secupdate.sh` had its operators edit in the
+/// file (`SEC_UPDATES`, `REBOOT`, `FAIL_EXIT`), as `x-workers` keys: each
+/// key, the variable our scriptlet reads, its values and what they mean.
+/// Unset keys keep the scriptlet's defaults, which are upstream's.
+const SCRIPTLET_SETTINGS: [(&str, &str, &[&str], &str); 3] = [
+    ("secupdate", "LAVA_SECUPDATE", &["yes", "no"], "yes or no"),
+    (
+        "secupdate_reboot",
+        "LAVA_SECUPDATE_REBOOT",
+        &["yes", "no"],
+        "yes or no",
+    ),
+    (
+        "secupdate_fail_exit",
+        "LAVA_SECUPDATE_FAIL_EXIT",
+        &["1", "2"],
+        "1 (a failed update aborts the boot) or 2 (the boot goes on)",
+    ),
+];
 
 /// The daemons to start for one worker name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +75,9 @@ pub struct WorkerSettings {
     /// package directory without `SHA256SUMS` aborts the boot instead of
     /// installing with a warning (upstream's deploy.sh writes none).
     pub require_sums: Option<String>,
+    /// The environment the boot scriptlets run with (`10-secupdate.sh`'s
+    /// settings), from `x-workers.<worker|_>.secupdate*`.
+    pub scriptlet_env: BTreeMap<&'static str, String>,
 }
 
 impl WorkerSettings {
@@ -76,6 +106,20 @@ impl WorkerSettings {
             }
             None => None,
         };
+        let mut scriptlet_env = BTreeMap::new();
+        for (key, var, choices, expected) in SCRIPTLET_SETTINGS {
+            if let Some((value, from)) = lookup(x_workers, worker, key) {
+                let Some(choice) = choices.iter().find(|c| c.eq_ignore_ascii_case(&value)) else {
+                    return Err(SettingsError::BadChoice {
+                        worker: from,
+                        key,
+                        value,
+                        expected,
+                    });
+                };
+                scriptlet_env.insert(var, choice.to_string());
+            }
+        }
         let names: Vec<String> = match lookup(x_workers, worker, "workers") {
             Some((list, _)) => list.split_whitespace().map(str::to_string).collect(),
             None => vec![worker.to_string()],
@@ -103,6 +147,7 @@ impl WorkerSettings {
             daemons,
             dropped_env,
             require_sums,
+            scriptlet_env,
         })
     }
 }
@@ -193,6 +238,45 @@ mod tests {
         let other = WorkerSettings::resolve(&item, "batch").unwrap();
         assert_eq!(other.pin, Some(("8.1.0".parse().unwrap(), "_".to_string())));
         assert_eq!(other.daemons[0].count, 1);
+    }
+
+    #[test]
+    fn secupdate_settings_become_the_scriptlets_environment() {
+        let item = json!({"x-workers": {
+            "_": {"secupdate": "no", "secupdate_fail_exit": 1},
+            "core": {"secupdate_reboot": "YES"},
+        }});
+        let env = |worker| {
+            WorkerSettings::resolve(&item, worker)
+                .unwrap()
+                .scriptlet_env
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            env("core"),
+            [
+                ("LAVA_SECUPDATE", "no".to_string()),
+                ("LAVA_SECUPDATE_FAIL_EXIT", "1".to_string()),
+                ("LAVA_SECUPDATE_REBOOT", "yes".to_string()),
+            ]
+        );
+        assert_eq!(env("batch").len(), 2);
+        let none = WorkerSettings::resolve(&json!({}), "core").unwrap();
+        assert!(none.scriptlet_env.is_empty());
+        for (bad, msg) in [
+            (
+                json!({"core": {"secupdate": "sometimes"}}),
+                "x-workers.core.secupdate: \"sometimes\" is not one of yes or no",
+            ),
+            (
+                json!({"_": {"secupdate_fail_exit": 3}}),
+                "x-workers._.secupdate_fail_exit: \"3\" is not one of 1 (a failed update aborts the boot) or 2 (the boot goes on)",
+            ),
+        ] {
+            let err = WorkerSettings::resolve(&json!({"x-workers": bad}), "core").unwrap_err();
+            assert_eq!(err.to_string(), msg);
+        }
     }
 
     #[test]
