@@ -332,6 +332,9 @@ fn the_shipped_stop_document_runs_what_the_function_runs() {
     }
     let step = &document["mainSteps"][0];
     assert_eq!(step["action"].as_str(), Some("aws:runShellScript"));
+    // Upstream's step name: `get-command-invocation --plugin-name` reads
+    // the output by it.
+    assert_eq!(step["name"].as_str(), Some("create_tmp_file"));
     let mut command = step["inputs"]["runCommand"][0]
         .as_str()
         .unwrap()
