@@ -66,10 +66,10 @@ fn seed_keys() -> Vec<String> {
         "_dist_/cfn/v8.3.0/lava-common.cfn.json",
         "_dist_/cfn/v8.3.0/lava-realm.cfn.json",
         "_dist_/cfn/v8.3.0/lava-worker.cfn.json",
-        "_dist_/lambda/dispatch-8.3.0.zip",
-        "_dist_/lambda/metrics-8.3.0.zip",
-        "_dist_/lambda/s3trigger-8.3.0.zip",
-        "_dist_/lambda/stop-8.3.0.zip",
+        "_dist_/lambda/x86_64/dispatch-8.3.0.zip",
+        "_dist_/lambda/x86_64/metrics-8.3.0.zip",
+        "_dist_/lambda/x86_64/s3trigger-8.3.0.zip",
+        "_dist_/lambda/x86_64/stop-8.3.0.zip",
         "_dist_/lambda/arm64/dispatch-8.3.0.zip",
         "_dist_/lambda/arm64/metrics-8.3.0.zip",
         "_dist_/lambda/arm64/s3trigger-8.3.0.zip",
@@ -337,6 +337,27 @@ impl Remote {
         .await;
     }
 
+    /// An object as `aws s3 cp`/`sync` leave it: no SHA-256 kept with it.
+    async fn put_as_aws_cli(&self, area: &str, key: &str, bytes: Vec<u8>) {
+        match self {
+            Remote::S3 { direct, .. } => {
+                direct
+                    .put_object()
+                    .bucket(BUCKET)
+                    .key(format!("{area}/{key}"))
+                    .body(bytes.into())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            Remote::File { dir } => {
+                let path = dir.path().join(area).join(key);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, bytes).unwrap();
+            }
+        }
+    }
+
     /// Every object of the area, by key below it, with its content.
     async fn state(&self, area: &str) -> BTreeMap<String, Vec<u8>> {
         match self {
@@ -572,12 +593,12 @@ async fn full_deploy_lands_every_seed_key(remote: Remote) {
         "lava/_boot_/SHA256SUMS",
         "lava/_dist_/cfn/v8.3.0/SHA256SUMS",
         "lava/_dist_/framework/SHA256SUMS",
-        "lava/_dist_/lambda/SHA256SUMS",
+        "lava/_dist_/lambda/x86_64/SHA256SUMS",
         "lava/_dist_/lambda/arm64/SHA256SUMS",
         "lava/_boot_/bin/SHA256SUMS",
         "lava/_dist_/pkg/amzn2023/SHA256SUMS",
         "lava/_dist_/pkg/amzn2023/lava-8.2.0-amzn2023-py3.11-x86_64.tar.bz2",
-        "lava/_dist_/lambda/dispatch-8.2.0.zip",
+        "lava/_dist_/lambda/x86_64/dispatch-8.2.0.zip",
         "lava/_dist_/cfn/v8.2.0/lava-common.cfn.json",
     ] {
         expected.insert(extra.to_string());
@@ -720,6 +741,46 @@ async fn changed_artefacts_of_a_released_version_are_refused(remote: Remote) {
         );
         assert_eq!(remote.state("code").await, before, "dry run {dry_run}");
     }
+}
+
+/// Files upstream's deploy.sh put in a directory (no SHA256SUMS entry, no
+/// SHA-256 kept by S3, as `aws s3 sync` uploads them) are listed by the
+/// first deploy that writes the directory's SHA256SUMS, with the digest of
+/// their bytes; the next deploy finds them listed and reads nothing.
+async fn files_other_tools_wrote_are_listed_with_their_digest(remote: Remote) {
+    let fixture = Fixture::new();
+    let config = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
+    let upstream = [
+        (
+            "lava/_dist_/pkg/amzn2023/lava-8.2.0-amzn2023-py3.13-x86_64.tar.bz2",
+            content("an upstream bundle", 5000),
+        ),
+        ("lava/_boot_/60-local.sh", b"#!/bin/bash\nexit 0\n".to_vec()),
+    ];
+    for (key, bytes) in &upstream {
+        remote.put_as_aws_cli("code", key, bytes.clone()).await;
+    }
+    let (plan, _) = deploy(&fixture, &remote, &config, &[], false)
+        .await
+        .unwrap();
+    let adopted: BTreeMap<String, String> = plan
+        .adopted()
+        .map(|a| (a.name.clone(), a.sha256.clone()))
+        .collect();
+    let state = remote.state("code").await;
+    check_sums(&state);
+    for (key, bytes) in &upstream {
+        let (dir, name) = key.rsplit_once('/').unwrap();
+        assert_eq!(adopted.get(name), Some(&sha256(bytes)), "{key}");
+        let (sums, _) = lava_layout::Sums::parse(&String::from_utf8_lossy(
+            &state[&format!("{dir}/SHA256SUMS")],
+        ));
+        assert_eq!(sums.get(name), Some(sha256(bytes).as_str()), "{key}");
+        assert_eq!(&state[*key], bytes, "an adopted file is never rewritten");
+    }
+    let (again, _) = deploy(&fixture, &remote, &config, &[], true).await.unwrap();
+    assert_eq!(again.adopted().count(), 0);
+    assert_eq!(again.to_write().objects, 0);
 }
 
 /// With the override the changed objects and their directory's sums are
@@ -1066,6 +1127,7 @@ suite!(
     full_deploy_lands_every_seed_key,
     redeploy_writes_nothing,
     changed_artefacts_of_a_released_version_are_refused,
+    files_other_tools_wrote_are_listed_with_their_digest,
     replace_overrides_immutability_for_the_changed_objects,
     dry_run_writes_nothing_and_the_run_executes_the_plan,
     only_the_named_components,
@@ -1275,7 +1337,7 @@ async fn file_failed_write_leaves_no_partial_object_and_a_rerun_converges() {
     let Remote::File { dir } = &remote else {
         unreachable!()
     };
-    let blocker = dir.path().join("faulty/lava/_dist_/lambda/stop-8.3.0.zip");
+    let blocker = dir.path().join("faulty/lava/_dist_/lambda/x86_64/stop-8.3.0.zip");
     std::fs::create_dir_all(blocker.join("in-the-way")).unwrap();
     let config = fixture.config("faulty.yaml", &remote.s3base("faulty"), MOTO_ACCOUNT);
     let err = deploy(&fixture, &remote, &config, &[], false)

@@ -36,7 +36,7 @@ fn layout_is_exactly_the_seed_code_area() {
         "_dist_/pkg/amzn2023/SHA256SUMS".into(),
         "manifest.json".into(),
     ];
-    for dir in ["_dist_/lambda", "_dist_/lambda/arm64"] {
+    for dir in ["_dist_/lambda/x86_64", "_dist_/lambda/arm64"] {
         expected.push(format!("{dir}/SHA256SUMS"));
         for f in ["dispatch", "metrics", "s3trigger", "stop"] {
             expected.push(format!("{dir}/{f}-{v}.zip"));

@@ -187,12 +187,16 @@ impl Fixture {
         }
         let f = Fixture { clients, moto };
         // moto's Lambda reads a function's code from S3 when it creates or
-        // updates it.
+        // updates it. Upstream's Python zips and ours share the code area.
         for version in [OLD, NEW] {
             for function in LambdaFunction::ALL {
+                f.put(
+                    &upstream_zip_key(function, version),
+                    python_zip(function, version),
+                )
+                .await;
                 let key = lambda_key(function, &v(version), Arch::X86_64);
-                f.put(&key, format!("{function} {version}").into_bytes())
-                    .await;
+                f.put(&key, native_zip(function, version)).await;
             }
         }
         for template in [CfnTemplate::Realm, CfnTemplate::Worker] {
@@ -220,7 +224,51 @@ impl Fixture {
         f.create(STACK, &template, &parameters).await;
         f
     }
+}
 
+/// Where upstream's deploy.sh puts a Python zip (no architecture).
+fn upstream_zip_key(function: LambdaFunction, version: &str) -> String {
+    format!("_dist_/lambda/{}", function.zip_name(&v(version)))
+}
+
+fn python_zip(function: LambdaFunction, version: &str) -> Vec<u8> {
+    format!("python {function} {version}").into_bytes()
+}
+
+fn native_zip(function: LambdaFunction, version: &str) -> Vec<u8> {
+    format!("native {function} {version}").into_bytes()
+}
+
+/// A function's runtime and the code-area key of its code, as moto's
+/// Lambda gives them (`Code.Location` names the key it loaded), read with
+/// the AWS CLI.
+fn function_code(moto: &Moto, function: &str) -> (String, String) {
+    let out = std::process::Command::new(lava_tests::tool("aws"))
+        .envs(moto.env())
+        .args(["lambda", "get-function", "--function-name", function])
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let location = got["Code"]["Location"].as_str().unwrap_or_default();
+    let key = location
+        .split_once(".amazonaws.com/")
+        .map_or(location, |(_, key)| key);
+    (
+        got["Configuration"]["Runtime"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        key.to_string(),
+    )
+}
+
+impl Fixture {
     /// A subnet and a security group, which moto's auto scaling checks.
     async fn network(&self) -> (String, String) {
         let ec2 = aws_sdk_ec2::Client::new(&command_sdk_config(&self.moto.endpoint()).await);
@@ -468,6 +516,26 @@ async fn template_dry_run_shows_the_functions_modified_and_changes_nothing() {
 #[tokio::test]
 async fn template_moves_the_stack_to_native_functions_keeping_its_parameters() {
     let f = Fixture::new().await;
+    let code = |realm: &str| -> Vec<(String, String)> {
+        FUNCTIONS
+            .iter()
+            .map(|(_, function)| {
+                function_code(&f.moto, &format!("lava-{realm}-{}", function.name()))
+            })
+            .collect()
+    };
+    let python = |version: &str| -> Vec<(String, String)> {
+        FUNCTIONS
+            .iter()
+            .map(|(_, function)| {
+                (
+                    PYTHON.to_string(),
+                    format!("{CODE_PREFIX}/{}", upstream_zip_key(*function, version)),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(code(REALM), python(OLD), "upstream's realm runs Python");
     let (_, before, old_template) = f.snapshot(STACK).await;
     assert!(runtimes(&old_template)
         .values()
@@ -537,6 +605,56 @@ async fn template_moves_the_stack_to_native_functions_keeping_its_parameters() {
     }
     for (k, default) in &added {
         assert_eq!(&after[k], default, "new parameter {k} takes its default");
+    }
+    // Our code on our runtime: the keys name the architecture, so they
+    // changed even where the version would not have.
+    let native: Vec<(String, String)> = FUNCTIONS
+        .iter()
+        .map(|(_, function)| {
+            let key = lambda_key(*function, &v(NEW), Arch::X86_64);
+            (NATIVE_RUNTIME.to_string(), format!("{CODE_PREFIX}/{key}"))
+        })
+        .collect();
+    assert_eq!(code(REALM), native);
+
+    // A realm left on upstream's template in the same code area, at the
+    // same version, keeps its Python code.
+    let template = upstream_realm_template();
+    let parameters = cfn::all_parameters(
+        &serde_json::from_str(&template).unwrap(),
+        &[
+            ("realm", "other"),
+            ("Version", NEW),
+            ("lavaGroupTag", "dev"),
+            ("kmsKeyAdmin", "admin"),
+            ("lavaBucketName", "lava-other-realm"),
+            ("logBucketName", "lava-logs"),
+            ("s3CodeBucket", CODE_BUCKET),
+            ("s3CodePrefix", CODE_PREFIX),
+            (LAMBDA_VERSION, NEW),
+            ("lambdaArchitecture", "x86_64"),
+            ("lambdaRuntime", PYTHON),
+        ],
+    );
+    f.create("lava-other", &template, &parameters).await;
+    assert_eq!(code("other"), python(NEW));
+    for (_, function) in FUNCTIONS {
+        let key = format!("{CODE_PREFIX}/{}", upstream_zip_key(function, NEW));
+        let object = f
+            .clients
+            .s3
+            .get_object()
+            .bucket(CODE_BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(
+            bytes.as_ref(),
+            python_zip(function, NEW),
+            "{key} holds upstream's Python zip"
+        );
     }
 
     // Done: running it again has nothing to do.

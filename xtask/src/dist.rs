@@ -20,8 +20,8 @@ use crate::{workspace_root, Failure};
 ///
 /// Rust binaries: one `cargo build --release` per architecture (in
 /// CARGO_TARGET_DIR or target/) before anything is written:
-///   _dist_/lambda/<fn>-<version>.zip        x86_64 functions, `bootstrap` inside
-///   _dist_/lambda/arm64/<fn>-<version>.zip  arm64 functions
+///   _dist_/lambda/x86_64/<fn>-<version>.zip  x86_64 functions, `bootstrap` inside
+///   _dist_/lambda/arm64/<fn>-<version>.zip   arm64 functions
 ///   _boot_/bin/lava-boot-<uname -m>         what booting workers download
 /// The functions are built for both architectures (a realm's
 /// lambdaArchitecture picks), lava-boot for each architecture of the matrix.

@@ -42,7 +42,7 @@ fn skip_arch_builds_the_x86_64_half_and_says_what_it_left_out() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("dist");
     // An earlier release in the same directory stays, listed in SHA256SUMS.
-    let lambda = out.join("_dist_/lambda");
+    let lambda = out.join("_dist_/lambda/x86_64");
     std::fs::create_dir_all(&lambda).unwrap();
     std::fs::write(lambda.join("dispatch-8.2.0.zip"), b"an older zip").unwrap();
     let older =
@@ -71,7 +71,7 @@ fn skip_arch_builds_the_x86_64_half_and_says_what_it_left_out() {
     assert!(keys.contains(&"_boot_/bin/lava-boot-x86_64"), "{keys:?}");
     assert!(
         keys.iter()
-            .any(|k| k.starts_with("_dist_/lambda/dispatch-")),
+            .any(|k| k.starts_with("_dist_/lambda/x86_64/dispatch-")),
         "{keys:?}"
     );
     assert!(

@@ -34,7 +34,7 @@ const BOOT_ARM: File = (
     b"aarch64 elf",
 );
 const ZIP_X86: File = (
-    "_dist_/lambda/stop-8.3.0.zip",
+    "_dist_/lambda/x86_64/stop-8.3.0.zip",
     "lambda",
     Some("x86_64"),
     b"x86_64 zip",
@@ -143,7 +143,7 @@ fn shards_merge_into_their_union() {
         "manifest.json".to_string(),
         format!("_boot_/{SHA256SUMS}"),
         format!("_boot_/bin/{SHA256SUMS}"),
-        format!("_dist_/lambda/{SHA256SUMS}"),
+        format!("_dist_/lambda/x86_64/{SHA256SUMS}"),
         format!("_dist_/lambda/arm64/{SHA256SUMS}"),
     ] {
         assert_eq!(

@@ -201,6 +201,14 @@ fn print_plan(plan: &Plan) {
             o.url
         );
     }
+    for a in plan.adopted() {
+        println!(
+            "  adopt      {:>10}  {} (another tool wrote it: SHA256SUMS lists its sha256 {})",
+            HumanBytes(a.size).to_string(),
+            a.url,
+            a.sha256
+        );
+    }
     let show = |c: Count| format!("{} ({})", c.objects, HumanBytes(c.bytes));
     println!(
         "plan: new {}, changed {}, unchanged {}; to write {}",

@@ -43,8 +43,8 @@ struct Run {
 /// credentials belong to the environment's account_id (from the deploy
 /// configuration, as `cargo xtask deploy` does), that the realm stack exists
 /// (the stack whose `realm` parameter is REALM, or --stack), and that the four
-/// zips _dist_/lambda/{dispatch,metrics,s3trigger,stop}-VERSION.zip (under
-/// _dist_/lambda/arm64/ for lambdaArchitecture arm64) are in the code area the
+/// zips _dist_/lambda/<lambdaArchitecture>/{dispatch,metrics,s3trigger,stop}-VERSION.zip
+/// are in the code area the
 /// stack's own s3CodeBucket/s3CodePrefix parameters name (deploy them first:
 /// cargo xtask deploy -e ENV lambda -v VERSION).
 ///

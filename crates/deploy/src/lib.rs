@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 pub use aws::Aws;
 pub use local::{Artefact, Sources};
 pub use plan::{
-    prepare, Action, Count, Group, Object, Options, Plan, Prepared, Request, Skipped, Summary,
+    prepare, Action, Adopted, Count, Group, Object, Options, Plan, Prepared, Request, Skipped, Summary,
     SummaryObject, Target,
 };
 pub use push::{execute, Progress, Report};

@@ -192,6 +192,19 @@ pub struct Group {
     pub sums_read: Expect,
     /// The directory, below the store's location.
     pub dir: String,
+    /// Files another tool put in the directory (upstream's deploy.sh, a hand
+    /// copy) that its `SHA256SUMS` did not list, with the digest read from
+    /// the store: the new `SHA256SUMS` lists them too.
+    pub adopted: Vec<Adopted>,
+}
+
+/// A file of the directory this deploy lists but did not write.
+#[derive(Debug, Clone, Serialize)]
+pub struct Adopted {
+    pub url: String,
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 impl Group {
@@ -208,6 +221,11 @@ impl Group {
                 .map(|(n, s)| (n.clone(), s.clone()))
                 .collect(),
         );
+        for adopted in &self.adopted {
+            if listed.contains(&adopted.name) && merged.get(&adopted.name).is_none() {
+                merged.insert(&adopted.name, adopted.sha256.clone());
+            }
+        }
         for object in &self.objects {
             let name = object.key.rsplit('/').next().expect("a key has a name");
             merged.insert(name, object.sha256.clone());
@@ -390,6 +408,20 @@ async fn inspect(
         });
     }
 
+    let adopted = match with_sums {
+        true => {
+            let ours: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+            let foreign = listed.iter().filter(|(name, _)| {
+                *name != SHA256SUMS && remote.get(name).is_none() && !ours.contains(name.as_str())
+            });
+            let mut adopted = Vec::new();
+            for (name, &size) in foreign {
+                adopted.extend(adopt(&store, &join(&dir, name), name, size).await?);
+            }
+            adopted
+        }
+        false => Vec::new(),
+    };
     let mut group = Group {
         component,
         store: store.clone(),
@@ -397,6 +429,7 @@ async fn inspect(
         sums: None,
         sums_read,
         dir,
+        adopted,
     };
     if with_sums {
         let listed: BTreeSet<String> = listed.into_keys().collect();
@@ -408,6 +441,42 @@ async fn inspect(
         group.sums = Some(sums_object(component, &store, &sums_key, text, action));
     }
     Ok(group)
+}
+
+/// The digest of a file another tool wrote: the store's SHA-256 of the
+/// object when it keeps one (our uploads do), else its bytes, read once: the
+/// next deploy finds it listed. Listing it is trust on first use, on the word
+/// of whoever deploys, who can write the directory anyway; a worker only
+/// learns from the entry that the file changes after this deploy.
+async fn adopt(
+    store: &Store,
+    key: &str,
+    name: &str,
+    size: u64,
+) -> Result<Option<Adopted>, DeployError> {
+    let url = store.url(key);
+    let head = store.head(key).await?;
+    let sha256 = match head.and_then(|h| h.sha256) {
+        Some(sha) => sha,
+        None => {
+            let dir = tempfile::tempdir().map_err(|e| DeployError::io(&std::env::temp_dir(), e))?;
+            let path = dir.path().join("adopted");
+            if store.download(key, &path).await?.is_none() {
+                // Deleted since the listing: nothing to list.
+                return Ok(None);
+            }
+            lava_files::sha256_file(&path)
+                .map_err(|e| DeployError::io(&path, e))?
+                .1
+        }
+    };
+    tracing::info!("{url}: not in SHA256SUMS (another tool wrote it): listing its sha256 {sha256}");
+    Ok(Some(Adopted {
+        url,
+        name: name.to_string(),
+        size,
+        sha256,
+    }))
 }
 
 /// A directory's `SHA256SUMS`, as read: a malformed line costs its entry.
@@ -469,6 +538,8 @@ pub struct Summary {
     pub account: Option<String>,
     pub dry_run: bool,
     pub objects: Vec<SummaryObject>,
+    /// Files other tools wrote that the new `SHA256SUMS` files list.
+    pub adopted: Vec<Adopted>,
     pub skipped: Vec<Skipped>,
     pub new: Count,
     pub changed: Count,
@@ -491,6 +562,11 @@ impl Plan {
         self.groups
             .iter()
             .flat_map(|g| g.objects.iter().chain(g.sums.iter()))
+    }
+
+    /// Files other tools wrote, listed by this deploy's `SHA256SUMS`.
+    pub fn adopted(&self) -> impl Iterator<Item = &Adopted> {
+        self.groups.iter().flat_map(|g| &g.adopted)
     }
 
     pub fn count(&self, action: Action) -> Count {
@@ -526,6 +602,7 @@ impl Plan {
                     sha256: o.sha256.clone(),
                 })
                 .collect(),
+            adopted: self.adopted().cloned().collect(),
             skipped: self.skipped.clone(),
             new: self.count(Action::New),
             changed: self.count(Action::Changed),

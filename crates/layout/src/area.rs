@@ -126,14 +126,13 @@ pub fn pkg_key(os: &Os, name: &PackageName) -> String {
     format!("{}/{name}", pkg_dir(os))
 }
 
-/// The directory of the Lambda zips built for `arch`. x86_64 zips keep the
-/// seed's place; arm64 zips (upstream's Python zips ran on both) get a
-/// directory of their own, so both share one file name and one name parser.
+/// The directory of the Lambda zips built for `arch`, named as Lambda names
+/// architectures (`x86_64`, `arm64`), so both share one file name and one
+/// name parser. Never `_dist_/lambda/` itself: upstream's Python zips live
+/// there under the same file names, and a realm still on upstream's template
+/// must keep finding its Python code while ours is deployed beside it.
 pub fn lambda_dir(arch: Arch) -> String {
-    match arch {
-        Arch::X86_64 => LAMBDA_PREFIX.to_string(),
-        Arch::Aarch64 => format!("{LAMBDA_PREFIX}/{}", arch.ami()),
-    }
+    format!("{LAMBDA_PREFIX}/{}", arch.ami())
 }
 
 pub fn lambda_key(function: LambdaFunction, version: &Version, arch: Arch) -> String {
@@ -271,7 +270,7 @@ mod tests {
         );
         assert_eq!(
             lambda_key(LambdaFunction::Dispatch, &version, Arch::X86_64),
-            "_dist_/lambda/dispatch-8.1.0.zip"
+            "_dist_/lambda/x86_64/dispatch-8.1.0.zip"
         );
         assert_eq!(
             lambda_key(LambdaFunction::Stop, &version, Arch::Aarch64),
