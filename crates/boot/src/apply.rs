@@ -23,7 +23,11 @@ pub struct Applied {
 pub async fn apply(plan: &Plan, aws: &Aws) -> Result<Applied, BootError> {
     let work = work_dir(plan.root.as_deref())?;
     let path = work.path().join(&plan.bundle.name);
-    tracing::info!("downloading {}", plan.bundle.url);
+    // The steps upstream's 50-lava.sh logs, in its words (operators search
+    // the worker's log for them).
+    tracing::info!("Installing lava");
+    tracing::info!("Found lava version {}", plan.bundle.version);
+    tracing::info!("Downloading {}", plan.bundle.url);
     aws.code_area(&plan.code_area)
         .download(&plan.bundle.key, &path)
         .await?
@@ -91,11 +95,13 @@ fn install(plan: &Plan, work: &Path, path: &Path) -> Result<Version, BootError> 
     let mut args = plan.install.args.clone();
     // The plan names the bundle; here it is the downloaded file.
     args.pop();
-    tracing::info!(
-        "running {INSTALLER} {} {}",
-        args.join(" "),
-        plan.bundle.name
-    );
+    let generation = if plan.install.base.ends_with("opt/lava") {
+        "v8+"
+    } else {
+        "v7"
+    };
+    tracing::info!("Running lava installer ({generation})");
+    tracing::debug!("{INSTALLER} {} {}", args.join(" "), plan.bundle.name);
     run(
         Command::new(&script).args(&args).arg(path),
         &format!("the bundle's {INSTALLER}"),
@@ -125,14 +131,14 @@ fn install(plan: &Plan, work: &Path, path: &Path) -> Result<Version, BootError> 
     if got != expected {
         return Err(BootError::VersionCheck { expected, got });
     }
-    tracing::info!("installed lava {got} in {}", plan.install.base.display());
+    tracing::info!("Installed lava v{got}");
     Ok(plan.bundle.version.clone())
 }
 
 /// The scratch area, then each worker's account, start script and daemons.
 fn start_daemons(plan: &Plan) -> Result<Vec<(String, u32)>, BootError> {
     if !succeeds(Command::new("getent").args(["group", LAVA_GROUP]))? {
-        tracing::info!("creating group {LAVA_GROUP}");
+        tracing::info!("No {LAVA_GROUP} group - creating");
         run(Command::new("groupadd").arg(LAVA_GROUP), "groupadd")?;
     }
     let tmp = fresh_tmp(plan)?;
@@ -152,9 +158,14 @@ fn start_daemons(plan: &Plan) -> Result<Vec<(String, u32)>, BootError> {
                 .arg(&script),
             "chown",
         )?;
+        tracing::info!(
+            "Starting lava worker for realm={} worker={}",
+            plan.realm,
+            daemon.worker
+        );
         for n in 1..=daemon.count {
             tracing::info!(
-                "worker {}: starting daemon {n} of {}",
+                "Lava worker {}: Starting daemon {n} of {}",
                 daemon.worker,
                 daemon.count
             );
@@ -182,6 +193,11 @@ fn prepare_under_root(plan: &Plan) -> Result<(), BootError> {
             .expect("a start script sits in a home directory");
         std::fs::create_dir_all(home).map_err(BootError::io(home))?;
         write_start_script(&daemon.start_script, daemon)?;
+        tracing::info!(
+            "Starting lava worker for realm={} worker={}",
+            plan.realm,
+            daemon.worker
+        );
         tracing::info!(
             "wrote {} ({} daemon(s) of worker {} not started under --root)",
             daemon.start_script.display(),
@@ -215,7 +231,7 @@ fn fresh_tmp(plan: &Plan) -> Result<PathBuf, BootError> {
 fn ensure_account(account: &Account, docker: bool) -> Result<PathBuf, BootError> {
     let user = &account.user;
     if !succeeds(Command::new("getent").args(["passwd", user]))? {
-        tracing::info!("creating account {user}");
+        tracing::info!("No {user} account - creating");
         run(
             Command::new("useradd")
                 .arg(user)

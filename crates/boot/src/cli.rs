@@ -1,7 +1,6 @@
 //! The `lava-boot` command line. Lives in the library so that the binary is
 //! one line and tests can build the very same command.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,6 +10,7 @@ use lava_layout::{Arch, Os, PythonVersion, Runtime};
 use lava_store::Location;
 
 use crate::platform::{self, Overrides};
+use crate::syslog::{self, Lines};
 use crate::{Aws, Request};
 
 /// Boot a lava worker: choose, verify and install the lava bundle for this
@@ -107,17 +107,7 @@ fn parse_location(s: &str) -> Result<Location, String> {
 /// Run `lava-boot` with the process's arguments.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LAVA_BOOT_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        // Boot logs end up in files (cloud-init): colours only on a terminal.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .without_time()
-        .init();
+    init_logging(&cli.command);
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -126,10 +116,33 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("lava-boot: ABORT: {e:#}");
+            tracing::error!("ABORT {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Lines on stderr, and for the boot's own steps in syslog (local0) under
+/// the tag of the upstream script that did them, so the worker's log reads
+/// as it did (`LAVA_BOOT_SYSLOG` moves the socket; `LAVA_BOOT_LOG` filters).
+fn init_logging(command: &Command) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAVA_BOOT_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let tag = match command {
+        Command::Plan { .. } => None,
+        Command::Apply { .. } => Some("50-lava.sh"),
+        Command::RunScripts { .. } => Some("root.boot.sh"),
+    };
+    let socket = std::env::var_os(syslog::SOCKET_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(syslog::DEFAULT_SOCKET));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(Lines::stderr("lava-boot"))
+        .with(tag.and_then(|tag| Lines::syslog(&socket, tag)))
+        .init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -164,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     started.join(", ")
                 }
             );
+            tracing::info!("Done");
         }
         Command::RunScripts {
             code_area,
@@ -174,6 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let ran =
                 crate::run_scripts(&code_area, &realm, &worker, &aws, this.as_deref()).await?;
             tracing::info!("{} boot script(s) run", ran.len());
+            tracing::info!("Done");
         }
     }
     Ok(())

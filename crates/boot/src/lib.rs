@@ -16,6 +16,7 @@ pub mod platform;
 mod scripts;
 pub mod select;
 pub mod settings;
+pub mod syslog;
 mod verify;
 
 use std::path::PathBuf;
@@ -89,7 +90,7 @@ pub enum BootError {
     VersionCheck { expected: String, got: String },
     #[error("no boot scripts in {url}")]
     NoScripts { url: String },
-    #[error("boot script {name} exited 1: boot aborted")]
+    #[error("Boot script {name} failed")]
     ScriptAborted { name: String },
 }
 

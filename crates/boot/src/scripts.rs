@@ -53,13 +53,17 @@ pub async fn run_scripts(
     let item = match aws.realm_item(realm).await {
         Ok(item) => item,
         Err(e) => {
-            tracing::warn!("WARNING: {e}: the boot scripts run with default settings");
+            tracing::warn!("{e}: the boot scripts run with default settings");
             serde_json::json!({})
         }
     };
     let settings = WorkerSettings::resolve(&item, worker)?;
     let policy = Policy::of(&settings, true);
     let store = aws.code_area(area);
+    tracing::info!(
+        "Checking {} for boot scripts",
+        store.url(&format!("{BOOT_PREFIX}/"))
+    );
     let mut names: Vec<String> = Vec::new();
     for listed in store.list(BOOT_PREFIX).await? {
         if skipped(&listed.name) {
@@ -140,7 +144,7 @@ fn run_all(
 ) -> Result<Vec<ScriptRun>, BootError> {
     let mut ran = Vec::new();
     for (name, path) in scripts {
-        tracing::info!("running boot script {name}");
+        tracing::info!("Running boot script {name}");
         let mut cmd = Command::new(path);
         cmd.args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -155,9 +159,10 @@ fn run_all(
             code: status.code(),
         });
         match status.code() {
-            Some(0) => tracing::info!("boot script {name}: OK"),
+            // Upstream's root.boot.sh's words, spacing included.
+            Some(0) => tracing::info!("Boot script {name} : OK"),
             Some(1) => return Err(BootError::ScriptAborted { name: name.clone() }),
-            _ => tracing::error!("boot script {name} failed ({status}): continuing"),
+            _ => tracing::error!("Boot script {name} failed - continue ({status})"),
         }
     }
     Ok(ran)

@@ -67,7 +67,7 @@ impl Policy {
             Unverifiable::Unlisted => format!("{sums_url} has no entry for it"),
         };
         tracing::warn!(
-            "WARNING: {name} is used UNVERIFIED: {reason} (another tool, such as upstream's \
+            "{name} is used UNVERIFIED: {reason} (another tool, such as upstream's \
              deploy.sh, put it there). {}",
             advice()
         );
@@ -86,7 +86,7 @@ impl Policy {
             });
         }
         tracing::warn!(
-            "WARNING: {url}: sha256 {actual}, but SHA256SUMS says {expected}: another tool \
+            "{url}: sha256 {actual}, but SHA256SUMS says {expected}: another tool \
              replaced it after SHA256SUMS was written; it is used anyway, as upstream's boot \
              would. {}",
             advice()
