@@ -808,7 +808,7 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "root.boot.sh: {stderr}");
     assert!(
-        stderr.contains("running boot script 50-lava.sh"),
+        stderr.contains("Running boot script 50-lava.sh"),
         "{stderr}"
     );
     assert!(
@@ -1082,7 +1082,7 @@ async fn user_data_boots_the_worker_on_every_start_of_the_instance() {
             logs[0]
         );
         assert!(
-            logs[1].contains("running boot script 50-lava.sh")
+            logs[1].contains("Running boot script 50-lava.sh")
                 && logs[1].contains("lava-boot apply"),
             "{start}: root.boot.sh: {}",
             logs[1]
