@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
+use lava_lambda::dispatch::MaxDelay;
 use lava_layout::{Arch, LambdaFunction};
 use lava_tests::moto::{self, sdk_config, Moto, REGION};
 use lava_tests::realm;
@@ -266,6 +267,85 @@ async fn a_bad_log_level_fails_the_start() {
             other => panic!("{function}: expected the process to exit: {other}"),
         }
     }
+}
+
+/// A log line as the Python runtime writes upstream's:
+/// `[LEVEL]\t<UTC %Y-%m-%dT%H:%M:%S.mmmZ>\t<request id>\t<message>`, as
+/// (level, request id, message); `None` for any other line.
+fn log_line(line: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = line.splitn(4, '\t');
+    let level = parts.next()?.strip_prefix('[')?.strip_suffix(']')?;
+    let at = parts.next()?;
+    let (request_id, message) = (parts.next()?, parts.next()?);
+    let time_format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::PrimitiveDateTime::parse(at, time_format).ok()?;
+    ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+        .contains(&level)
+        .then_some((level, request_id, message))
+}
+
+/// Operators' metric filters and Logs Insights queries on upstream's lines
+/// match ours: every line has the Python runtime's format, with the request id
+/// of the invocation being handled, and none at the start, as there.
+#[tokio::test]
+async fn log_lines_have_the_python_runtime_format() {
+    let realm = Realm::new().await;
+    let run = invoke(
+        LambdaFunction::Dispatch,
+        REALM,
+        &realm.moto,
+        &json!({"job_id": "load"}),
+        // An error at the start (a bad bound, which JSON requests never use)
+        // and debug lines in the invocation.
+        &[("LOGLEVEL", "debug"), (MaxDelay::VAR, "soon")],
+    )
+    .unwrap();
+    response(&run);
+    let lines: Vec<(&str, &str, &str)> = run
+        .output
+        .lines()
+        .map(|line| {
+            log_line(line)
+                .unwrap_or_else(|| panic!("{line:?} is not in the format; output:\n{}", run.output))
+        })
+        .collect();
+    // The request id the function was handed, as it reports it.
+    let request_id = lines
+        .iter()
+        .find_map(|(_, _, message)| message.strip_prefix("Event ")?.strip_suffix(": Completed"))
+        .unwrap_or_else(|| panic!("no completion line in:\n{}", run.output));
+    uuid::Uuid::parse_str(request_id).unwrap_or_else(|e| panic!("request id {request_id}: {e}"));
+    // The level and request id of the line whose message starts with `start`.
+    let line = |start: &str| {
+        lines
+            .iter()
+            .position(|(_, _, message)| message.starts_with(start))
+            .map(|n| (n, lines[n].0, lines[n].1))
+            .unwrap_or_else(|| panic!("no line {start:?} in:\n{}", run.output))
+    };
+    let (init, level, id) = line("LAVA_SQS_MAX_DELAY_MINS=\"soon\" is not an integer");
+    assert_eq!((level, id), ("ERROR", ""), "{}", run.output);
+    let (received, level, id) = line("Received event: ");
+    assert_eq!((level, id), ("DEBUG", request_id), "{}", run.output);
+    assert!(init < received, "{}", run.output);
+    for start in [
+        "Dispatch request: ",
+        "Dispatched load with run_id ",
+        "Event ",
+    ] {
+        let (_, level, id) = line(start);
+        assert_eq!((level, id), ("INFO", request_id), "{start}: {}", run.output);
+    }
+    // Lines outside the invocation (the start, the next poll) carry none.
+    assert!(
+        lines
+            .iter()
+            .all(|(_, id, _)| id.is_empty() || *id == request_id),
+        "{}",
+        run.output
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 pub mod dispatch;
 pub mod duration;
 pub mod envelope;
+mod log;
 pub mod table;
 
 use tracing_subscriber::EnvFilter;
@@ -81,7 +82,8 @@ pub fn log_level(name: &str) -> Option<tracing::Level> {
 }
 
 /// Logging for the function binaries: one line per event on stdout, which
-/// Lambda sends to CloudWatch (JSON when the function's log format is JSON).
+/// Lambda sends to CloudWatch, in the format of the Python runtime upstream's
+/// functions run on (see `log.rs`; JSON when the function's log format is JSON).
 /// The level of our own crates comes from `LOGLEVEL`, else `LAVA_LOGLEVEL`, else
 /// info, like upstream; other crates (the SDK is chatty at debug) stay at warn or
 /// quieter. `RUST_LOG`, when set, overrides all of this.
@@ -89,29 +91,26 @@ pub fn log_level(name: &str) -> Option<tracing::Level> {
 /// A name that is not a level is an error: upstream fails every invocation
 /// with it, so a misconfigured function must not look healthy.
 pub fn init_tracing() -> Result<(), LambdaError> {
+    use tracing_subscriber::filter::{filter_fn, FilterExt};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let name = std::env::var("LOGLEVEL")
         .or_else(|_| std::env::var("LAVA_LOGLEVEL"))
         .unwrap_or_else(|_| "info".into());
     let ours = log_level(&name).ok_or(LambdaError::BadLogLevel(name))?;
-    // A Level compares greater when it is less verbose.
-    let others = ours.max(tracing::Level::WARN);
+    // A Level compares greater when it is more verbose (TRACE > ERROR).
+    let others = ours.min(tracing::Level::WARN);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         let (ours, others) = (ours.as_str(), others.as_str());
         EnvFilter::new(format!("{others},lava={ours}"))
     });
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    // CloudWatch stamps each line itself.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false);
+    let layer = log::layer(json, time::OffsetDateTime::now_utc, std::io::stdout)
+        .with_filter(filter.or(filter_fn(log::is_request_span)));
     // Only fails when a subscriber is already installed, which then logs.
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = tracing_subscriber::registry().with(layer).try_init();
     Ok(())
 }
 
