@@ -13,7 +13,7 @@
 #   1. checks its arguments;
 #   2. fetches lava-boot for this machine's architecture into a private
 #      temporary directory and checks it against _boot_/bin/SHA256SUMS
-#      (fetch_lava_boot, the same code as in boot/50-lava.sh);
+#      (fetch_lava_boot, which boot/50-lava.sh has too);
 #   3. runs  lava-boot run-scripts CODE-AREA REALM WORKER
 #      which fetches the scriptlets directly in <code-area>/_boot_/ and runs
 #      each as `<scriptlet> CODE-AREA REALM WORKER` in order of name,
@@ -51,24 +51,7 @@ CODE-AREA/_boot_/ with it (lava-boot run-scripts CODE-AREA REALM WORKER).
 EOF
 }
 
-# log LEVEL MESSAGE...: to stderr and syslog.
-log() {
-	local level=$1 prio
-	shift
-	case $level in
-	INFO) prio=info ;;
-	*) prio=err ;;
-	esac
-	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
-	if command -v logger >/dev/null 2>&1; then
-		logger -t "$PROG" -p "local0.$prio" -- "$level: $*" 2>/dev/null || true
-	fi
-}
-info() { log INFO "$@"; }
-abort() {
-	log ERROR "ABORT: $*"
-	exit 1
-}
+# @include lib/log.sh
 
 tmp=
 on_exit() {
@@ -79,39 +62,7 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# ---- begin fetch_lava_boot: keep identical in root.boot.sh and boot/50-lava.sh
-# fetch SOURCE DEST: copy one object of the code area.
-fetch() {
-	case $1 in
-	s3://*) aws s3 cp --no-progress --only-show-errors "$1" "$2" ;;
-	file://*) cp -- "${1#file://}" "$2" ;;
-	esac
-}
-
-# fetch_lava_boot AREA DIR: AREA/_boot_/bin/lava-boot-<arch> for this machine
-# into DIR/lava-boot, checked against AREA/_boot_/bin/SHA256SUMS.
-fetch_lava_boot() {
-	local area=$1 dir=$2 machine arch name want got
-	machine=$(uname -m)
-	case $machine in
-	x86_64 | amd64 | x64) arch=x86_64 ;;
-	aarch64 | arm64) arch=aarch64 ;;
-	*) abort "unsupported architecture '$machine' (lava-boot is built for x86_64 and aarch64)" ;;
-	esac
-	name=lava-boot-$arch
-	info "fetching $area/_boot_/bin/$name"
-	fetch "$area/_boot_/bin/$name" "$dir/lava-boot" ||
-		abort "cannot fetch $area/_boot_/bin/$name (deploy the boot component built by 'cargo xtask dist')"
-	fetch "$area/_boot_/bin/SHA256SUMS" "$dir/SHA256SUMS" ||
-		abort "cannot fetch $area/_boot_/bin/SHA256SUMS, so $name cannot be verified"
-	want=$(awk -v f="$name" '$2 == f || $2 == "*" f { print $1; exit }' "$dir/SHA256SUMS")
-	[[ -n $want ]] || abort "$name is not listed in $area/_boot_/bin/SHA256SUMS"
-	got=$(sha256sum "$dir/lava-boot")
-	got=${got%% *}
-	[[ $got == "$want" ]] || abort "$name does not match SHA256SUMS (sha256 $got, expected $want)"
-	chmod 755 "$dir/lava-boot"
-}
-# ---- end fetch_lava_boot
+# @include lib/fetch_lava_boot.sh
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	usage

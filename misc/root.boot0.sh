@@ -36,6 +36,8 @@
 #   2  usage error
 # ------------------------------------------------------------------------------
 
+# It calls neither warning nor abort of lib/log.sh.
+# shellcheck disable=SC2329
 set -euo pipefail
 
 PROG=$(basename -- "$0")
@@ -56,22 +58,7 @@ Early boot stage of a lava worker: prepare the optional extra volumes
 EOF
 }
 
-# log LEVEL MESSAGE...: to stderr and syslog.
-log() {
-	local level=$1 prio
-	shift
-	case $level in
-	INFO) prio=info ;;
-	WARNING) prio=warning ;;
-	*) prio=err ;;
-	esac
-	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
-	if command -v logger >/dev/null 2>&1; then
-		logger -t "$PROG" -p "local0.$prio" -- "$level: $*" 2>/dev/null || true
-	fi
-}
-info() { log INFO "$@"; }
-error() { log ERROR "$@"; }
+# @include lib/log.sh
 
 # volprep_run ARGS...: run volprep, logging what it says.
 volprep_run() {

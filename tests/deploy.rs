@@ -1337,7 +1337,9 @@ async fn file_failed_write_leaves_no_partial_object_and_a_rerun_converges() {
     let Remote::File { dir } = &remote else {
         unreachable!()
     };
-    let blocker = dir.path().join("faulty/lava/_dist_/lambda/x86_64/stop-8.3.0.zip");
+    let blocker = dir
+        .path()
+        .join("faulty/lava/_dist_/lambda/x86_64/stop-8.3.0.zip");
     std::fs::create_dir_all(blocker.join("in-the-way")).unwrap();
     let config = fixture.config("faulty.yaml", &remote.s3base("faulty"), MOTO_ACCOUNT);
     let err = deploy(&fixture, &remote, &config, &[], false)

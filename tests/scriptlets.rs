@@ -1,15 +1,16 @@
 //! The `_boot_` scriptlets root.boot.sh runs on every start of a worker, run
-//! here with stand-ins for the system commands they call (first on PATH), so
-//! each case shows what they do and how they exit. The expected values are
-//! upstream's (misc/boot/ of jin-gizmo/lava): exit 1 aborts the boot, any
-//! other failure lets it go on.
+//! as they ship (assembled with the helpers of misc/lib) with stand-ins for
+//! the system commands they call (first on PATH), so each case shows what
+//! they do and how they exit. The expected values are upstream's (misc/boot/
+//! of jin-gizmo/lava): exit 1 aborts the boot, any other failure lets it go
+//! on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use lava_tests::{run, workspace_root};
+use lava_tests::{run, shipped_script_names, shipped_scripts, tool, workspace_root};
 use serde_json::{json, Value};
 
 /// Write an executable stand-in for `name` into `dir`.
@@ -20,7 +21,7 @@ fn stand_in(dir: &Path, name: &str, script: &str) {
 }
 
 fn scriptlet(name: &str, bin: &Path) -> Command {
-    let mut cmd = Command::new(workspace_root().join("misc/boot").join(name));
+    let mut cmd = Command::new(shipped_scripts().join("boot").join(name));
     cmd.args(["s3://lava-code/lava", "prod", "core"])
         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
         .env_remove("LAVA_SECUPDATE")
@@ -287,8 +288,7 @@ fn cloudwatch_ships_the_lava_log_once_across_reboots() {
     assert!(stderr.contains("reload failed"), "{stderr}");
 
     // Bad arguments: 2 as well.
-    let out =
-        run(Command::new(workspace_root().join("misc/boot/20-cloudwatch.sh")).arg("only-one"));
+    let out = run(Command::new(shipped_scripts().join("boot/20-cloudwatch.sh")).arg("only-one"));
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -299,21 +299,22 @@ fn cloudwatch_ships_the_lava_log_once_across_reboots() {
 #[test]
 fn scriptlets_keep_the_argument_contract() {
     let mut statuses = BTreeMap::new();
-    for dir in ["misc/boot", "misc/boot.optional"] {
-        for entry in std::fs::read_dir(workspace_root().join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "sh") {
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                let help = run(Command::new(&path).arg("-h"));
-                assert!(help.status.success(), "{name} -h");
-                assert!(
-                    String::from_utf8_lossy(&help.stdout).contains("Usage:"),
-                    "{name} -h"
-                );
-                let wrong = run(Command::new(&path).args(["a", "b"]));
-                statuses.insert(name, wrong.status.code());
-            }
-        }
+    for script in shipped_script_names() {
+        let Some(name) = script
+            .strip_prefix("boot/")
+            .or_else(|| script.strip_prefix("boot.optional/"))
+        else {
+            continue;
+        };
+        let path = shipped_scripts().join(&script);
+        let help = run(Command::new(&path).arg("-h"));
+        assert!(help.status.success(), "{name} -h");
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("Usage:"),
+            "{name} -h"
+        );
+        let wrong = run(Command::new(&path).args(["a", "b"]));
+        statuses.insert(name.to_string(), wrong.status.code());
     }
     for (name, status) in &statuses {
         let aborts = ["30-oracle.sh", "40-extras.sh", "50-lava.sh"].contains(&name.as_str());
@@ -458,5 +459,157 @@ fn motd_names_the_worker_and_regenerates_as_each_os_does() {
         ] {
             assert!(shown.contains(line), "{}: {line:?} in {shown}", case.case);
         }
+    }
+}
+
+/// Each script ships with the helpers it names put in, once each, and no
+/// marker left; install.sh and lava-run ship as they are (in the bundle), so
+/// they name none.
+#[test]
+fn shipped_scripts_carry_each_helper_they_include_once() {
+    let misc = workspace_root().join("misc");
+    let mut included = BTreeSet::new();
+    for script in shipped_script_names() {
+        let source = std::fs::read_to_string(misc.join(&script)).unwrap();
+        let shipped = std::fs::read_to_string(shipped_scripts().join(&script)).unwrap();
+        assert!(!shipped.contains("@include"), "{script}");
+        let helpers: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix(lava_scripts::MARKER))
+            .collect();
+        assert!(
+            helpers.contains(&"lib/log.sh"),
+            "{script} logs as the others"
+        );
+        for helper in helpers {
+            let text = std::fs::read_to_string(misc.join(helper)).unwrap();
+            assert_eq!(shipped.matches(&text).count(), 1, "{helper} in {script}");
+            included.insert(helper.to_string());
+        }
+    }
+    // Every helper serves some script.
+    let helpers: BTreeSet<String> = std::fs::read_dir(misc.join("lib"))
+        .unwrap()
+        .map(|e| format!("lib/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    assert_eq!(helpers, included);
+    for unassembled in ["install.sh", "lava-run"] {
+        let text = std::fs::read_to_string(misc.join(unassembled)).unwrap();
+        assert!(!text.contains("@include"), "{unassembled}");
+    }
+}
+
+/// What ships passes shellcheck too, each helper checked in the script it
+/// was put into (tests/dist.rs checks misc/'s sources).
+#[test]
+fn shipped_scripts_are_shellcheck_clean() {
+    let scripts: Vec<_> = shipped_script_names()
+        .iter()
+        .map(|name| shipped_scripts().join(name))
+        .collect();
+    let check = run(Command::new(tool("shellcheck")).args(&scripts));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+/// One message a scriptlet logs: how it runs, and logger's arguments.
+struct Logged {
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    syslog: &'static str,
+}
+
+/// Messages go to syslog as upstream's do (`logger -t PROG -p local0.info
+/// "INFO: ..."`, warnings and errors at local0.error, an abort as
+/// `ERROR: ABORT ...`) and to stderr; without logger, to stderr only.
+#[test]
+fn scriptlets_log_to_syslog_as_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let log = dir.path().join("syslog");
+    stand_in(&bin, "logger", r#"printf '%s\n' "$*" >> "$FAKE_LOG""#);
+    // A PATH without logger: only the host's commands these cases run.
+    let bare = dir.path().join("bare");
+    std::fs::create_dir(&bare).unwrap();
+    for command in ["basename", "cat"] {
+        let host = ["/usr/bin", "/bin"]
+            .map(|d| Path::new(d).join(command))
+            .into_iter()
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no {command} on this host"));
+        std::os::unix::fs::symlink(host, bare.join(command)).unwrap();
+    }
+    let area = &["s3://lava-code/lava", "prod", "core"];
+    let cases = [
+        Logged {
+            name: "10-secupdate.sh",
+            args: area,
+            env: &[("LAVA_SECUPDATE", "no")],
+            syslog: "-t 10-secupdate.sh -p local0.info -- INFO: security updates disabled (LAVA_SECUPDATE=no)",
+        },
+        Logged {
+            name: "10-secupdate.sh",
+            args: area,
+            env: &[("LAVA_SECUPDATE", "no"), ("LAVA_SECUPDATE_FAIL_EXIT", "5")],
+            syslog: "-t 10-secupdate.sh -p local0.error -- WARNING: LAVA_SECUPDATE_FAIL_EXIT=5 is not 1 or 2: using 2",
+        },
+        Logged {
+            name: "20-cloudwatch.sh",
+            args: &["only-one"],
+            env: &[],
+            syslog: "-t 20-cloudwatch.sh -p local0.error -- ERROR: expected 3 arguments, got 1",
+        },
+        Logged {
+            name: "50-lava.sh",
+            args: &["only-one"],
+            env: &[],
+            syslog: "-t 50-lava.sh -p local0.error -- ERROR: ABORT expected 3 arguments, got 1",
+        },
+    ];
+    for Logged {
+        name,
+        args,
+        env,
+        syslog,
+    } in cases
+    {
+        std::fs::write(&log, "").unwrap();
+        let script = shipped_scripts().join("boot").join(name);
+        let out = run(Command::new(&script)
+            .args(args)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("FAKE_LOG", &log)
+            .envs(env.iter().copied()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert!(logged.lines().any(|l| l == syslog), "{name}: {logged}");
+        let (level, message) = syslog
+            .split_once(" -- ")
+            .unwrap()
+            .1
+            .split_once(": ")
+            .unwrap();
+        assert!(
+            stderr.contains(&format!("{name}: {level}: {message}")),
+            "{name}: {stderr}"
+        );
+
+        // No logger at all: the same on stderr, and the same outcome.
+        let without = run(Command::new(&script)
+            .args(args)
+            .env("PATH", &bare)
+            .envs(env.iter().copied()));
+        assert_eq!(without.status.code(), out.status.code(), "{name}");
+        assert!(
+            String::from_utf8_lossy(&without.stderr)
+                .contains(&format!("{name}: {level}: {message}")),
+            "{name}: {}",
+            String::from_utf8_lossy(&without.stderr)
+        );
     }
 }

@@ -49,43 +49,12 @@ sqlplus) from CODE-AREA/_dist_/other/ or CODE-AREA/_ami_/oracle/ into
 EOF
 }
 
-# log LEVEL MESSAGE...: to stderr and syslog.
-log() {
-	local level=$1 prio
-	shift
-	case $level in
-	INFO) prio=info ;;
-	*) prio=err ;;
-	esac
-	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
-	if command -v logger >/dev/null 2>&1; then
-		logger -t "$PROG" -p "local0.$prio" -- "$level: $*" 2>/dev/null || true
-	fi
-}
-info() { log INFO "$@"; }
-abort() {
-	log ERROR "ABORT: $*"
-	exit 1
-}
+# @include lib/log.sh
 
 tmp=
 trap '[[ -z $tmp ]] || rm -rf -- "$tmp"' EXIT
 
-# ---- begin ami_type: keep identical in boot/50-lava.sh and boot.optional/*.sh
-# ami_type: lava, SAK or unknown, as upstream tells them apart.
-ami_type() {
-	local etc=${LAVA_BOOT_ROOT:-}/usr/local/etc AMI_TYPE=
-	if [[ -f $etc/ami-info ]]; then
-		# shellcheck disable=SC1091
-		. "$etc/ami-info"
-		echo "${AMI_TYPE:-unknown}"
-	elif [[ -f $etc/rc.d/00_shell.sh ]]; then
-		echo SAK
-	else
-		echo unknown
-	fi
-}
-# ---- end ami_type
+# @include lib/ami_type.sh
 
 # package_manager: dnf (Amazon Linux 2023) or yum.
 package_manager() {

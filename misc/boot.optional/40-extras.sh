@@ -42,43 +42,12 @@ Does nothing on a lava AMI.
 EOF
 }
 
-# log LEVEL MESSAGE...: to stderr and syslog.
-log() {
-	local level=$1 prio
-	shift
-	case $level in
-	INFO) prio=info ;;
-	*) prio=err ;;
-	esac
-	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
-	if command -v logger >/dev/null 2>&1; then
-		logger -t "$PROG" -p "local0.$prio" -- "$level: $*" 2>/dev/null || true
-	fi
-}
-info() { log INFO "$@"; }
-abort() {
-	log ERROR "ABORT: $*"
-	exit 1
-}
+# @include lib/log.sh
 
 tmp=
 trap '[[ -z $tmp ]] || rm -rf -- "$tmp"' EXIT
 
-# ---- begin ami_type: keep identical in boot/50-lava.sh and boot.optional/*.sh
-# ami_type: lava, SAK or unknown, as upstream tells them apart.
-ami_type() {
-	local etc=${LAVA_BOOT_ROOT:-}/usr/local/etc AMI_TYPE=
-	if [[ -f $etc/ami-info ]]; then
-		# shellcheck disable=SC1091
-		. "$etc/ami-info"
-		echo "${AMI_TYPE:-unknown}"
-	elif [[ -f $etc/rc.d/00_shell.sh ]]; then
-		echo SAK
-	else
-		echo unknown
-	fi
-}
-# ---- end ami_type
+# @include lib/ami_type.sh
 
 # package_manager: dnf (Amazon Linux 2023) or yum.
 package_manager() {
@@ -119,8 +88,8 @@ pm=$(package_manager)
 docker info >/dev/null 2>&1
 if [[ $? -eq 127 ]]; then
 	info "installing docker"
-	"$pm" install -y docker >&2 || log ERROR "cannot install docker"
-	systemctl restart docker >&2 || log ERROR "cannot restart docker"
+	"$pm" install -y docker >&2 || error "cannot install docker"
+	systemctl restart docker >&2 || error "cannot restart docker"
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lava-extras.XXXXXX") || abort "cannot make a temporary directory"
@@ -129,12 +98,12 @@ aws s3 cp --no-progress --only-show-errors --recursive "$area/_dist_/rpm/" "$tmp
 mapfile -t rpms < <(find "$tmp" -type f -name "*.$arch.rpm" | sort)
 if [[ ${#rpms[@]} -gt 0 ]]; then
 	info "installing ${#rpms[@]} RPM(s) from $area/_dist_/rpm/"
-	"$pm" install -y "${rpms[@]}" >&2 || log ERROR "cannot install the RPMs"
+	"$pm" install -y "${rpms[@]}" >&2 || error "cannot install the RPMs"
 fi
 
 info "installing unixODBC and the FreeTDS driver"
-"$pm" install -y unixODBC-devel >&2 || log ERROR "cannot install unixODBC-devel"
-odbcinst -i -d -r >&2 <<EOF || log ERROR "cannot register the FreeTDS ODBC driver"
+"$pm" install -y unixODBC-devel >&2 || error "cannot install unixODBC-devel"
+odbcinst -i -d -r >&2 <<EOF || error "cannot register the FreeTDS ODBC driver"
 [FreeTDS]
 Description = FreeTDS ODBC driver
 Driver = $TDS_DRIVER

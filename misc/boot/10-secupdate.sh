@@ -56,21 +56,7 @@ LAVA_SECUPDATE_FAIL_EXIT=2|1.
 EOF
 }
 
-# log LEVEL MESSAGE...: to stderr and syslog.
-log() {
-	local level=$1 prio
-	shift
-	case $level in
-	INFO) prio=info ;;
-	WARNING) prio=warning ;;
-	*) prio=err ;;
-	esac
-	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
-	if command -v logger >/dev/null 2>&1; then
-		logger -t "$PROG" -p "local0.$prio" -- "$level: $*" 2>/dev/null || true
-	fi
-}
-info() { log INFO "$@"; }
+# @include lib/log.sh
 
 # Exit 1 only when we mean it: anything else that goes wrong (set -e, set -u)
 # must not abort the boot.
@@ -82,7 +68,7 @@ on_exit() {
 trap on_exit EXIT
 
 fail() {
-	log ERROR "$*"
+	error "$*"
 	deliberate=yes
 	exit "$FAIL_EXIT"
 }
@@ -94,13 +80,13 @@ if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 fi
 if [[ $# -ne 3 ]]; then
 	usage >&2
-	log ERROR "expected 3 arguments, got $#"
+	error "expected 3 arguments, got $#"
 	exit 2
 fi
 case $FAIL_EXIT in
 1 | 2) ;;
 *)
-	log WARNING "LAVA_SECUPDATE_FAIL_EXIT=$FAIL_EXIT is not 1 or 2: using 2"
+	warning "LAVA_SECUPDATE_FAIL_EXIT=$FAIL_EXIT is not 1 or 2: using 2"
 	FAIL_EXIT=2
 	;;
 esac
@@ -144,7 +130,7 @@ for pause in "${RETRY_SLEEPS[@]}"; do
 		applied=yes
 		break
 	fi
-	log ERROR "$pm update --security failed with status $update"
+	error "$pm update --security failed with status $update"
 done
 [[ -n $applied ]] || fail "security updates failed after ${#RETRY_SLEEPS[@]} attempts"
 info "security updates installed"

@@ -49,23 +49,11 @@ $LOG_FILE/REALM, stream WORKER/{instance_id}) and reload the agent.
 EOF
 }
 
-# log LEVEL MESSAGE...: to stderr and syslog.
-log() {
-	local level=$1 prio
-	shift
-	case $level in
-	INFO) prio=info ;;
-	*) prio=err ;;
-	esac
-	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
-	if command -v logger >/dev/null 2>&1; then
-		logger -t "$PROG" -p "local0.$prio" -- "$level: $*" 2>/dev/null || true
-	fi
-}
-info() { log INFO "$@"; }
+# @include lib/log.sh
+
 # Any failure lets the boot go on: status 2, never 1.
 fail() {
-	log ERROR "$*"
+	error "$*"
 	exit 2
 }
 

@@ -29,7 +29,7 @@
 #
 # The lava-boot used is $LAVA_BOOT when set (root.boot.sh's, which runs this
 # scriptlet); otherwise this script fetches it into a temporary directory
-# with fetch_lava_boot, the same code as in root.boot.sh.
+# with fetch_lava_boot, as root.boot.sh does.
 #
 # For tests, CODE-AREA may be file:///absolute/dir, a local copy of the code
 # area, and LAVA_BOOT_ROOT=DIR makes lava-boot land everything below DIR
@@ -61,24 +61,7 @@ Install and start lava with lava-boot:
 EOF
 }
 
-# log LEVEL MESSAGE...: to stderr and syslog.
-log() {
-	local level=$1 prio
-	shift
-	case $level in
-	INFO) prio=info ;;
-	*) prio=err ;;
-	esac
-	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
-	if command -v logger >/dev/null 2>&1; then
-		logger -t "$PROG" -p "local0.$prio" -- "$level: $*" 2>/dev/null || true
-	fi
-}
-info() { log INFO "$@"; }
-abort() {
-	log ERROR "ABORT: $*"
-	exit 1
-}
+# @include lib/log.sh
 
 tmp=
 on_exit() {
@@ -89,39 +72,7 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# ---- begin fetch_lava_boot: keep identical in root.boot.sh and boot/50-lava.sh
-# fetch SOURCE DEST: copy one object of the code area.
-fetch() {
-	case $1 in
-	s3://*) aws s3 cp --no-progress --only-show-errors "$1" "$2" ;;
-	file://*) cp -- "${1#file://}" "$2" ;;
-	esac
-}
-
-# fetch_lava_boot AREA DIR: AREA/_boot_/bin/lava-boot-<arch> for this machine
-# into DIR/lava-boot, checked against AREA/_boot_/bin/SHA256SUMS.
-fetch_lava_boot() {
-	local area=$1 dir=$2 machine arch name want got
-	machine=$(uname -m)
-	case $machine in
-	x86_64 | amd64 | x64) arch=x86_64 ;;
-	aarch64 | arm64) arch=aarch64 ;;
-	*) abort "unsupported architecture '$machine' (lava-boot is built for x86_64 and aarch64)" ;;
-	esac
-	name=lava-boot-$arch
-	info "fetching $area/_boot_/bin/$name"
-	fetch "$area/_boot_/bin/$name" "$dir/lava-boot" ||
-		abort "cannot fetch $area/_boot_/bin/$name (deploy the boot component built by 'cargo xtask dist')"
-	fetch "$area/_boot_/bin/SHA256SUMS" "$dir/SHA256SUMS" ||
-		abort "cannot fetch $area/_boot_/bin/SHA256SUMS, so $name cannot be verified"
-	want=$(awk -v f="$name" '$2 == f || $2 == "*" f { print $1; exit }' "$dir/SHA256SUMS")
-	[[ -n $want ]] || abort "$name is not listed in $area/_boot_/bin/SHA256SUMS"
-	got=$(sha256sum "$dir/lava-boot")
-	got=${got%% *}
-	[[ $got == "$want" ]] || abort "$name does not match SHA256SUMS (sha256 $got, expected $want)"
-	chmod 755 "$dir/lava-boot"
-}
-# ---- end fetch_lava_boot
+# @include lib/fetch_lava_boot.sh
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	usage
@@ -141,21 +92,7 @@ s3://?* | file:///?*) ;;
 *) abort "CODE-AREA must be s3://bucket/prefix or file:///dir, not '$1'" ;;
 esac
 
-# ---- begin ami_type: keep identical in boot/50-lava.sh and boot.optional/*.sh
-# ami_type: lava, SAK or unknown, as upstream tells them apart.
-ami_type() {
-	local etc=${LAVA_BOOT_ROOT:-}/usr/local/etc AMI_TYPE=
-	if [[ -f $etc/ami-info ]]; then
-		# shellcheck disable=SC1091
-		. "$etc/ami-info"
-		echo "${AMI_TYPE:-unknown}"
-	elif [[ -f $etc/rc.d/00_shell.sh ]]; then
-		echo SAK
-	else
-		echo unknown
-	fi
-}
-# ---- end ami_type
+# @include lib/ami_type.sh
 
 ami=$(ami_type)
 case $ami in
@@ -165,8 +102,8 @@ esac
 
 if [[ -z ${LAVA_BOOT_ROOT:-} ]]; then
 	info "making sure the SSM agent runs"
-	systemctl enable amazon-ssm-agent >&2 || log ERROR "cannot enable amazon-ssm-agent"
-	systemctl start amazon-ssm-agent >&2 || log ERROR "cannot start amazon-ssm-agent"
+	systemctl enable amazon-ssm-agent >&2 || error "cannot enable amazon-ssm-agent"
+	systemctl start amazon-ssm-agent >&2 || error "cannot start amazon-ssm-agent"
 fi
 
 if [[ -n ${LAVA_BOOT:-} && -x $LAVA_BOOT ]]; then

@@ -47,21 +47,7 @@ day ($UPDATE_MOTD_DIR/$FRAGMENT or $MOTD_DIR/$FRAGMENT).
 EOF
 }
 
-# log LEVEL MESSAGE...: to stderr and syslog.
-log() {
-	local level=$1 prio
-	shift
-	case $level in
-	INFO) prio=info ;;
-	WARNING) prio=warning ;;
-	*) prio=err ;;
-	esac
-	printf '%s: %s: %s\n' "$PROG" "$level" "$*" >&2
-	if command -v logger >/dev/null 2>&1; then
-		logger -t "$PROG" -p "local0.$prio" -- "$level: $*" 2>/dev/null || true
-	fi
-}
-info() { log INFO "$@"; }
+# @include lib/log.sh
 
 # Any failure, expected or not, exits 2 so that the boot goes on.
 on_exit() {
@@ -71,7 +57,7 @@ on_exit() {
 trap on_exit EXIT
 
 fail() {
-	log ERROR "$*"
+	error "$*"
 	exit 2
 }
 

@@ -9,12 +9,13 @@ pub mod runtime_api;
 pub mod workflow;
 
 use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use lava_builder::{Artefact, DistOptions, Progress, Release, Step};
-use lava_layout::Arch;
+use lava_layout::{Arch, ROOT_BOOT_SCRIPTS};
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -46,6 +47,46 @@ pub fn tool(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The worker shell scripts that ship assembled, as paths below `misc/`: the
+/// root boot scripts and the optional scriptlets (deploy), the `_boot_`
+/// scriptlets (dist).
+pub fn shipped_script_names() -> Vec<String> {
+    let misc = workspace_root().join("misc");
+    let mut names: Vec<String> = ROOT_BOOT_SCRIPTS.map(String::from).to_vec();
+    for dir in ["boot", "boot.optional"] {
+        let mut scripts: Vec<String> = std::fs::read_dir(misc.join(dir))
+            .expect("misc/ of the workspace")
+            .map(|e| e.expect("a readable directory").file_name())
+            .map(|name| format!("{dir}/{}", name.to_string_lossy()))
+            .filter(|name| name.ends_with(".sh"))
+            .collect();
+        scripts.sort();
+        names.extend(scripts);
+    }
+    names
+}
+
+/// A directory laid out as `misc/` with each of [`shipped_script_names`] as
+/// it ships (assembled with the helpers it includes, executable), written
+/// once per test binary: the tests run what a worker runs, never `misc/`'s
+/// source.
+pub fn shipped_scripts() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let misc = workspace_root().join("misc");
+        let dir = process_tempdir();
+        for name in shipped_script_names() {
+            let text = lava_scripts::assemble_file(&misc, &name).unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join(&name);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(&path, text).expect("write");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        dir
+    })
+    .path()
 }
 
 /// A worker's root directory as the lava AMI leaves it for the boot:

@@ -268,10 +268,10 @@ pub fn plan(release: &Release, options: &DistOptions) -> Result<Plan, BuildError
 }
 
 /// Execute `plan`. Inputs that can be wrong (the worker source, uv, the
-/// templates, the Rust code) are checked before the first artefact is built,
-/// and the artefacts move into `out` only when every one is built, so a
-/// failed run leaves `out` as it was. Returns what `out/manifest.json` now
-/// says: the artefacts of this run.
+/// templates, the scriptlets' includes, the Rust code) are checked before the
+/// first artefact is built, and the artefacts move into `out` only when every
+/// one is built, so a failed run leaves `out` as it was. Returns what
+/// `out/manifest.json` now says: the artefacts of this run.
 pub fn execute(
     release: &Release,
     plan: &Plan,
@@ -291,6 +291,7 @@ pub fn execute(
         None
     };
     let rendered = render_templates(release, plan)?;
+    let scriptlets = assemble_scriptlets(release, plan)?;
     // Last of the checks, being the slowest: a compile error leaves `out` untouched.
     // Every missing toolchain is installed before the first (long) build.
     let toolchains = plan
@@ -355,9 +356,7 @@ pub fn execute(
             )?,
             Step::BootScripts(names) => {
                 for (name, key) in names.iter().zip(&keys) {
-                    let src = release.root.join("misc/boot").join(name);
-                    let bytes = std::fs::read(&src).map_err(|e| BuildError::io(&src, e))?;
-                    write_file(&dest(key), &bytes, true)?;
+                    write_file(&dest(key), scriptlets[name].as_bytes(), true)?;
                 }
             }
             Step::BootBinary(arch) => {
@@ -426,6 +425,26 @@ fn render_templates(
         }
     }
     Ok(rendered)
+}
+
+/// The boot scriptlets of `plan` as they ship, by name: with the helpers of
+/// misc/lib they include.
+fn assemble_scriptlets(
+    release: &Release,
+    plan: &Plan,
+) -> Result<BTreeMap<String, String>, BuildError> {
+    let misc = release.root.join("misc");
+    let mut assembled = BTreeMap::new();
+    for step in &plan.steps {
+        if let Step::BootScripts(names) = step {
+            for name in names {
+                let text = lava_scripts::assemble_file(&misc, &format!("boot/{name}"))
+                    .map_err(|e| BuildError::Input(e.to_string()))?;
+                assembled.insert(name.clone(), text);
+            }
+        }
+    }
+    Ok(assembled)
 }
 
 /// The boot scriptlets: every `*.sh` directly in `misc/boot`, in run order.
@@ -555,7 +574,7 @@ mod tests {
             format!("_dist_/pkg/amzn2023/lava-{v}-amzn2023-py3.11-aarch64.tar.bz2"),
             format!("_dist_/pkg/amzn2023/lava-{v}-amzn2023-py3.12-x86_64.tar.bz2"),
             format!("_dist_/framework/lava-job-framework-{v}.zip"),
-            format!("_dist_/lambda/dispatch-{v}.zip"),
+            format!("_dist_/lambda/x86_64/dispatch-{v}.zip"),
             "_boot_/50-lava.sh".to_string(),
         ] {
             assert!(keys.contains(&expected), "{expected} not in {keys:?}");
@@ -594,7 +613,7 @@ mod tests {
         assert_eq!(
             plan.outputs(&plan.steps[0]),
             ["dispatch", "metrics", "s3trigger", "stop"]
-                .map(|f| format!("_dist_/lambda/{f}-{v}.zip"))
+                .map(|f| format!("_dist_/lambda/x86_64/{f}-{v}.zip"))
         );
         assert_eq!(
             plan.outputs(&plan.steps[1])[0],

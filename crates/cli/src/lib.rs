@@ -39,7 +39,8 @@ pub struct Context {
     pub release: ReleaseSource,
     /// Where built artefacts are when a command is not told (`--dist`).
     pub dist: PathBuf,
-    /// `root.boot.sh`, `root.boot0.sh` and `boot.optional/`.
+    /// `root.boot.sh`, `root.boot0.sh`, `boot.optional/` and the helpers
+    /// they include, `lib/`.
     pub misc: Misc,
 }
 

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 pub use aws::Aws;
 pub use local::{Artefact, Sources};
 pub use plan::{
-    prepare, Action, Adopted, Count, Group, Object, Options, Plan, Prepared, Request, Skipped, Summary,
-    SummaryObject, Target,
+    prepare, Action, Adopted, Count, Group, Object, Options, Plan, Prepared, Request, Skipped,
+    Summary, SummaryObject, Target,
 };
 pub use push::{execute, Progress, Report};
 

@@ -1,11 +1,12 @@
 //! The artefacts of a version, found in `dist/` (laid out as the code area) by
 //! the names `lava-layout` gives them; the AMI build's resources are whatever
-//! lies below `_ami_/`; the root boot scripts come from `misc/`.
+//! lies below `_ami_/`; the root boot scripts and the optional scriptlets come
+//! from `misc/`, assembled with the helpers they include (`lava-scripts`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use lava_layout::{
     boot_binary_key, boot_script_key, cfn_keys, framework_key, lambda_key, pkg_key, root_boot_key,
@@ -14,7 +15,8 @@ use lava_layout::{
 };
 
 use lava_config::{Deployable, Environment};
-use lava_files::{key_path, sha256_file};
+use lava_files::{key_path, sha256_file, sha256_reader};
+use lava_store::Body;
 
 use crate::DeployError;
 
@@ -23,16 +25,18 @@ use crate::DeployError;
 pub struct Sources {
     /// The output of `cargo xtask dist`.
     pub dist: PathBuf,
-    /// The workspace's `misc/`, holding `root.boot.sh`, `root.boot0.sh` and
-    /// the optional scriptlets in `boot.optional/`.
+    /// The workspace's `misc/`, holding `root.boot.sh`, `root.boot0.sh`,
+    /// the optional scriptlets in `boot.optional/` and the helpers they
+    /// include in `lib/`.
     pub misc: PathBuf,
 }
 
-/// A local file to deploy, by its code-area key.
+/// What to deploy, by its code-area key: a file of `dist/`, or a script of
+/// `misc/` as assembled.
 #[derive(Debug, Clone)]
 pub struct Artefact {
     pub key: String,
-    pub path: PathBuf,
+    pub body: Body,
     pub size: u64,
     pub sha256: String,
 }
@@ -100,7 +104,11 @@ fn optional_scripts(misc: &Path, names: &[String]) -> Result<Vec<Artefact>, Depl
                 dir.display()
             )));
         }
-        artefacts.push(describe(boot_script_key(name), path)?);
+        artefacts.push(assembled(
+            boot_script_key(name),
+            misc,
+            &format!("boot.optional/{name}"),
+        )?);
     }
     Ok(artefacts)
 }
@@ -206,15 +214,15 @@ fn root_scripts(
     realms: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<Artefact>, DeployError> {
     let mut scripts = Vec::new();
-    for script in ROOT_BOOT_SCRIPTS {
-        let path = misc.join(script);
+    for name in ROOT_BOOT_SCRIPTS {
+        let path = misc.join(name);
         if !path.is_file() {
             return Err(DeployError::Input(format!(
                 "{}: no such file: the root boot scripts come from misc/ of the workspace",
                 path.display()
             )));
         }
-        scripts.push((script, describe(String::new(), path)?));
+        scripts.push((name, assembled(String::new(), misc, name)?));
     }
     let mut artefacts = Vec::new();
     for (realm, workers) in realms {
@@ -237,7 +245,23 @@ fn describe(key: String, path: PathBuf) -> Result<Artefact, DeployError> {
     let (size, sha256) = sha256_file(&path).map_err(|e| DeployError::io(&path, e))?;
     Ok(Artefact {
         key,
-        path,
+        body: Body::File(path),
+        size,
+        sha256,
+    })
+}
+
+/// The script `misc/<path>` as it ships, assembled with the helpers it
+/// includes: from the workspace or from lavactl's built-in copy of `misc/`,
+/// the same bytes as dist's scriptlets.
+fn assembled(key: String, misc: &Path, path: &str) -> Result<Artefact, DeployError> {
+    let text =
+        lava_scripts::assemble_file(misc, path).map_err(|e| DeployError::Input(e.to_string()))?;
+    let bytes = text.into_bytes();
+    let (size, sha256) = sha256_reader(bytes.as_slice()).expect("reading memory cannot fail");
+    Ok(Artefact {
+        key,
+        body: Body::Bytes(Arc::new(bytes)),
         size,
         sha256,
     })

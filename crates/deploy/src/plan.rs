@@ -404,7 +404,7 @@ async fn inspect(
             sha256: artefact.sha256.clone(),
             action,
             content_type: content_type(name),
-            body: Body::File(artefact.path.clone()),
+            body: artefact.body.clone(),
         });
     }
 
