@@ -963,7 +963,7 @@ async fn outcomes_as_upstream_through_the_runtime_api() {
             delayed: 1,
         },
         Row {
-            what: "a job without enabled is disabled, as documented (upstream: KeyError, s3trigger.py:534)",
+            what: "a job without enabled is disabled, as upstream (lavacore.get_job_spec defaults it to False)",
             event: direct(vec![put("unset/a.csv")]),
             max_delay_mins: None,
             outcome: Ok(summary(1, 0, 1, 0, 0)),
