@@ -9,10 +9,10 @@
 # Usage: root.boot.sh [-h] CODE-AREA REALM WORKER
 #
 # A thin caller of lava-boot, the Rust binary `cargo xtask dist` publishes as
-# <code-area>/_boot_/bin/lava-boot-<arch>. This script only:
+# <code-area>/_dist_/boot/lava-boot-<arch>. This script only:
 #   1. checks its arguments;
 #   2. fetches lava-boot for this machine's architecture into a private
-#      temporary directory and checks it against _boot_/bin/SHA256SUMS
+#      temporary directory and checks it against _dist_/boot/SHA256SUMS
 #      (fetch_lava_boot, which boot/50-lava.sh has too);
 #   3. runs  lava-boot run-scripts CODE-AREA REALM WORKER
 #      which fetches the scriptlets directly in <code-area>/_boot_/ and runs
@@ -42,7 +42,7 @@ usage() {
 	cat <<EOF
 Usage: $PROG [-h] CODE-AREA REALM WORKER
 
-Fetch lava-boot from CODE-AREA/_boot_/bin/ and run the boot scriptlets in
+Fetch lava-boot from CODE-AREA/_dist_/boot/ and run the boot scriptlets in
 CODE-AREA/_boot_/ with it (lava-boot run-scripts CODE-AREA REALM WORKER).
 
   CODE-AREA  s3://bucket/prefix, or file:///dir (local copy, for tests)

@@ -612,7 +612,8 @@ async fn boot_scripts_run_in_order_until_one_exits_1() {
     ] {
         env.put(&format!("lava/_boot_/{name}"), text).await;
     }
-    env.put("lava/_boot_/SHA256SUMS", sums_text(&sums)).await;
+    env.put("lava/_dist_/boot/SHA256SUMS", sums_text(&sums))
+        .await;
 
     let area = env.area("lava");
     let lava_boot = Path::new("/opt/x/lava-boot");
@@ -746,12 +747,15 @@ fn file_area(host: &Runtime) -> tempfile::TempDir {
     };
     let lava_50 = std::fs::read(shipped_scripts().join("boot/50-lava.sh")).unwrap();
     put("_boot_/50-lava.sh", &lava_50);
-    sums("_boot_/SHA256SUMS", &[("50-lava.sh", &lava_50)]);
+    put("_dist_/boot/50-lava.sh", &lava_50);
     let binary = std::fs::read(env!("CARGO_BIN_EXE_boot-cli")).unwrap();
     let name = format!("lava-boot-{}", host.arch);
-    let path = put(&format!("_boot_/bin/{name}"), &binary);
+    let path = put(&format!("_dist_/boot/{name}"), &binary);
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    sums("_boot_/bin/SHA256SUMS", &[(&name, &binary)]);
+    sums(
+        "_dist_/boot/SHA256SUMS",
+        &[("50-lava.sh", &lava_50), (&name, &binary)],
+    );
     let bundle = fake_bundle("8.3.0");
     let bundle_name = bundle_name("8.3.0", host);
     put(&format!("_dist_/pkg/amzn2023/{bundle_name}"), &bundle);
@@ -849,7 +853,7 @@ async fn root_boot_sh_boots_a_worker_through_lava_boot() {
     // A lava-boot that does not match its SHA256SUMS is never run.
     let binary = area
         .path()
-        .join(format!("_boot_/bin/lava-boot-{}", host.arch));
+        .join(format!("_dist_/boot/lava-boot-{}", host.arch));
     let mut tampered = std::fs::read(&binary).unwrap();
     tampered.push(0);
     std::fs::write(&binary, tampered).unwrap();

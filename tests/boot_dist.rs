@@ -1,5 +1,5 @@
 //! A bundle built by `cargo xtask dist` boots with the lava-boot dist ships:
-//! dist's output directory is a code area, so `_boot_/bin/lava-boot-<arch>
+//! dist's output directory is a code area, so `_dist_/boot/lava-boot-<arch>
 //! apply --root` installs from it as a worker would from S3, and the
 //! installed lava-version runs. The aarch64 lava-boot runs under qemu and
 //! installs the aarch64 bundle.
@@ -9,7 +9,7 @@ use std::process::Command;
 
 use lava_boot::{Aws, Overrides, REALMS_TABLE};
 use lava_builder::DistOptions;
-use lava_layout::{boot_binary_key, Arch, Component, Runtime, Sums};
+use lava_layout::{boot_binary_key, boot_copy_key, Arch, Component, Runtime, Sums, SHA256SUMS};
 use lava_tests::moto::{self, sdk_config};
 use lava_tests::realm;
 use lava_tests::{build_dist, command_for, run, worker_root};
@@ -74,7 +74,7 @@ async fn boot_from_dist(root: &tempfile::TempDir, runtime: &Runtime) {
 
     // The shipped lava-boot, as a booting worker runs it: from the code area.
     let boot = dist.path().join(boot_binary_key(arch));
-    let sums = std::fs::read_to_string(dist.path().join("_boot_/bin/SHA256SUMS")).unwrap();
+    let sums = std::fs::read_to_string(dist.path().join(boot_copy_key(SHA256SUMS))).unwrap();
     let (sums, malformed) = Sums::parse(&sums);
     assert!(malformed.is_empty(), "{malformed:?}");
     let shipped = built

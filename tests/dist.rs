@@ -7,7 +7,9 @@ use std::process::Command;
 
 use lava_builder::binaries::{self, Shipped};
 use lava_builder::{DistOptions, Release};
-use lava_layout::{cli_name, Arch, Component, PackageName, Sums, Version, SHA256SUMS};
+use lava_layout::{
+    boot_binary_key, cli_name, Arch, Component, PackageName, Sums, Version, SHA256SUMS,
+};
 use lava_tests::{
     assert_static_executable, build_dist, command_for, default_dist, files_under, lavactl_built,
     run, tool, workspace_root,
@@ -22,14 +24,19 @@ fn layout_is_exactly_the_seed_code_area() {
     let (out, _) = default_dist();
     let v = version();
     let mut expected = vec![
+        // _boot_/ holds only scriptlets (upstream's root.boot.sh runs every
+        // file there); their copies and lava-boot are listed beside it.
         "_boot_/10-secupdate.sh".to_string(),
         "_boot_/20-cloudwatch.sh".into(),
         "_boot_/50-lava.sh".into(),
         "_boot_/90-motd.sh".into(),
-        "_boot_/SHA256SUMS".into(),
-        "_boot_/bin/SHA256SUMS".into(),
-        "_boot_/bin/lava-boot-x86_64".into(),
-        "_boot_/bin/lava-boot-aarch64".into(),
+        "_dist_/boot/10-secupdate.sh".into(),
+        "_dist_/boot/20-cloudwatch.sh".into(),
+        "_dist_/boot/50-lava.sh".into(),
+        "_dist_/boot/90-motd.sh".into(),
+        "_dist_/boot/SHA256SUMS".into(),
+        "_dist_/boot/lava-boot-x86_64".into(),
+        "_dist_/boot/lava-boot-aarch64".into(),
         format!("_dist_/cfn/v{v}/SHA256SUMS"),
         format!("_dist_/framework/SHA256SUMS"),
         format!("_dist_/framework/lava-job-framework-{v}.zip"),
@@ -725,7 +732,7 @@ fn lava_boot_of_each_arch_is_static_and_runs() {
         ((2, 26), "amzn2 workers")
     );
     for arch in Arch::ALL {
-        let path = out.path().join(format!("_boot_/bin/lava-boot-{arch}"));
+        let path = out.path().join(boot_binary_key(arch));
         let bytes = std::fs::read(&path).unwrap();
         assert_static_executable(&bytes, arch, &format!("lava-boot-{arch}"));
         for here in [

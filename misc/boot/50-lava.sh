@@ -15,7 +15,7 @@
 # and running (the stop function reaches the worker through SSM Run Command).
 #
 # Then it is a thin caller of lava-boot, the Rust binary `cargo xtask dist`
-# publishes as <code-area>/_boot_/bin/lava-boot-<arch>. It runs
+# publishes as <code-area>/_dist_/boot/lava-boot-<arch>. It runs
 #
 #     lava-boot apply --code-area CODE-AREA --realm REALM --worker WORKER
 #

@@ -9,8 +9,8 @@ fetch() {
 	esac
 }
 
-# fetch_lava_boot AREA DIR: AREA/_boot_/bin/lava-boot-<arch> for this machine
-# into DIR/lava-boot, checked against AREA/_boot_/bin/SHA256SUMS.
+# fetch_lava_boot AREA DIR: AREA/_dist_/boot/lava-boot-<arch> for this machine
+# into DIR/lava-boot, checked against AREA/_dist_/boot/SHA256SUMS.
 fetch_lava_boot() {
 	local area=$1 dir=$2 machine arch name want got
 	machine=$(uname -m)
@@ -20,13 +20,13 @@ fetch_lava_boot() {
 	*) abort "unsupported architecture '$machine' (lava-boot is built for x86_64 and aarch64)" ;;
 	esac
 	name=lava-boot-$arch
-	info "fetching $area/_boot_/bin/$name"
-	fetch "$area/_boot_/bin/$name" "$dir/lava-boot" ||
-		abort "cannot fetch $area/_boot_/bin/$name (deploy the boot component built by 'cargo xtask dist')"
-	fetch "$area/_boot_/bin/SHA256SUMS" "$dir/SHA256SUMS" ||
-		abort "cannot fetch $area/_boot_/bin/SHA256SUMS, so $name cannot be verified"
+	info "fetching $area/_dist_/boot/$name"
+	fetch "$area/_dist_/boot/$name" "$dir/lava-boot" ||
+		abort "cannot fetch $area/_dist_/boot/$name (deploy the boot component built by 'cargo xtask dist')"
+	fetch "$area/_dist_/boot/SHA256SUMS" "$dir/SHA256SUMS" ||
+		abort "cannot fetch $area/_dist_/boot/SHA256SUMS, so $name cannot be verified"
 	want=$(awk -v f="$name" '$2 == f || $2 == "*" f { print $1; exit }' "$dir/SHA256SUMS")
-	[[ -n $want ]] || abort "$name is not listed in $area/_boot_/bin/SHA256SUMS"
+	[[ -n $want ]] || abort "$name is not listed in $area/_dist_/boot/SHA256SUMS"
 	got=$(sha256sum "$dir/lava-boot")
 	got=${got%% *}
 	[[ $got == "$want" ]] || abort "$name does not match SHA256SUMS (sha256 $got, expected $want)"

@@ -22,7 +22,9 @@ use crate::{workspace_root, Failure};
 /// CARGO_TARGET_DIR or target/) before anything is written:
 ///   _dist_/lambda/x86_64/<fn>-<version>.zip  x86_64 functions, `bootstrap` inside
 ///   _dist_/lambda/arm64/<fn>-<version>.zip   arm64 functions
-///   _boot_/bin/lava-boot-<uname -m>         what booting workers download
+///   _dist_/boot/lava-boot-<uname -m>         what booting workers download,
+///                                            with a copy of each _boot_/ scriptlet
+///                                            (_boot_/ holds only scriptlets, no SHA256SUMS)
 /// The functions are built for both architectures (a realm's
 /// lambdaArchitecture picks), lava-boot for each architecture of the matrix.
 /// The same build makes lavactl, the operator CLI, which `dist cli` copies

@@ -22,13 +22,13 @@ type File = (
 
 const SCRIPT: File = ("_boot_/50-lava.sh", "boot", None, b"#!/bin/sh\necho boot\n");
 const BOOT_X86: File = (
-    "_boot_/bin/lava-boot-x86_64",
+    "_dist_/boot/lava-boot-x86_64",
     "boot",
     Some("x86_64"),
     b"x86_64 elf",
 );
 const BOOT_ARM: File = (
-    "_boot_/bin/lava-boot-aarch64",
+    "_dist_/boot/lava-boot-aarch64",
     "boot",
     Some("aarch64"),
     b"aarch64 elf",
@@ -70,6 +70,9 @@ fn shard(root: &Path, name: &str, version: &str, files: &[File]) -> PathBuf {
         let path = dir.join(key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, bytes).unwrap();
+        if !lava_layout::has_sums(key.rsplit_once('/').unwrap().0) {
+            continue;
+        }
         sums.entry(path.parent().unwrap().to_path_buf())
             .or_default()
             .insert(path.file_name().unwrap().to_str().unwrap(), sha256(bytes));
@@ -126,7 +129,10 @@ fn shards_merge_into_their_union() {
     assert!(dry.status.success(), "{dry:?}");
     let plan = String::from_utf8_lossy(&dry.stdout);
     assert!(plan.contains("5 artefacts of lava 8.3.0"), "{plan}");
-    assert!(plan.contains("_boot_/bin/lava-boot-aarch64  <- "), "{plan}");
+    assert!(
+        plan.contains("_dist_/boot/lava-boot-aarch64  <- "),
+        "{plan}"
+    );
     assert!(!out.exists(), "the dry run wrote {}", out.display());
 
     let output = merge(&[&a, &b], &out, &["--json"]);
@@ -141,8 +147,7 @@ fn shards_merge_into_their_union() {
     }
     for key in [
         "manifest.json".to_string(),
-        format!("_boot_/{SHA256SUMS}"),
-        format!("_boot_/bin/{SHA256SUMS}"),
+        format!("_dist_/boot/{SHA256SUMS}"),
         format!("_dist_/lambda/x86_64/{SHA256SUMS}"),
         format!("_dist_/lambda/arm64/{SHA256SUMS}"),
     ] {
@@ -221,10 +226,10 @@ fn a_shard_whose_files_do_not_match_its_sums_is_refused() {
 
     // A file the shard's manifest does not know (a leftover of another run).
     let b = shard(tmp.path(), "d", "8.3.0", &[BOOT_ARM]);
-    std::fs::write(b.join("_boot_/bin/lava-boot-sparc"), b"?").unwrap();
+    std::fs::write(b.join("_dist_/boot/lava-boot-sparc"), b"?").unwrap();
     refused(
         &[&a, &b],
-        &["_boot_/bin/lava-boot-sparc is not in its manifest.json"],
+        &["_dist_/boot/lava-boot-sparc is not in its manifest.json"],
     );
 
     // No manifest: not a directory dist wrote.

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use lava_layout::{boot_script_key, Sums, BOOT_PREFIX, SHA256SUMS};
+use lava_layout::{boot_copy_key, boot_script_key, Sums, BOOT_PREFIX, SHA256SUMS};
 use lava_store::Location;
 
 use crate::settings::WorkerSettings;
@@ -25,7 +25,8 @@ pub struct ScriptRun {
     pub code: Option<i32>,
 }
 
-/// Names in `_boot_/` that are not scriptlets.
+/// Names in `_boot_/` that are not scriptlets (a `SHA256SUMS` left there by
+/// an earlier layout of ours too).
 fn skipped(name: &str) -> bool {
     name.starts_with("README") || name == SHA256SUMS || name.starts_with('.')
 }
@@ -34,7 +35,7 @@ fn skipped(name: &str) -> bool {
 /// directories below it), in byte order of name, as `<script> AREA REALM
 /// WORKER` with stdin from /dev/null. Exit status 1 aborts the boot; any
 /// other failure is logged and the next scriptlet runs. A scriptlet that
-/// `_boot_/SHA256SUMS` does not vouch for (unlisted, stale, no file) runs
+/// `_dist_/boot/SHA256SUMS` does not vouch for (unlisted, stale, no file) runs
 /// with a warning, as upstream's root.boot.sh runs whatever it finds, unless
 /// the realm's `x-workers` requires verification. `lava_boot` is passed to
 /// them as `LAVA_BOOT`, and the realm's scriptlet settings (`secupdate*`)
@@ -78,7 +79,9 @@ pub async fn run_scripts(
             url: store.url(&format!("{BOOT_PREFIX}/")),
         });
     }
-    let sums_key = boot_script_key(SHA256SUMS);
+    // The copies beside lava-boot are what our deploy wrote: _boot_/ itself
+    // holds nothing but scriptlets, for upstream's root.boot.sh.
+    let sums_key = boot_copy_key(SHA256SUMS);
     let sums = store
         .get(&sums_key)
         .await?

@@ -17,7 +17,7 @@ use crate::BuildError;
 pub enum Shipped {
     /// A Lambda function's `bootstrap`.
     Lambda(LambdaFunction),
-    /// `lava-boot`, which booting workers download from `_boot_/bin/`.
+    /// `lava-boot`, which booting workers download from `_dist_/boot/`.
     Boot,
     /// `lavactl`, the operator commands, which operators download from the
     /// release (not from the code area).

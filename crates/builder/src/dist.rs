@@ -6,8 +6,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use lava_layout::{
-    boot_binary_key, boot_script_key, cfn_keys, framework_key, lambda_key, pkg_key, Arch,
-    CfnTemplate, Component, LambdaFunction, PackageName, Runtime, Sums, Version, SHA256SUMS,
+    boot_binary_key, boot_copy_key, boot_script_key, cfn_keys, framework_key, has_sums, lambda_key,
+    pkg_key, Arch, CfnTemplate, Component, LambdaFunction, PackageName, Runtime, Sums, Version,
+    SHA256SUMS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -125,7 +126,12 @@ impl Plan {
                 vec![pkg_key(&r.os, &name)]
             }
             Step::Framework => vec![framework_key(v)],
-            Step::BootScripts(names) => names.iter().map(|n| boot_script_key(n)).collect(),
+            // Each scriptlet where root.boot.sh runs it, and its copy beside
+            // lava-boot, which that directory's SHA256SUMS lists.
+            Step::BootScripts(names) => names
+                .iter()
+                .flat_map(|n| [boot_script_key(n), boot_copy_key(n)])
+                .collect(),
             Step::BootBinary(arch) => vec![boot_binary_key(*arch)],
         }
     }
@@ -355,8 +361,10 @@ pub fn execute(
                 &dest(&keys[0]),
             )?,
             Step::BootScripts(names) => {
-                for (name, key) in names.iter().zip(&keys) {
-                    write_file(&dest(key), scriptlets[name].as_bytes(), true)?;
+                for name in names {
+                    for key in [boot_script_key(name), boot_copy_key(name)] {
+                        write_file(&dest(&key), scriptlets[name].as_bytes(), true)?;
+                    }
                 }
             }
             Step::BootBinary(arch) => {
@@ -516,6 +524,7 @@ fn describe(out: &Path, key: &str, step: &Step) -> Result<Artefact, BuildError> 
 pub(crate) fn write_sums(out: &Path, artefacts: &[Artefact]) -> Result<(), BuildError> {
     let dirs: BTreeSet<PathBuf> = artefacts
         .iter()
+        .filter(|a| has_sums(a.key.rsplit_once('/').map_or("", |(dir, _)| dir)))
         .map(|a| {
             out.join(&a.key)
                 .parent()
@@ -646,7 +655,7 @@ mod tests {
         );
         assert_eq!(
             plan.outputs(&plan.steps[2]),
-            ["_boot_/bin/lava-boot-aarch64"]
+            ["_dist_/boot/lava-boot-aarch64"]
         );
         // An x86_64-only matrix ships x86_64's lava-boot alone.
         let plan = super::plan(
@@ -679,7 +688,7 @@ mod tests {
                 .any(|k| k.contains("aarch64") || k.contains("arm64")),
             "{keys:?}"
         );
-        assert!(keys.contains(&"_boot_/bin/lava-boot-x86_64".to_string()));
+        assert!(keys.contains(&"_dist_/boot/lava-boot-x86_64".to_string()));
         assert_eq!(
             plan.toolchains.keys().copied().collect::<Vec<_>>(),
             [Arch::X86_64]

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lava_layout::{
-    boot_binary_key, boot_script_key, cfn_keys, framework_key, lambda_key, pkg_key, root_boot_key,
-    Arch, CfnTemplate, Component, LambdaFunction, Os, PackageName, Version, AMI_DIR, BOOT_PREFIX,
-    PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
+    boot_copy_key, boot_script_key, cfn_keys, framework_key, lambda_key, pkg_key, root_boot_key,
+    Arch, CfnTemplate, Component, LambdaFunction, Os, PackageName, Version, AMI_DIR, BOOT_DIST_DIR,
+    BOOT_PREFIX, PKG_PREFIX, ROOT_BOOT_SCRIPTS, SHA256SUMS,
 };
 
 use lava_config::{Deployable, Environment};
@@ -61,10 +61,17 @@ pub fn collect(
             .flat_map(|t| cfn_keys(t, version))
             .collect(),
         Deployable::Area(Component::Framework) => vec![framework_key(version)],
+        // The scriptlets, and beside lava-boot their copies, which that
+        // directory's SHA256SUMS lists (a leftover `_boot_/bin/` of an
+        // earlier layout is no scriptlet: files only).
         Deployable::Area(Component::Boot) => files_in(&dist.join(BOOT_PREFIX))?
             .iter()
             .map(|name| boot_script_key(name))
-            .chain(Arch::ALL.map(boot_binary_key))
+            .chain(
+                files_in(&dist.join(BOOT_DIST_DIR))?
+                    .iter()
+                    .map(|name| boot_copy_key(name)),
+            )
             .collect(),
         Deployable::Area(Component::Ami) => tree(dist, AMI_DIR)?,
         Deployable::Root => return root_scripts(&sources.misc, &env.realms),
@@ -104,11 +111,9 @@ fn optional_scripts(misc: &Path, names: &[String]) -> Result<Vec<Artefact>, Depl
                 dir.display()
             )));
         }
-        artefacts.push(assembled(
-            boot_script_key(name),
-            misc,
-            &format!("boot.optional/{name}"),
-        )?);
+        for key in [boot_script_key(name), boot_copy_key(name)] {
+            artefacts.push(assembled(key, misc, &format!("boot.optional/{name}"))?);
+        }
     }
     Ok(artefacts)
 }

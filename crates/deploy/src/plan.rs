@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use lava_layout::{content_type, Sums, Version, SHA256SUMS};
+use lava_layout::{content_type, has_sums, Sums, Version, SHA256SUMS};
 use lava_store::{bounded, Body, Expect, Listed, Location, Store, Tuning};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -101,6 +101,9 @@ pub fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
         }
         let location = env.targets[&component].clone();
         let artefacts = local::collect(component, version, &request.sources, env)?;
+        for artefact in &artefacts {
+            place(&location, &component.deploy_dir(version), &artefact.key)?;
+        }
         if !artefacts.is_empty() {
             targets.push(Target {
                 component,
@@ -267,22 +270,32 @@ impl Prepared {
         };
         let mut pending = Vec::new();
         for target in self.targets {
-            let store = Store::new(target.location, aws.map(|a| &a.s3), options.tuning);
             let base = target.component.deploy_dir(&self.version);
-            let mut dirs: BTreeMap<String, Vec<(String, Artefact)>> = BTreeMap::new();
+            // By store URL, then directory below it.
+            let mut dirs: BTreeMap<(String, String), Placed> = BTreeMap::new();
             for artefact in target.artefacts {
-                let rel = relative(&artefact.key, &base);
-                let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+                let (location, rel) = place(&target.location, &base, &artefact.key)?;
+                let (dir, name) = rel.rsplit_once('/').unwrap_or(("", &rel));
                 let (dir, name) = (dir.to_string(), name.to_string());
-                dirs.entry(dir).or_default().push((name, artefact));
+                dirs.entry((location.to_string(), dir))
+                    .or_insert_with(|| (location, Vec::new()))
+                    .1
+                    .push((name, artefact));
             }
-            for (dir, files) in dirs {
-                pending.push((target.component, store.clone(), dir, files));
+            for ((_, dir), (location, files)) in dirs {
+                let store = Store::new(location, aws.map(|a| &a.s3), options.tuning);
+                let code_dir = files[0].1.key.rsplit_once('/').map_or("", |(d, _)| d);
+                let with_sums = target.component != Deployable::Root && has_sums(code_dir);
+                pending.push((target.component, store, dir, files, with_sums));
             }
         }
-        let inspected = bounded::run(pending, options.jobs, |(component, store, dir, files)| {
-            inspect(component, store, dir, files)
-        })
+        let inspected = bounded::run(
+            pending,
+            options.jobs,
+            |(component, store, dir, files, with_sums)| {
+                inspect(component, store, dir, files, with_sums)
+            },
+        )
         .await;
         let mut groups = inspected.into_iter().collect::<Result<Vec<_>, _>>()?;
         if !options.replace {
@@ -326,14 +339,32 @@ fn refuse_replacing(groups: &[Group], version: &Version) -> Result<(), DeployErr
     )))
 }
 
-/// A code-area key relative to the component's configured location.
-fn relative<'k>(key: &'k str, base: &str) -> &'k str {
+/// A store location and the artefacts of one directory below it, by name.
+type Placed = (Location, Vec<(String, Artefact)>);
+
+/// Where a code-area key goes, and its key there: below the component's
+/// configured location when it lies below the component's directory (`base`),
+/// else below the code area that location is in (lava-boot and the
+/// scriptlets' `SHA256SUMS` in `_dist_/boot/`, beside `_boot_/`), which is
+/// only known when the location ends with the component's directory.
+pub(crate) fn place(
+    location: &Location,
+    base: &str,
+    key: &str,
+) -> Result<(Location, String), DeployError> {
     if base.is_empty() {
-        return key;
+        return Ok((location.clone(), key.to_string()));
     }
-    key.strip_prefix(base)
-        .and_then(|k| k.strip_prefix('/'))
-        .expect("a component's keys lie below its deploy directory")
+    if let Some(rel) = key.strip_prefix(base).and_then(|k| k.strip_prefix('/')) {
+        return Ok((location.clone(), rel.to_string()));
+    }
+    match location.strip_suffix(base) {
+        Some(area) => Ok((area, key.to_string())),
+        None => Err(DeployError::Input(format!(
+            "{location}: cannot place {key} beside it: the location must end with {base}/ \
+             (workers read <code area>/{base}/ and <code area>/{key})"
+        ))),
+    }
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -352,8 +383,8 @@ async fn inspect(
     store: Store,
     dir: String,
     files: Vec<(String, Artefact)>,
+    with_sums: bool,
 ) -> Result<Group, DeployError> {
-    let with_sums = component != Deployable::Root;
     let sums_key = join(&dir, SHA256SUMS);
     // The sums, then the listing: a deploy writes its objects before their
     // SHA256SUMS, so a listing taken after the read shows every file the
@@ -618,14 +649,34 @@ mod tests {
 
     #[test]
     fn keys_are_relative_to_the_configured_directory() {
+        let at = |url: &str| Location::parse(url).unwrap();
+        let placed = |location: &str, base: &str, key: &str| {
+            place(&at(location), base, key)
+                .map(|(l, k)| format!("{l}{k}"))
+                .map_err(|e| e.to_string())
+        };
+        let pkg = "s3://code/lava/_dist_/pkg/";
         assert_eq!(
-            relative("_dist_/pkg/amzn2023/x.tar.bz2", "_dist_/pkg"),
-            "amzn2023/x.tar.bz2"
+            placed(pkg, "_dist_/pkg", "_dist_/pkg/amzn2023/x.tar.bz2").unwrap(),
+            "s3://code/lava/_dist_/pkg/amzn2023/x.tar.bz2"
         );
         assert_eq!(
-            relative("prod/core/root.boot.sh", ""),
-            "prod/core/root.boot.sh"
+            placed("s3://code/lava/", "", "prod/core/root.boot.sh").unwrap(),
+            "s3://code/lava/prod/core/root.boot.sh"
         );
+        // lava-boot goes beside _boot_/, in the code area it is in.
+        let boot = "s3://code/lava/_boot_/";
+        assert_eq!(
+            placed(boot, "_boot_", "_dist_/boot/lava-boot-x86_64").unwrap(),
+            "s3://code/lava/_dist_/boot/lava-boot-x86_64"
+        );
+        let err = placed(
+            "s3://code/lava/scripts/",
+            "_boot_",
+            "_dist_/boot/SHA256SUMS",
+        )
+        .unwrap_err();
+        assert!(err.contains("must end with _boot_/"), "{err}");
         assert_eq!(join("", SHA256SUMS), "SHA256SUMS");
         assert_eq!(join("oracle", SHA256SUMS), "oracle/SHA256SUMS");
     }

@@ -17,6 +17,11 @@ pub const SHA256SUMS: &str = "SHA256SUMS";
 pub const AMI_DIR: &str = "_ami_";
 pub const ORACLE_PREFIX: &str = "_ami_/oracle";
 pub const BOOT_PREFIX: &str = "_boot_";
+/// lava-boot and a copy of each `_boot_/` scriptlet, with the `SHA256SUMS`
+/// that vouches for both. Outside `_boot_/`: upstream's root.boot.sh, which
+/// workers may still run, downloads all of `_boot_/` on every boot and runs
+/// every file in it, so that directory holds nothing but scriptlets.
+pub const BOOT_DIST_DIR: &str = "_dist_/boot";
 pub const CFN_PREFIX: &str = "_dist_/cfn";
 pub const LAMBDA_PREFIX: &str = "_dist_/lambda";
 pub const PKG_PREFIX: &str = "_dist_/pkg";
@@ -181,9 +186,21 @@ pub fn boot_script_key(script: &str) -> String {
     format!("{BOOT_PREFIX}/{script}")
 }
 
+/// The copy of a `_boot_/` scriptlet (or `SHA256SUMS`) in [`BOOT_DIST_DIR`],
+/// whose `SHA256SUMS` entry the scriptlet is checked against.
+pub fn boot_copy_key(name: &str) -> String {
+    format!("{BOOT_DIST_DIR}/{name}")
+}
+
 /// The lava-boot binary a booting worker of this architecture downloads.
 pub fn boot_binary_key(arch: Arch) -> String {
-    format!("{BOOT_PREFIX}/bin/lava-boot-{}", arch.uname())
+    boot_copy_key(&format!("lava-boot-{}", arch.uname()))
+}
+
+/// Whether the directory `dir` of the code area carries a `SHA256SUMS` of
+/// its files: every one but `_boot_/` (see [`BOOT_DIST_DIR`]).
+pub fn has_sums(dir: &str) -> bool {
+    dir.trim_end_matches('/') != BOOT_PREFIX
 }
 
 pub fn oracle_key(package: OraclePackage, arch: Arch) -> String {
@@ -299,8 +316,11 @@ mod tests {
         assert_eq!(boot_script_key("50-lava.sh"), "_boot_/50-lava.sh");
         assert_eq!(
             boot_binary_key(Arch::Aarch64),
-            "_boot_/bin/lava-boot-aarch64"
+            "_dist_/boot/lava-boot-aarch64"
         );
+        assert_eq!(boot_copy_key("50-lava.sh"), "_dist_/boot/50-lava.sh");
+        assert!(!has_sums("_boot_") && !has_sums("_boot_/"));
+        assert!(has_sums(BOOT_DIST_DIR) && has_sums("_dist_/pkg/amzn2023"));
         assert_eq!(
             oracle_key(OraclePackage::Sqlplus, Arch::X86_64),
             "_ami_/oracle/instantclient-sqlplus-linux-x64.zip"

@@ -17,9 +17,10 @@ pub use ami::{
     OracleVersion,
 };
 pub use area::{
-    boot_binary_key, boot_script_key, cfn_dir, cfn_doc_key, cfn_folder_release, cfn_html_key,
-    cfn_key, cfn_keys, content_type, framework_key, lambda_dir, lambda_key, oracle_key, pkg_dir,
-    pkg_key, root_boot_key, AMI_DIR, BOOT_PREFIX, ORACLE_PREFIX, ROOT_BOOT_SCRIPTS,
+    boot_binary_key, boot_copy_key, boot_script_key, cfn_dir, cfn_doc_key, cfn_folder_release,
+    cfn_html_key, cfn_key, cfn_keys, content_type, framework_key, has_sums, lambda_dir, lambda_key,
+    oracle_key, pkg_dir, pkg_key, root_boot_key, AMI_DIR, BOOT_DIST_DIR, BOOT_PREFIX,
+    ORACLE_PREFIX, ROOT_BOOT_SCRIPTS,
 };
 pub use area::{Component, CFN_PREFIX, FRAMEWORK_PREFIX, LAMBDA_PREFIX, PKG_PREFIX, SHA256SUMS};
 pub use names::{

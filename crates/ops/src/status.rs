@@ -20,7 +20,7 @@ use lava_boot::{plain_item, WorkerSettings, REALMS_TABLE};
 use lava_config::Environment;
 use lava_layout::{
     cfn_folder_release, lambda_dir, lambda_key, release_of, Arch, LambdaFunction, Runtime, Sums,
-    Version, BOOT_PREFIX, CFN_PREFIX, FRAMEWORK_PREFIX, PKG_PREFIX, SHA256SUMS,
+    Version, BOOT_DIST_DIR, BOOT_PREFIX, CFN_PREFIX, FRAMEWORK_PREFIX, PKG_PREFIX, SHA256SUMS,
 };
 use lava_store::{bounded, Listed, Location, Store, Tuning};
 use serde::Serialize;
@@ -384,7 +384,7 @@ pub(crate) async fn directories(code: &Store) -> Result<Vec<Directory>, OpsError
         dirs.push(format!("{CFN_PREFIX}/{folder}"));
     }
     dirs.push(BOOT_PREFIX.to_string());
-    dirs.push(format!("{BOOT_PREFIX}/bin"));
+    dirs.push(BOOT_DIST_DIR.to_string());
 
     let mut found = Vec::new();
     for dir in dirs {

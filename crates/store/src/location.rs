@@ -73,6 +73,32 @@ impl Location {
         })
     }
 
+    /// The location whose `join(rel)` this is, if this one ends with the
+    /// segments of `rel`.
+    pub fn strip_suffix(&self, rel: &str) -> Option<Location> {
+        let tail = segments(rel).ok()?;
+        match self {
+            Location::S3 { bucket, prefix } => {
+                let rest = prefix
+                    .strip_suffix(&tail.iter().map(|s| format!("{s}/")).collect::<String>())?;
+                (rest.is_empty() || rest.ends_with('/')).then(|| Location::S3 {
+                    bucket: bucket.clone(),
+                    prefix: rest.to_string(),
+                })
+            }
+            Location::File { dir } => {
+                let mut dir = dir.clone();
+                for segment in tail.iter().rev() {
+                    if dir.file_name()? != *segment {
+                        return None;
+                    }
+                    dir.pop();
+                }
+                Some(Location::File { dir })
+            }
+        }
+    }
+
     pub fn is_s3(&self) -> bool {
         matches!(self, Location::S3 { .. })
     }
@@ -138,6 +164,31 @@ fn check_bucket(bucket: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strip_suffix_undoes_join() {
+        let table = [
+            ("s3://code/lava/_boot_/", "_boot_", Some("s3://code/lava/")),
+            ("s3://code/_boot_", "_boot_", Some("s3://code/")),
+            ("s3://code/lava/x_boot_/", "_boot_", None),
+            ("s3://code/lava/boot/", "_boot_", None),
+            ("file:///tmp/a/_boot_", "_boot_", Some("file:///tmp/a/")),
+            ("file:///tmp/a/v8/cfn", "v8/cfn", Some("file:///tmp/a/")),
+            ("file:///tmp/a/boot", "_boot_", None),
+        ];
+        for (location, rel, expected) in table {
+            let location = Location::parse(location).unwrap();
+            let got = location.strip_suffix(rel);
+            assert_eq!(
+                got.as_ref().map(ToString::to_string).as_deref(),
+                expected,
+                "{location} - {rel}"
+            );
+            if let Some(parent) = got {
+                assert_eq!(parent.join(rel).unwrap(), location);
+            }
+        }
+    }
 
     #[test]
     fn s3_locations_round_trip() {
