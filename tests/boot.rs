@@ -1100,3 +1100,192 @@ async fn user_data_boots_the_worker_on_every_start_of_the_instance() {
         std::fs::remove_dir_all(root.path().join("tmp")).unwrap();
     }
 }
+
+/// Migration rehearsal, the worker's side: a code area laid out as
+/// upstream's deploy.sh leaves it (bundles without SHA256SUMS, one for a
+/// Python only upstream built, Python Lambda zips, its boot scriptlets), then
+/// our deploy of a version upstream already deployed (refused: released
+/// versions are immutable) and of a newer one. Workers pinned to upstream's
+/// version, on a platform only upstream built, after a `deploy.sh boot`
+/// rollback of 50-lava.sh, and still on upstream's root.boot.sh all keep
+/// booting. (Realm stacks moved to our template, and left on upstream's, are
+/// rehearsed in stack_upgrade.rs.)
+#[tokio::test]
+async fn a_code_area_shared_with_upstreams_tooling_keeps_every_worker_booting() {
+    let env = Env::start().await;
+    let root = worker_root();
+    let host = platform(root.path());
+    let only_upstream: Runtime = format!("amzn2023-py3.13-{}", host.arch).parse().unwrap();
+
+    // Upstream's layout, as deploy.sh syncs it: no SHA256SUMS anywhere.
+    let area = tempfile::tempdir().unwrap();
+    let put = |key: &str, bytes: &[u8]| {
+        let path = area.path().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    };
+    let upstream_bundle = fake_bundle("8.2.0");
+    for platform in [&host, &only_upstream] {
+        put(
+            &format!("_dist_/pkg/amzn2023/{}", bundle_name("8.2.0", platform)),
+            &upstream_bundle,
+        );
+    }
+    for function in ["dispatch", "metrics", "s3trigger", "stop"] {
+        put(
+            &format!("_dist_/lambda/{function}-8.2.0.zip"),
+            format!("python {function}").as_bytes(),
+        );
+    }
+    put("_boot_/10-secupdate.sh", b"#!/bin/bash\nexit 0\n");
+    let url = format!("file://{}", area.path().display());
+
+    // Our release: what dist leaves (scriptlets, lava-boot, an 8.3.0 bundle),
+    // and a rebuild of upstream's 8.2.0 bundle.
+    let dist = file_area(&host);
+    let ours_820 = format!("_dist_/pkg/amzn2023/{}", bundle_name("8.2.0", &host));
+    std::fs::write(
+        dist.path().join(&ours_820),
+        [fake_bundle("8.2.0"), b"rebuilt".to_vec()].concat(),
+    )
+    .unwrap();
+    let config = dist.path().join("deploy.yaml");
+    std::fs::write(
+        &config,
+        format!("mig:\n  _: {{s3base: \"{url}\"}}\n  pkg: {{s3: _dist_/pkg/}}\n  boot: {{s3: _boot_/}}\n"),
+    )
+    .unwrap();
+    let deploy = |version: &str| {
+        run(Command::new(lava_tests::xtask())
+            .args(["deploy", "-e", "mig", "-v", version, "pkg", "boot", "-f"])
+            .arg(&config)
+            .arg("--dist")
+            .arg(dist.path()))
+    };
+    // The same version as upstream's, other bytes: refused, nothing written.
+    let out = deploy("8.2.0");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&ours_820) && stderr.contains("--replace 8.2.0"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(area.path().join(&ours_820)).unwrap(),
+        upstream_bundle
+    );
+    let out = deploy("8.3.0");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Upstream's root.boot.sh syncs all of _boot_/ and runs every file:
+    // scriptlets only, ours and upstream's, nothing to fail or to download.
+    assert_eq!(
+        names_in(&area.path().join("_boot_")),
+        ["10-secupdate.sh", "50-lava.sh"]
+    );
+
+    // Each boot's syslog lines (local0, upstream's tags), read from a socket
+    // of the test's.
+    let logs = tempfile::tempdir().unwrap();
+    let socket = logs.path().join("log");
+    let boots = |worker: &'static str| {
+        let root = worker_root();
+        let syslog = Syslog::listen(&socket);
+        let out = run(shell("root.boot.sh", &env, root.path())
+            .env(lava_boot::syslog::SOCKET_ENV, &socket)
+            .args([&url, REALM, worker]));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{worker}: {stderr}");
+        (lava_version(root.path()), stderr, syslog.lines())
+    };
+    // A worker pinned to upstream's version gets upstream's bundle; the
+    // others the newest.
+    env.realm(json!({"realm": REALM, "x-workers": {"pinned": {"version": "8.2.0"}}}))
+        .await;
+    let (version, _, lines) = boots("pinned");
+    assert_eq!(version, "8.2.0");
+    // The worker's log has upstream's lines, as each step happens, and no
+    // failed boot script.
+    for line in [
+        "<134>root.boot.sh: INFO: Running boot script 10-secupdate.sh",
+        "<134>root.boot.sh: INFO: Boot script 10-secupdate.sh : OK",
+        "<134>root.boot.sh: INFO: Running boot script 50-lava.sh",
+        "<134>50-lava.sh: INFO: Installed lava v8.2.0",
+        "<134>50-lava.sh: INFO: Starting lava worker for realm=prod worker=pinned",
+        "<134>root.boot.sh: INFO: Boot script 50-lava.sh : OK",
+    ] {
+        assert!(lines.iter().any(|l| l == line), "{line} not in {lines:#?}");
+    }
+    assert!(!lines.iter().any(|l| l.contains("failed")), "{lines:#?}");
+    assert_eq!(boots("core").0, "8.3.0");
+
+    // A platform only upstream built: its bundle, which our deploy listed.
+    let other = worker_root();
+    let request = Request {
+        platform: only_upstream.clone(),
+        ..request(Location::parse(&url).unwrap(), other.path(), "core")
+    };
+    let (plan, applied) = boot(&request, &env.aws).await.unwrap();
+    assert_eq!(plan.bundle.name, bundle_name("8.2.0", &only_upstream));
+    assert_eq!(applied.installed.to_string(), "8.2.0");
+
+    // `deploy.sh boot` rolls 50-lava.sh back: the next boot runs it, warning.
+    let ours = std::fs::read(area.path().join("_boot_/50-lava.sh")).unwrap();
+    let rolled_back = [&ours[..], b"# rolled back by upstream's deploy.sh\n"].concat();
+    std::fs::write(area.path().join("_boot_/50-lava.sh"), rolled_back).unwrap();
+    let (version, stderr, _) = boots("core");
+    assert_eq!(version, "8.3.0");
+    assert!(
+        stderr.contains("_boot_/50-lava.sh: sha256") && stderr.contains("used anyway"),
+        "{stderr}"
+    );
+}
+
+/// A syslog socket read as a daemon reads it, while the boot runs (a socket
+/// nobody reads fills after a few lines and drops the rest).
+struct Syslog {
+    path: std::path::PathBuf,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    reader: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Syslog {
+    fn listen(path: &Path) -> Syslog {
+        let _ = std::fs::remove_file(path);
+        let socket = std::os::unix::net::UnixDatagram::bind(path).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                match socket.recv(&mut buf) {
+                    Ok(n) => lines.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                    // Nothing more came, and the boot is over.
+                    Err(_) if stop.load(std::sync::atomic::Ordering::SeqCst) => return lines,
+                    Err(_) => {}
+                }
+            }
+        });
+        Syslog {
+            path: path.to_path_buf(),
+            done,
+            reader,
+        }
+    }
+
+    /// Every line received, once the boot has ended.
+    fn lines(self) -> Vec<String> {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let lines = self.reader.join().unwrap();
+        let _ = std::fs::remove_file(&self.path);
+        lines
+    }
+}

@@ -49,6 +49,13 @@ impl Lines {
     pub fn syslog(path: &Path, tag: &'static str) -> Option<Lines> {
         let socket = UnixDatagram::unbound().ok()?;
         socket.connect(path).ok()?;
+        // A syslog that stops reading must not stop the boot: a line it
+        // finds no room for within a second is dropped (stderr has every
+        // line). Its queue holds only a few lines (net.unix.max_dgram_qlen),
+        // so a daemon that reads, however busy, must get that second.
+        socket
+            .set_write_timeout(Some(std::time::Duration::from_secs(1)))
+            .ok()?;
         Some(Lines {
             sink: Sink::Syslog(socket),
             tag,
