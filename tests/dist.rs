@@ -422,6 +422,36 @@ fn host_bundle_installs_with_its_own_installer() {
         String::from_utf8_lossy(&lava_version.stdout).trim(),
         version()
     );
+
+    // A file in the way of a link is warned about and left, and the install
+    // succeeds, as upstream's installer goes on past a failed ln.
+    let blocked = work.path().join("bin/lava-worker");
+    std::fs::remove_file(&blocked).unwrap();
+    std::fs::write(&blocked, b"an operator's own lava-worker").unwrap();
+    let bundle = std::fs::read_dir(out.path().join("_dist_/pkg/amzn2023"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.to_string_lossy()
+                .contains(&format!("-{}.tar.bz2", Arch::host().unwrap()))
+        })
+        .unwrap();
+    let again = run(Command::new(work.path().join("install.sh"))
+        .arg("-b")
+        .arg(work.path().join("bin"))
+        .arg("-d")
+        .arg(work.path().join("opt/lava"))
+        .arg(&bundle));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("lava-worker exists and is not a link"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&blocked).unwrap(),
+        b"an operator's own lava-worker"
+    );
 }
 
 /// `name==version` pins (and bare names) of a requirements file, with the
