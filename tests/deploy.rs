@@ -1259,6 +1259,34 @@ fn walkdir(dir: &Path) -> Vec<String> {
     found
 }
 
+/// lava-boot and the scriptlets' checksums go beside `_boot_/`, in the code
+/// area the boot location is in: a boot location elsewhere is bad input,
+/// named by its key, before anything is written.
+#[tokio::test]
+async fn a_boot_location_outside_boot_is_bad_input() {
+    let remote = Remote::file();
+    let fixture = Fixture::new();
+    let path = fixture.config("deploy.yaml", &remote.s3base("code"), MOTO_ACCOUNT);
+    let yaml = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("    s3: lava/_boot_/\n", "    s3: lava/scripts/\n");
+    std::fs::write(&path, yaml).unwrap();
+    let err = deploy(&fixture, &remote, &path, &["boot".parse().unwrap()], false)
+        .await
+        .err()
+        .expect("a boot location not ending in _boot_/");
+    let msg = err.to_string();
+    assert!(err.is_input(), "{msg}");
+    assert!(
+        msg.contains("deploy.yaml: test.boot.s3") && msg.contains("must end with _boot_/"),
+        "{msg}"
+    );
+    let Remote::File { dir } = &remote else {
+        unreachable!()
+    };
+    assert!(!dir.path().join("code").exists(), "something was written");
+}
+
 #[tokio::test]
 async fn wrong_account_writes_nothing() {
     let remote = Remote::s3().await;

@@ -102,7 +102,13 @@ pub fn prepare(request: &Request<'_>) -> Result<Prepared, DeployError> {
         let location = env.targets[&component].clone();
         let artefacts = local::collect(component, version, &request.sources, env)?;
         for artefact in &artefacts {
-            place(&location, &component.deploy_dir(version), &artefact.key)?;
+            place(&location, &component.deploy_dir(version), &artefact.key).map_err(|e| {
+                DeployError::Input(format!(
+                    "{}: {}.{component}.s3: {e}",
+                    env.file.display(),
+                    env.name
+                ))
+            })?;
         }
         if !artefacts.is_empty() {
             targets.push(Target {
