@@ -2,7 +2,7 @@
 //! with the tools an operator and a worker would use on it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lava_builder::binaries::{self, Shipped};
@@ -356,9 +356,8 @@ fn shared_libraries_match_the_bundle_architecture_and_glibc() {
     }
 }
 
-/// The host's bundle installed as a booting worker installs it: install.sh
-/// taken out of the bundle and run with `-b <dir>/bin -d <dir>/opt/lava`.
-fn install_host_bundle(out: &Path, clean: bool) -> tempfile::TempDir {
+/// The host's bundle in `out`.
+fn host_bundle(out: &Path) -> PathBuf {
     let python = run(Command::new("python3").args([
         "-c",
         "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')",
@@ -374,6 +373,28 @@ fn install_host_bundle(out: &Path, clean: bool) -> tempfile::TempDir {
         "no bundle for the host: {}",
         bundle.display()
     );
+    bundle
+}
+
+/// The bundle's own install.sh, extracted into `work`, installing it into
+/// `work/opt/lava` with its links in `work/bin`.
+fn run_installer(work: &Path, bundle: &Path, clean: bool) -> std::process::Output {
+    let mut cmd = Command::new(work.join("install.sh"));
+    if clean {
+        cmd.arg("-c");
+    }
+    run(cmd
+        .arg("-b")
+        .arg(work.join("bin"))
+        .arg("-d")
+        .arg(work.join("opt/lava"))
+        .arg(bundle))
+}
+
+/// The host's bundle installed as a booting worker installs it: install.sh
+/// taken out of the bundle and run with `-b <dir>/bin -d <dir>/opt/lava`.
+fn install_host_bundle(out: &Path, clean: bool) -> tempfile::TempDir {
+    let bundle = host_bundle(out);
     let work = tempfile::tempdir().unwrap();
     let extract = run(Command::new("tar")
         .arg("-xjf")
@@ -382,22 +403,14 @@ fn install_host_bundle(out: &Path, clean: bool) -> tempfile::TempDir {
         .arg(work.path())
         .arg("install.sh"));
     assert!(extract.status.success());
-    let (base, bin) = (work.path().join("opt/lava"), work.path().join("bin"));
-    let install = |clean: bool| {
-        let mut cmd = Command::new(work.path().join("install.sh"));
-        if clean {
-            cmd.arg("-c");
-        }
-        run(cmd.arg("-b").arg(&bin).arg("-d").arg(&base).arg(&bundle))
-    };
-    let first = install(false);
+    let first = run_installer(work.path(), &bundle, false);
     assert!(
         first.status.success(),
         "install.sh: {}",
         String::from_utf8_lossy(&first.stderr)
     );
     if clean {
-        let again = install(true);
+        let again = run_installer(work.path(), &bundle, true);
         assert!(
             again.status.success(),
             "install.sh -c: {}",
@@ -428,20 +441,7 @@ fn host_bundle_installs_with_its_own_installer() {
     let blocked = work.path().join("bin/lava-worker");
     std::fs::remove_file(&blocked).unwrap();
     std::fs::write(&blocked, b"an operator's own lava-worker").unwrap();
-    let bundle = std::fs::read_dir(out.path().join("_dist_/pkg/amzn2023"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.to_string_lossy()
-                .contains(&format!("-{}.tar.bz2", Arch::host().unwrap()))
-        })
-        .unwrap();
-    let again = run(Command::new(work.path().join("install.sh"))
-        .arg("-b")
-        .arg(work.path().join("bin"))
-        .arg("-d")
-        .arg(work.path().join("opt/lava"))
-        .arg(&bundle));
+    let again = run_installer(work.path(), &host_bundle(out.path()), false);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");
     assert!(

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use lava_layout::Version;
 
 use crate::bundle::{self, INSTALLER};
-use crate::plan::{Account, DaemonPlan, Plan, LAVA_GROUP};
+use crate::plan::{at_least, Account, DaemonPlan, Plan, LAVA_GROUP};
 use crate::{Aws, BootError};
 
 /// What a boot did.
@@ -95,7 +95,8 @@ fn install(plan: &Plan, work: &Path, path: &Path) -> Result<Version, BootError> 
     let mut args = plan.install.args.clone();
     // The plan names the bundle; here it is the downloaded file.
     args.pop();
-    let generation = if plan.install.base.ends_with("opt/lava") {
+    // The plan's choice of install directory, by the same test.
+    let generation = if at_least(&plan.bundle.version, "8.0.0") {
         "v8+"
     } else {
         "v7"

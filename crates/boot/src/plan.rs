@@ -265,7 +265,7 @@ pub async fn plan(request: &Request, aws: &Aws) -> Result<Plan, BootError> {
 
 /// `version` is `release` or later, counting its pre-, post- and
 /// dev-releases: upstream compares the X.Y.Z part only, so 8.0.0rc1 is lava 8.
-fn at_least(version: &Version, release: &str) -> bool {
+pub(crate) fn at_least(version: &Version, release: &str) -> bool {
     // X.Y.Z.dev0 sorts below every other release of X.Y.Z.
     let first: Version = format!("{release}.dev0")
         .parse()

@@ -91,6 +91,7 @@ pub async fn run_scripts(
         .prefix("lava-boot.")
         .tempdir()
         .map_err(BootError::io(std::env::temp_dir()))?;
+    let sums_url = store.url(&sums_key);
     let mut scripts = Vec::new();
     for name in names {
         let key = boot_script_key(&name);
@@ -100,7 +101,6 @@ pub async fn run_scripts(
             .download(&key, &path)
             .await?
             .ok_or_else(|| BootError::Vanished { url: url.clone() })?;
-        let sums_url = store.url(&sums_key);
         match sums.as_ref().map(|s| s.get(&name)) {
             Some(Some(expected)) => {
                 let (_, actual) = lava_files::sha256_file(&path).map_err(BootError::io(&path))?;
